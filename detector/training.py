@@ -1,0 +1,101 @@
+"""From normal data to a bundle: split off a held-out tail, fit, calibrate on the held-out part."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from detector.bundle import Bundle, save_bundle
+from detector.calibration import calibrate
+from detector.errors import DataError
+from detector.model import Architecture, TrainingOptions, train
+from detector.scoring import Scorer
+from detector.windows import windows_by_device
+
+MIN_WINDOWS = 30
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """Everything `detector train` decides: the model, the fit and the calibration."""
+
+    architecture: Architecture = field(default_factory=Architecture)
+    options: TrainingOptions = field(default_factory=TrainingOptions)
+    calibration: str = "pot"
+    target_far: float = 0.001
+    holdout: float = 0.3  # the tail of the data kept for calibration, never trained on
+
+
+def split_rows(n: int, holdout: float) -> int:
+    """The first row of the held-out tail."""
+    return n - max(1, round(n * holdout))
+
+
+def train_bundle(
+    values: np.ndarray,
+    channels: list[str],
+    out: str | Path,
+    plan: TrainingPlan,
+    devices: np.ndarray | None = None,
+    source: str = "data",
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict:
+    """Train, calibrate and write a bundle from normal readings (n, channels); its metadata."""
+    window = plan.architecture.window
+    cut = split_rows(len(values), plan.holdout)
+    dev_fit = devices[:cut] if devices is not None else None
+    dev_held = devices[cut:] if devices is not None else None
+    fit_windows, _ = windows_by_device(values[:cut], window, dev_fit)
+    held_windows, _ = windows_by_device(values[cut:], window, dev_held)
+    if len(fit_windows) < MIN_WINDOWS or len(held_windows) < 10:
+        raise DataError(
+            f"{source}: {len(values)} rows are too few to train and calibrate a model with window "
+            f"{window}: give at least {need_rows(window, plan.holdout)} rows"
+        )
+    progress(
+        f"training on {len(fit_windows)} windows of {window} x {len(channels)}, "
+        f"calibrating on {len(held_windows)} held-out windows"
+    )
+    model, curves = train(fit_windows, plan.architecture, plan.options, progress)
+    mean = np.asarray(model.get_layer("scale").mean).reshape(-1)
+    std = np.sqrt(np.asarray(model.get_layer("scale").variance).reshape(-1))
+    meta = {
+        "channels": list(channels),
+        "window": window,
+        "architecture": plan.architecture.to_dict(),
+        "scale": {"mean": mean.tolist(), "std": std.tolist()},
+        "calibration": {"threshold": 1.0},
+    }
+    scorer = Scorer(Bundle(Path(out), model, meta))
+    held_errors = scorer.score(held_windows).error
+    calibration = calibrate(held_errors, plan.calibration, plan.target_far)
+    progress(
+        f"threshold {calibration.threshold:.6g} ({calibration.method}, target FAR "
+        f"{calibration.target_far:g}, {calibration.holdout_size} held-out windows)"
+    )
+    fit_errors = scorer.score(fit_windows)
+    raw_mse = float(np.mean((fit_windows[:, -1, :] - fit_errors.reconstruction) ** 2))
+    meta["calibration"] = calibration.to_dict()
+    meta["training"] = {
+        "source": source,
+        "rows": len(values),
+        "fit_windows": len(fit_windows),
+        "holdout_windows": len(held_windows),
+        "epochs_run": len(curves.get("loss", [])),
+        "loss": curves.get("loss", [None])[-1],
+        "val_loss": curves.get("val_loss", [None])[-1],
+        "mse_raw_units": raw_mse,
+        "curves": curves,
+        "seed": plan.options.seed,
+    }
+    return save_bundle(out, model, meta)
+
+
+def need_rows(window: int, holdout: float) -> int:
+    """The fewest rows that give enough windows to fit and to calibrate."""
+    fit = MIN_WINDOWS + window - 1
+    held = 10 + window - 1
+    return int(max(fit / (1 - holdout), held / holdout)) + 1

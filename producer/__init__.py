@@ -1,0 +1,1 @@
+"""The sensor simulator and its Kafka and CSV sinks. Never imports TensorFlow."""
