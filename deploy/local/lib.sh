@@ -1,0 +1,81 @@
+# Shared shell helpers for deploy/local/stack, its service plug-ins and install-deps.
+# Source it (it sets no shell options and runs nothing); every helper is a short function.
+# shellcheck shell=bash
+
+STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# All state (data, logs, pids, downloaded jars) lives here; git-ignored.
+# shellcheck disable=SC2034  # used by the scripts that source this file
+STACK_STATE=${STACK_STATE_DIR:-$STACK_ROOT/.stack}
+
+say() { printf '%s\n' "$*"; }
+warn() { printf '%s\n' "$*" >&2; }
+die() { warn "error: $*"; exit 1; }
+
+# Run a command as root: directly when root, through sudo when that exists.
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else die "need root (or sudo) to run: $*"
+  fi
+}
+
+# pid_alive PIDFILE [PATTERN]: print the pid if it runs (and its command line holds PATTERN).
+pid_alive() {
+  local pidfile=$1 pattern=${2:-} pid
+  [[ -s $pidfile ]] || return 1
+  pid=$(<"$pidfile")
+  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -n $pattern ]]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pattern" || return 1
+  fi
+  say "$pid"
+}
+
+# port_open HOST PORT: true when something accepts a TCP connection there.
+port_open() {
+  # shellcheck disable=SC2016  # expanded by the inner bash
+  timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
+}
+
+# start_daemon PIDFILE LOGFILE CMD...: run CMD detached in its own session; the pid goes to PIDFILE.
+start_daemon() {
+  local pidfile=$1 logfile=$2 i
+  shift 2
+  rm -f "$pidfile"
+  # shellcheck disable=SC2016  # expanded by the inner bash
+  # 9>&- : the daemon must not inherit the stack's lock (see take_lock in stack).
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >>"$logfile" 2>&1 </dev/null 9>&- &
+  for ((i = 0; i < 50; i++)); do
+    [[ -s $pidfile ]] && return 0
+    sleep 0.1
+  done
+  warn "no pid file $pidfile after 5 s"
+  return 1
+}
+
+# stop_pid PID NAME [GRACE_SECONDS]: SIGTERM, wait up to GRACE_SECONDS, then SIGKILL.
+stop_pid() {
+  local pid=$1 name=$2 grace=${3:-30} i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < grace * 10; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  warn "$name (pid $pid) still runs after ${grace}s; sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  sleep 0.5
+}
+
+# seconds_since EPOCHREALTIME_VALUE: elapsed seconds with one decimal.
+seconds_since() {
+  awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+}
+
+# show_log_tail FILE [LINES]: the end of a log, for a failure message.
+show_log_tail() {
+  local file=$1 lines=${2:-40}
+  [[ -f $file ]] || return 0
+  warn "---- last $lines lines of $file ----"
+  tail -n "$lines" "$file" >&2
+  warn "----"
+}
