@@ -112,7 +112,9 @@ def train(
     mean, variance = channel_scaling(windows)
     scaled = ((windows - mean) / np.sqrt(variance)).astype(np.float32)
     inner = inner_network(arch, windows.shape[-1])
-    inner.compile(optimizer=keras.optimizers.Adam(options.learning_rate), loss="mse")
+    inner.compile(
+        optimizer=keras.optimizers.Adam(options.learning_rate), loss="mse", steps_per_execution=16
+    )
     batch = options.batch_size or pick_batch_size(len(scaled))
     stopper = keras.callbacks.EarlyStopping(
         patience=options.patience, restore_best_weights=True, min_delta=1e-6

@@ -1,0 +1,206 @@
+"""The `producer` command line: simulate readings, or replay a CSV, into Kafka or a CSV file."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import click
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+from producer.anomalies import LABELS
+from producer.simulator import Simulator
+from producer.sinks import CsvSink, KafkaSink, Pacer, Sink
+
+PROGRESS_EVERY = 5.0  # seconds between progress lines
+
+
+def fail(message: str) -> None:
+    """One line on stderr, exit status 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def kafka_producer(bootstrap: str) -> Any:
+    """A kafka-python producer, or a clear exit when the broker does not answer."""
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    try:
+        return KafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            linger_ms=5,
+            batch_size=256 * 1024,
+            request_timeout_ms=15000,
+        )
+    except (KafkaError, ValueError) as exc:
+        fail(f"cannot reach Kafka at {bootstrap} ({exc}); is the broker running?")
+        raise  # unreachable, for type checkers
+
+
+def records_counter(registry: CollectorRegistry) -> Counter:
+    """producer_records_total{label}, every label present from start-up."""
+    counter = Counter("producer_records", "Readings sent, by label.", ["label"], registry=registry)
+    for label in LABELS:
+        counter.labels(label=label)
+    return counter
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM behave like Ctrl-C, so both flush and close cleanly."""
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+
+def pump(readings: Iterator[tuple], sink: Sink, rate: float, counter: Counter | None) -> int:
+    """Send readings to the sink at `rate`, printing progress; the number sent."""
+    pacer, sent, last_report, started = Pacer(rate), 0, time.monotonic(), time.monotonic()
+    try:
+        for device, seq, values, label in readings:
+            pacer.wait()
+            sink.send(device, seq, time.time(), values, label)
+            if counter is not None:
+                counter.labels(label=label or "normal").inc()
+            sent += 1
+            if time.monotonic() - last_report >= PROGRESS_EVERY:
+                last_report = time.monotonic()
+                elapsed = last_report - started
+                click.echo(f"sent {sent} readings ({sent / elapsed:.0f}/s)", err=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted: flushing", err=True)
+    finally:
+        sink.close()
+    return sent
+
+
+def simulated(sim: Simulator, count: int) -> Iterator[tuple]:
+    """(device, seq, values, label) of each simulated reading."""
+    for block in sim.blocks(total=count):
+        values = block.values.round(4).tolist()
+        yield from zip(block.device, block.seq.tolist(), values, block.label, strict=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Simulated five-channel sensor readings, to Kafka or to CSV."""
+
+
+@main.command()
+@click.option("--bootstrap", envvar="PRODUCER_BOOTSTRAP", help="Kafka HOST:PORT.")
+@click.option("--topic", default="readings", show_default=True, envvar="PRODUCER_TOPIC")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write a CSV instead of Kafka.")
+@click.option("--devices", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=100.0,
+    show_default=True,
+    help="Readings per second in all (0 = as fast as possible).",
+)
+@click.option(
+    "--count",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Readings to send (0 = forever).",
+)
+@click.option(
+    "--anomaly-rate",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.01,
+    show_default=True,
+    help="Chance per reading that an anomaly starts.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=8001,
+    show_default=True,
+    envvar="PRODUCER_METRICS_PORT",
+    help="Port of /metrics (0 = none).",
+)
+def simulate(
+    bootstrap: str | None,
+    topic: str,
+    output: str | None,
+    devices: int,
+    rate: float,
+    count: int,
+    anomaly_rate: float,
+    seed: int,
+    metrics_port: int,
+) -> None:
+    """Stream simulated readings with labelled anomalies."""
+    if bool(bootstrap) == bool(output):
+        fail("give either --bootstrap HOST:PORT (Kafka) or --output FILE.csv")
+    sim = Simulator(devices=devices, anomaly_rate=anomaly_rate, seed=seed)
+    if output:
+        if count <= 0:
+            fail("--output needs --count N (a file cannot be endless)")
+        write_csv(sim, count, output)
+        return
+    sink, counter = kafka_sink(bootstrap, topic, metrics_port)
+    stop_on_sigterm()
+    sent = pump(simulated(sim, count), sink, rate, counter)
+    click.echo(f"sent {sent} readings to {topic}")
+
+
+def kafka_sink(bootstrap: str, topic: str, metrics_port: int) -> tuple[KafkaSink, Counter]:
+    """A Kafka sink and the records counter, with /metrics served when a port is given."""
+    registry = CollectorRegistry()
+    counter = records_counter(registry)
+    if metrics_port:
+        start_http_server(metrics_port, registry=registry)
+    return KafkaSink(kafka_producer(bootstrap), topic), counter
+
+
+def write_csv(sim: Simulator, count: int, output: str) -> None:
+    """Write `count` readings to a CSV, each device reading once per second from now."""
+    sink = CsvSink(output)
+    start = float(int(time.time()))
+    for block in sim.blocks(total=count, chunk=65536):
+        ts = start + block.seq
+        values = block.values.round(4).tolist()
+        sink.write_rows(
+            [f"{t:.0f}", d, s, *v, label]
+            for t, d, s, v, label in zip(
+                ts, block.device, block.seq, values, block.label, strict=True
+            )
+        )
+    sink.close()
+    click.echo(f"wrote {count} readings to {output}")
+
+
+@main.command()
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--bootstrap", required=True, envvar="PRODUCER_BOOTSTRAP", help="Kafka HOST:PORT.")
+@click.option("--topic", default="readings", show_default=True)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=100.0,
+    show_default=True,
+    help="Rows per second (0 = as fast as possible).",
+)
+@click.option(
+    "--device",
+    default="replay",
+    show_default=True,
+    help="Device id when the CSV has no device column.",
+)
+@click.option("--metrics-port", type=int, default=8001, show_default=True)
+def replay(
+    csv_file: str, bootstrap: str, topic: str, rate: float, device: str, metrics_port: int
+) -> None:
+    """Stream a CSV's rows to Kafka; values keyed by channel name, `ts` the time of sending."""
+    from producer.replay import csv_readings
+
+    readings = csv_readings(csv_file, device)
+    sink, counter = kafka_sink(bootstrap, topic, metrics_port)
+    stop_on_sigterm()
+    sent = pump(readings, sink, rate, counter)
+    click.echo(f"sent {sent} rows of {csv_file} to {topic}")

@@ -1,0 +1,86 @@
+"""Where readings go: a Kafka topic (key = device, JSON value, `label` header) or a CSV file."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from producer.signal import CHANNELS
+
+
+class Sink(Protocol):
+    """Anything that takes readings and can be flushed and closed."""
+
+    def send(self, device: str, seq: int, ts: float, values: Any, label: str | None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def encode_reading(device: str, seq: int, ts: float, values: Any) -> bytes:
+    """The wire format of a reading: UTF-8 JSON (values a list, or an object keyed by channel)."""
+    return orjson.dumps({"device": device, "seq": seq, "ts": ts, "values": values})
+
+
+class KafkaSink:
+    """Sends readings to a topic through a kafka-python producer handed in by the caller."""
+
+    def __init__(self, producer: Any, topic: str) -> None:
+        self.producer = producer
+        self.topic = topic
+
+    def send(self, device: str, seq: int, ts: float, values: Any, label: str | None) -> None:
+        headers = [("label", label.encode())] if label is not None else []
+        self.producer.send(
+            self.topic,
+            key=device.encode(),
+            value=encode_reading(device, seq, ts, values),
+            headers=headers,
+        )
+
+    def close(self) -> None:
+        self.producer.flush()
+        self.producer.close()
+
+
+class CsvSink:
+    """Writes readings as `ts, device, seq, col_1 … col_5, label` rows."""
+
+    def __init__(self, path: str | Path, channels: Sequence[str] = CHANNELS) -> None:
+        self.file = Path(path).open("w", newline="")  # noqa: SIM115 (closed by close())
+        self.writer = csv.writer(self.file)
+        self.writer.writerow(["ts", "device", "seq", *channels, "label"])
+
+    def send(self, device: str, seq: int, ts: float, values: Any, label: str | None) -> None:
+        self.writer.writerow([f"{ts:.3f}", device, seq, *(f"{v:.4f}" for v in values), label])
+
+    def write_rows(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Write many prepared rows at once (the fast path for large files)."""
+        self.writer.writerows(rows)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class Pacer:
+    """Keeps an average rate of `rate` records per second (0 = as fast as possible)."""
+
+    def __init__(self, rate: float, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
+        self.rate = rate
+        self.clock = clock
+        self.sleep = sleep
+        self.start = clock()
+        self.sent = 0
+
+    def wait(self, count: int = 1) -> None:
+        """Block until `count` more records are due, then count them as sent."""
+        if self.rate > 0:
+            due = self.start + self.sent / self.rate
+            delay = due - self.clock()
+            if delay > 0:
+                self.sleep(delay)
+        self.sent += count
