@@ -15,10 +15,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+
+if TYPE_CHECKING:
+    from testcontainers.core.container import DockerContainer
 
 REPO = Path(__file__).resolve().parent.parent
 STACK = REPO / "deploy" / "local" / "stack"
@@ -99,7 +103,7 @@ START_SCRIPT = "/tmp/tc-start.sh"
 START_READY = "/tmp/tc-start.ready"
 
 
-def put_files(container: object, files: dict[str, str]) -> None:
+def put_files(container: DockerContainer, files: dict[str, str]) -> None:
     """Copy text files into a running container, in order, in one tar archive."""
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w") as tar:
@@ -122,7 +126,10 @@ def kafka_from_docker() -> Iterator[str]:
     container.with_command(
         ["sh", "-c", f"while [ ! -f {START_READY} ]; do sleep 0.1; done; exec sh {START_SCRIPT}"]
     )
-    container.start()
+    try:
+        container.start()
+    except Exception as exc:
+        unavailable(f"a Docker engine answers but the {KAFKA_IMAGE} container did not start: {exc}")
     try:
         address = f"{container.get_container_host_ip()}:{container.get_exposed_port(9092)}"
         script = (
