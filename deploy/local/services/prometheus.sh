@@ -1,0 +1,162 @@
+# Prometheus plug-in for deploy/local/stack: Debian's Prometheus (2.42) with the project's rules.
+# Sourced after lib.sh; defines prometheus_start, prometheus_stop, prometheus_status (see the
+# contract in stack).
+#
+# It runs deploy/prometheus/prometheus.local.yml, rendered into .stack/prometheus/prometheus.yml
+# with only paths and ports filled in, and the rule files deploy/prometheus/rules/*.yml in place.
+# Scrape targets for the detector and the producer are file_sd files in .stack/prometheus/targets/:
+# detector.json and producer.json are written on every start from PROMETHEUS_DETECTOR_TARGETS
+# (default 127.0.0.1:8000) and PROMETHEUS_PRODUCER_TARGETS (default 127.0.0.1:8001), space or
+# comma separated; set one to the empty string for no default target. Other files named
+# detector*.json or producer*.json there (e.g. from a test) are scraped too, without a restart.
+# `stack up prometheus` while it runs re-renders the configuration and reloads it with the rules.
+# shellcheck shell=bash
+
+PROMETHEUS_BIN=${PROMETHEUS_BIN:-prometheus}
+PROMETHEUS_HOST=${PROMETHEUS_HOST:-127.0.0.1}
+PROMETHEUS_PORT=${PROMETHEUS_PORT:-9090}
+PROMETHEUS_RETENTION=${PROMETHEUS_RETENTION:-7d}
+PROMETHEUS_START_TIMEOUT=${PROMETHEUS_START_TIMEOUT:-60}
+PROMETHEUS_DETECTOR_TARGETS=${PROMETHEUS_DETECTOR_TARGETS-127.0.0.1:8000}
+PROMETHEUS_PRODUCER_TARGETS=${PROMETHEUS_PRODUCER_TARGETS-127.0.0.1:8001}
+PROMETHEUS_SOURCE=$STACK_ROOT/deploy/prometheus/prometheus.local.yml
+PROMETHEUS_RULES=$STACK_ROOT/deploy/prometheus/rules
+PROMETHEUS_DIR=$STACK_STATE/prometheus
+PROMETHEUS_CONF=$PROMETHEUS_DIR/prometheus.yml
+PROMETHEUS_TARGETS=$PROMETHEUS_DIR/targets
+PROMETHEUS_PIDFILE=$PROMETHEUS_DIR/prometheus.pid
+PROMETHEUS_LOG=$PROMETHEUS_DIR/prometheus.log
+PROMETHEUS_URL=http://$PROMETHEUS_HOST:$PROMETHEUS_PORT
+# Where the rendered configuration sends alerts (the same variables as services/alertmanager.sh).
+PROMETHEUS_ALERTMANAGER=${ALERTMANAGER_HOST:-127.0.0.1}:${ALERTMANAGER_PORT:-9093}
+
+# prometheus_http METHOD PATH: print the HTTP status code of one request (bash only, no curl).
+prometheus_http() {
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1
+    printf "%s %s HTTP/1.0\r\nHost: %s:%s\r\nContent-Length: 0\r\n\r\n" "$2" "$3" "$0" "$1" >&3
+    read -r _ code _ <&3 && printf "%s\n" "$code"' \
+    "$PROMETHEUS_HOST" "$PROMETHEUS_PORT" "$1" "$2" 2>/dev/null
+}
+
+# Prometheus answers that it is ready to serve queries.
+prometheus_answers() {
+  [[ $(prometheus_http GET /-/ready) == 200 ]]
+}
+
+# The pid of this checkout's Prometheus, if it runs.
+prometheus_pid() {
+  pid_alive "$PROMETHEUS_PIDFILE" "--config.file=$PROMETHEUS_CONF"
+}
+
+# prometheus_write_targets NAME "HOST:PORT ...": write targets/NAME.json atomically (or remove it).
+prometheus_write_targets() {
+  local name=$1 file=$PROMETHEUS_TARGETS/$1.json target quoted=()
+  for target in ${2//,/ }; do
+    [[ $target =~ ^[A-Za-z0-9._-]+:[0-9]+$ ]] ||
+      die "prometheus: bad $name target '$target' (want HOST:PORT); fix PROMETHEUS_${name^^}_TARGETS"
+    quoted+=("\"$target\"")
+  done
+  if ((${#quoted[@]} == 0)); then
+    rm -f "$file"
+    return 0
+  fi
+  printf '[{"targets": [%s]}]\n' "$(IFS=,; printf '%s' "${quoted[*]}")" >"$file.tmp"
+  mv -f "$file.tmp" "$file"
+}
+
+# Render prometheus.local.yml: absolute rule path, targets folder and ports; nothing else changes.
+prometheus_render_config() {
+  local rendered
+  [[ -f $PROMETHEUS_SOURCE ]] || die "prometheus: no $PROMETHEUS_SOURCE"
+  rendered=$(sed -e "s#^\(  - \)rules/\*\.yml\$#\1\"$PROMETHEUS_RULES/*.yml\"#" \
+    -e "s#\.\./\.\./\.stack/prometheus/targets/#$PROMETHEUS_TARGETS/#" \
+    -e "s#\"127\.0\.0\.1:9093\"#\"$PROMETHEUS_ALERTMANAGER\"#" \
+    -e "s#\"127\.0\.0\.1:9090\"#\"$PROMETHEUS_HOST:$PROMETHEUS_PORT\"#" "$PROMETHEUS_SOURCE")
+  if ! grep -qF "\"$PROMETHEUS_RULES/*.yml\"" <<<"$rendered" || grep -qF '../../.stack' <<<"$rendered"; then
+    die "prometheus: $PROMETHEUS_SOURCE no longer has the paths this script renders (rules/*.yml, ../../.stack/prometheus/targets/)"
+  fi
+  printf '# Rendered from %s by deploy/local/services/prometheus.sh; edit that file instead.\n%s\n' \
+    "$PROMETHEUS_SOURCE" "$rendered" >"$PROMETHEUS_CONF"
+}
+
+# Write the configuration and the default targets, and check them with promtool.
+prometheus_prepare() {
+  command -v "$PROMETHEUS_BIN" >/dev/null || die "prometheus is missing: run deploy/local/install-deps"
+  mkdir -p "$PROMETHEUS_DIR/data" "$PROMETHEUS_TARGETS"
+  prometheus_write_targets detector "$PROMETHEUS_DETECTOR_TARGETS"
+  prometheus_write_targets producer "$PROMETHEUS_PRODUCER_TARGETS"
+  prometheus_render_config
+  if command -v promtool >/dev/null; then
+    local out
+    out=$(promtool check config "$PROMETHEUS_CONF" 2>&1) ||
+      { warn "$out"; die "prometheus: the configuration or the rules are invalid (see above)"; }
+  fi
+}
+
+# Wait until Prometheus is ready; fail early if the process dies.
+prometheus_wait_ready() {
+  local pid=$1 deadline=$((SECONDS + PROMETHEUS_START_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    kill -0 "$pid" 2>/dev/null || { warn "prometheus: the process exited during start-up"; return 1; }
+    prometheus_answers && return 0
+    sleep 0.3
+  done
+  warn "prometheus: not ready on $PROMETHEUS_URL after ${PROMETHEUS_START_TIMEOUT}s"
+  return 1
+}
+
+prometheus_start() {
+  local pid t0=$EPOCHREALTIME
+  prometheus_prepare
+  if pid=$(prometheus_pid); then
+    prometheus_wait_ready "$pid" || return 1
+    [[ $(prometheus_http POST /-/reload) == 200 ]] ||
+      { show_log_tail "$PROMETHEUS_LOG" 20; warn "prometheus: reload failed"; return 1; }
+    say "prometheus: already running (pid $pid) on $PROMETHEUS_URL; configuration and rules reloaded"
+    return 0
+  fi
+  if port_open "$PROMETHEUS_HOST" "$PROMETHEUS_PORT"; then
+    die "prometheus: $PROMETHEUS_HOST:$PROMETHEUS_PORT is in use by another process (Debian's prometheus service?); stop it or set PROMETHEUS_PORT"
+  fi
+  say "prometheus: starting $("$PROMETHEUS_BIN" --version 2>&1 | head -n 1 | cut -d' ' -f1-3) on $PROMETHEUS_URL (log $PROMETHEUS_LOG)"
+  start_daemon "$PROMETHEUS_PIDFILE" "$PROMETHEUS_LOG" "$PROMETHEUS_BIN" \
+    --config.file="$PROMETHEUS_CONF" \
+    --storage.tsdb.path="$PROMETHEUS_DIR/data" \
+    --storage.tsdb.retention.time="$PROMETHEUS_RETENTION" \
+    --web.listen-address="$PROMETHEUS_HOST:$PROMETHEUS_PORT" \
+    --web.external-url="$PROMETHEUS_URL" \
+    --web.enable-lifecycle
+  pid=$(<"$PROMETHEUS_PIDFILE")
+  if ! prometheus_wait_ready "$pid"; then
+    show_log_tail "$PROMETHEUS_LOG" 30
+    prometheus_stop >/dev/null
+    return 1
+  fi
+  say "prometheus: up on $PROMETHEUS_URL (pid $pid) after $(seconds_since "$t0")s"
+}
+
+prometheus_stop() {
+  local pid
+  if ! pid=$(prometheus_pid); then
+    rm -f "$PROMETHEUS_PIDFILE"
+    say "prometheus: not running"
+    return 0
+  fi
+  stop_pid "$pid" prometheus 30
+  rm -f "$PROMETHEUS_PIDFILE"
+  say "prometheus: stopped (pid $pid)"
+}
+
+prometheus_status() {
+  local pid
+  if ! pid=$(prometheus_pid); then
+    say "prometheus: stopped"
+    return 1
+  fi
+  if prometheus_answers; then
+    say "prometheus: running (pid $pid), answers on $PROMETHEUS_URL"
+  else
+    say "prometheus: running (pid $pid) but does not answer on $PROMETHEUS_URL; see $PROMETHEUS_LOG"
+    return 1
+  fi
+}
