@@ -41,7 +41,7 @@ down:  ## stop whatever `make up` started
 	deploy/local/up --down
 
 status:  ## what runs
-	$(STACK) status
+	-$(STACK) status
 
 bench: install system-deps  ## run the benchmarks in bench/ and print their figures
 	$(PY) bench/run_all.py

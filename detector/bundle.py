@@ -1,4 +1,9 @@
-"""The model bundle: a directory with `model.keras` and `bundle.json`, written atomically."""
+"""The model bundle: a directory with `model.keras`, `bundle.json` and `weights.npz`.
+
+`weights.npz` holds the dense layers' weights and the scaling as plain arrays, so dense models
+score with NumPy without importing TensorFlow; `model.keras` is the trained Keras model itself.
+Loading checks everything but the Keras model's contents (see `detector.inference.keras_model`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import math
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,15 +25,16 @@ from detector.errors import BundleError
 FORMAT = 1
 MODEL_FILE = "model.keras"
 META_FILE = "bundle.json"
+ARRAYS_FILE = "weights.npz"
 
 
 @dataclass(frozen=True)
 class Bundle:
-    """A loaded bundle: the Keras model and its metadata."""
+    """A loaded bundle: its metadata and the arrays of `weights.npz`."""
 
     path: Path
-    model: Any
     meta: dict
+    arrays: dict[str, np.ndarray]
 
     @property
     def version(self) -> str:
@@ -61,7 +68,7 @@ def content_version(weights: list[np.ndarray], meta: dict) -> str:
     return digest.hexdigest()[:12]
 
 
-def save_bundle(out: str | Path, model: Any, meta: dict) -> dict:
+def save_bundle(out: str | Path, model: Any, meta: dict, arrays: dict[str, np.ndarray]) -> dict:
     """Write the bundle into `out` atomically (a temporary sibling renamed into place)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -70,6 +77,7 @@ def save_bundle(out: str | Path, model: Any, meta: dict) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         model.save(tmp / MODEL_FILE)
+        np.savez(tmp / ARRAYS_FILE, **arrays)
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, allow_nan=False) + "\n")
         os.chmod(tmp, 0o755)
         if out.exists():
@@ -122,25 +130,26 @@ def check_meta(meta: Any, source: Path) -> None:
 
 
 def load_bundle(path: str | Path) -> Bundle:
-    """Load a bundle and check that its model matches its metadata."""
+    """Load a bundle's metadata and arrays, checking that the files are whole and agree."""
     path = Path(path)
     meta = read_meta(path)
     model_file = path / MODEL_FILE
     if not model_file.is_file():
         raise BundleError(f"{path} is not a model bundle: {MODEL_FILE} is missing")
-    from detector.model import keras
-
+    if not zipfile.is_zipfile(model_file):
+        raise BundleError(f"{model_file} is corrupt: not a Keras archive")
+    arrays_file = path / ARRAYS_FILE
     try:
-        model = keras.models.load_model(model_file, compile=False)
-    except Exception as exc:  # Keras raises many kinds for a damaged file
-        raise BundleError(f"{model_file} is corrupt: {str(exc).splitlines()[0][:200]}") from exc
-    expected = (int(meta["window"]), len(meta["channels"]))
-    if tuple(model.input_shape[1:]) != expected:
-        raise BundleError(
-            f"{model_file} takes inputs of shape {model.input_shape[1:]}, "
-            f"but {META_FILE} says {expected} (window, channels)"
-        )
-    return Bundle(path, model, meta)
+        with np.load(arrays_file) as stored:
+            arrays = {k: stored[k] for k in stored.files}
+    except FileNotFoundError as exc:
+        raise BundleError(f"{path} is not a model bundle: {ARRAYS_FILE} is missing") from exc
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"{arrays_file} is corrupt: {exc}") from exc
+    channels = len(meta["channels"])
+    if arrays.get("mean", np.empty(0)).shape != (channels,):
+        raise BundleError(f"{arrays_file} does not match {META_FILE}: expected {channels} channels")
+    return Bundle(path, meta, arrays)
 
 
 def require_channels(bundle_channels: list[str], data_channels: list[str], source: str) -> None:

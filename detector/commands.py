@@ -125,14 +125,17 @@ def training_data(data: str | None, simulate: int, columns: str | None, seed: in
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Scores CSV.")
 def score(bundle: str, data: str, out: str) -> None:
     """Add error, score, is_anomaly and top_channel to every row of DATA.csv."""
+    from detector.offline import write_scored_csv
+
+    started = time.monotonic()
     frame, scored, _ = scored_table(bundle, data)
-    result = frame.assign(**{c: scored[c] for c in scored.columns})
-    result.to_csv(out, index=False)
+    write_scored_csv(Path(data), frame, scored, Path(out))
     flagged = int(scored["is_anomaly"].sum())
-    click.echo(f"scored {len(result)} rows, flagged {flagged}; wrote {out}")
+    elapsed = time.monotonic() - started
+    click.echo(f"scored {len(frame)} rows in {elapsed:.1f} s, flagged {flagged}; wrote {out}")
 
 
-def scored_table(bundle_dir: str, data: str):
+def scored_table(bundle_dir: str, data: str, engine: str = "auto"):
     """Load a bundle and a CSV, and score every row."""
     from detector.bundle import load_bundle
     from detector.offline import score_table
@@ -142,7 +145,7 @@ def scored_table(bundle_dir: str, data: str):
     bundle = load_bundle(bundle_dir)
     frame = read_csv(data)
     table = Table(frame, bundle.channels, np.empty(0), None)
-    scorer = Scorer(bundle)
+    scorer = Scorer(bundle, engine)
     return frame, score_table(scorer, table, str(data)), bundle
 
 

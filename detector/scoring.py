@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.bundle import Bundle
-
-CHUNK = 65_536  # rows per model call on large offline inputs
+from detector.inference import Engine, make_engine
 
 
 @dataclass(frozen=True)
@@ -32,28 +31,16 @@ class Scores:
 
 
 class Scorer:
-    """Scores windows with a bundle's model: one compiled model call per batch."""
+    """Scores windows with a bundle's model: one engine call per batch."""
 
-    def __init__(self, bundle: Bundle) -> None:
-        import tensorflow as tf
-
+    def __init__(self, bundle: Bundle, engine: str | Engine = "auto") -> None:
         self.bundle = bundle
         self.threshold = bundle.threshold
         self.window = bundle.window
         self.channels = bundle.channels
+        self.version = bundle.version if "version" in bundle.meta else ""
+        self.engine = make_engine(bundle, engine) if isinstance(engine, str) else engine
         self._inverse_variance = 1.0 / bundle.scale**2
-        spec = tf.TensorSpec((None, self.window, len(self.channels)), tf.float32)
-        model = bundle.model
-        self._forward = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-
-    def reconstruct(self, windows: np.ndarray) -> np.ndarray:
-        """The model's reconstruction of (n, window, channels) raw windows."""
-        x = np.asarray(windows, dtype=np.float32)
-        if len(x) <= CHUNK:
-            return self._forward(x).numpy()
-        return np.concatenate(
-            [self._forward(x[i : i + CHUNK]).numpy() for i in range(0, len(x), CHUNK)]
-        )
 
     def score(self, windows: np.ndarray) -> Scores:
         """Score (n, window, channels) windows, or (n, channels) readings of a point-wise model."""
@@ -62,7 +49,7 @@ class Scorer:
             windows = windows[:, None, :]
         if len(windows) == 0:
             return empty_scores(len(self.channels))
-        reconstruction = self.reconstruct(windows).astype(np.float64)
+        reconstruction = self.engine.reconstruct(windows)
         squared = (windows - reconstruction) ** 2 * self._inverse_variance
         channel_errors = squared.mean(axis=1)
         error = channel_errors.mean(axis=1)

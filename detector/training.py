@@ -11,6 +11,7 @@ import numpy as np
 from detector.bundle import Bundle, save_bundle
 from detector.calibration import calibrate
 from detector.errors import DataError
+from detector.inference import KerasEngine, dense_arrays, scaling_arrays
 from detector.model import Architecture, TrainingOptions, train
 from detector.scoring import Scorer
 from detector.windows import windows_by_device
@@ -60,8 +61,8 @@ def train_bundle(
         f"calibrating on {len(held_windows)} held-out windows"
     )
     model, curves = train(fit_windows, plan.architecture, plan.options, progress)
-    mean = np.asarray(model.get_layer("scale").mean).reshape(-1)
-    std = np.sqrt(np.asarray(model.get_layer("scale").variance).reshape(-1))
+    arrays = dense_arrays(model) if plan.architecture.kind == "dense" else scaling_arrays(model)
+    mean, std = arrays["mean"], arrays["std"]
     meta = {
         "channels": list(channels),
         "window": window,
@@ -69,7 +70,7 @@ def train_bundle(
         "scale": {"mean": mean.tolist(), "std": std.tolist()},
         "calibration": {"threshold": 1.0},
     }
-    scorer = Scorer(Bundle(Path(out), model, meta))
+    scorer = Scorer(Bundle(Path(out), meta, arrays), engine=KerasEngine(model))
     held_errors = scorer.score(held_windows).error
     calibration = calibrate(held_errors, plan.calibration, plan.target_far)
     progress(
@@ -91,7 +92,7 @@ def train_bundle(
         "curves": curves,
         "seed": plan.options.seed,
     }
-    return save_bundle(out, model, meta)
+    return save_bundle(out, model, meta, arrays)
 
 
 def need_rows(window: int, holdout: float) -> int:

@@ -1,0 +1,122 @@
+"""Engines that reconstruct windows: NumPy for dense models, Keras for everything.
+
+A dense autoencoder is a few matrix products: NumPy runs them on a batch in microseconds and
+without importing TensorFlow (seconds at start-up, hundreds of MiB). Any other model runs
+through one compiled Keras call per batch. Both take and return raw (n, window, channels) windows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from detector.bundle import MODEL_FILE, Bundle
+from detector.errors import BundleError
+
+ACTIVATIONS = {
+    "linear": lambda x: x,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "tanh": np.tanh,
+    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
+}
+CHUNK = 65_536  # windows per Keras call on large inputs
+
+
+class Engine(Protocol):
+    """Reconstructs raw windows."""
+
+    name: str
+
+    def reconstruct(self, windows: np.ndarray) -> np.ndarray: ...
+
+
+def scaling_arrays(model: Any) -> dict[str, np.ndarray]:
+    """The per-channel mean and standard deviation inside a trained model."""
+    scale = model.get_layer("scale")
+    return {
+        "mean": np.asarray(scale.mean, dtype=np.float64).reshape(-1),
+        "std": np.sqrt(np.asarray(scale.variance, dtype=np.float64).reshape(-1)),
+    }
+
+
+def dense_arrays(model: Any) -> dict[str, np.ndarray]:
+    """The scaling and the kernels and biases of the dense layers of a trained model."""
+    arrays = scaling_arrays(model)
+    inner = model.get_layer("autoencoder")
+    dense = [layer for layer in inner.layers if layer.__class__.__name__ == "Dense"]
+    for i, layer in enumerate(dense):
+        kernel, bias = layer.get_weights()
+        arrays[f"kernel_{i}"], arrays[f"bias_{i}"] = kernel, bias
+    return arrays
+
+
+class NumpyDense:
+    """A dense autoencoder's forward pass in NumPy (float64, exact to Keras's float32)."""
+
+    name = "numpy"
+
+    def __init__(self, arrays: dict[str, np.ndarray], activation: str) -> None:
+        self.mean, self.std = arrays["mean"], arrays["std"]
+        count = sum(1 for k in arrays if k.startswith("kernel_"))
+        self.layers = [(arrays[f"kernel_{i}"], arrays[f"bias_{i}"]) for i in range(count)]
+        self.activation = ACTIVATIONS[activation]
+
+    def reconstruct(self, windows: np.ndarray) -> np.ndarray:
+        n = len(windows)
+        x = ((windows - self.mean) / self.std).reshape(n, -1)
+        for i, (kernel, bias) in enumerate(self.layers):
+            x = x @ kernel + bias
+            if i < len(self.layers) - 1:
+                x = self.activation(x)
+        return x.reshape(windows.shape) * self.std + self.mean
+
+
+class KerasEngine:
+    """Any Keras model, called once per batch through a compiled function."""
+
+    name = "keras"
+
+    def __init__(self, model: Any) -> None:
+        import tensorflow as tf
+
+        spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
+        self._forward = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+
+    def reconstruct(self, windows: np.ndarray) -> np.ndarray:
+        x = np.asarray(windows, dtype=np.float32)
+        parts = [self._forward(x[i : i + CHUNK]).numpy() for i in range(0, len(x), CHUNK)]
+        return np.concatenate(parts).astype(np.float64) if parts else np.empty(x.shape)
+
+
+def keras_model(bundle: Bundle) -> Any:
+    """Load the bundle's Keras model, checking it against the metadata."""
+    from detector.model import keras
+
+    model_file = bundle.path / MODEL_FILE
+    try:
+        model = keras.models.load_model(model_file, compile=False)
+    except Exception as exc:  # Keras raises many kinds for a damaged file
+        raise BundleError(f"{model_file} is corrupt: {str(exc).splitlines()[0][:200]}") from exc
+    expected = (bundle.window, len(bundle.channels))
+    if tuple(model.input_shape[1:]) != expected:
+        raise BundleError(
+            f"{model_file} takes inputs of shape {model.input_shape[1:]}, "
+            f"but bundle.json says {expected} (window, channels)"
+        )
+    return model
+
+
+def make_engine(bundle: Bundle, engine: str = "auto") -> Engine:
+    """NumPy for a dense model with its arrays (unless engine='keras'), Keras otherwise."""
+    arch = bundle.meta.get("architecture", {})
+    numpy_ok = (
+        arch.get("kind") == "dense"
+        and arch.get("activation") in ACTIVATIONS
+        and "kernel_0" in bundle.arrays
+    )
+    if engine == "numpy" and not numpy_ok:
+        raise BundleError(f"{bundle.path}: the NumPy engine runs dense models only; use keras")
+    if engine in ("auto", "numpy") and numpy_ok:
+        return NumpyDense(bundle.arrays, arch["activation"])
+    return KerasEngine(keras_model(bundle))
