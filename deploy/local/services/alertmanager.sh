@@ -26,6 +26,7 @@ ALERTMANAGER_URL=http://$ALERTMANAGER_HOST:$ALERTMANAGER_PORT
 
 # alertmanager_http METHOD PATH: print the HTTP status code of one request (bash only, no curl).
 alertmanager_http() {
+  # shellcheck disable=SC2016  # the inner bash expands them
   timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1
     printf "%s %s HTTP/1.0\r\nHost: %s:%s\r\nContent-Length: 0\r\n\r\n" "$2" "$3" "$0" "$1" >&3
     read -r _ code _ <&3 && printf "%s\n" "$code"' \
