@@ -110,7 +110,7 @@ def main() -> None:
 @click.option(
     "--anomaly-rate",
     type=click.FloatRange(0, 1, max_open=True),
-    default=0.01,
+    default=0.002,
     show_default=True,
     help="Chance per reading that an anomaly starts.",
 )
@@ -173,6 +173,20 @@ def write_csv(sim: Simulator, count: int, output: str) -> None:
         )
     sink.close()
     click.echo(f"wrote {count} readings to {output}")
+
+
+@main.command("seed-data")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="CSV to write.")
+@click.option("--rows", type=click.IntRange(min=2), default=100, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def seed_data(output: str, rows: int, seed: int) -> None:
+    """The seed's data: five noisy sequences, 1, 3, 5 rising 0 -> 100, 2, 4 falling 100 -> 0."""
+    from producer.signal import CHANNELS, seed_sequences
+
+    sink = CsvSink(output, channels=CHANNELS, columns=())
+    sink.write_rows(seed_sequences(rows, seed).round(4).tolist())
+    sink.close()
+    click.echo(f"wrote {rows} rows to {output}")
 
 
 @main.command()

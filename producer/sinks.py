@@ -48,12 +48,17 @@ class KafkaSink:
 
 
 class CsvSink:
-    """Writes readings as `ts, device, seq, col_1 … col_5, label` rows."""
+    """Writes readings as `ts, device, seq, col_1 … col_5, label` rows (or only the channels)."""
 
-    def __init__(self, path: str | Path, channels: Sequence[str] = CHANNELS) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        channels: Sequence[str] = CHANNELS,
+        columns: Sequence[str] = ("ts", "device", "seq"),
+    ) -> None:
         self.file = Path(path).open("w", newline="")  # noqa: SIM115 (closed by close())
         self.writer = csv.writer(self.file)
-        self.writer.writerow(["ts", "device", "seq", *channels, "label"])
+        self.writer.writerow([*columns, *channels, *(["label"] if columns else [])])
 
     def send(self, device: str, seq: int, ts: float, values: Any, label: str | None) -> None:
         self.writer.writerow([f"{ts:.3f}", device, seq, *(f"{v:.4f}" for v in values), label])
