@@ -100,7 +100,9 @@ def observability() -> Iterator[Observability]:
             unavailable(
                 f"cannot start Prometheus and Alertmanager:\n{result.stdout}{result.stderr}"
             )
-        prometheus, alertmanager, started = "http://127.0.0.1:9090", "http://127.0.0.1:9093", True
+        prometheus = f"http://127.0.0.1:{os.environ.get('PROMETHEUS_PORT', '9090')}"
+        alertmanager = f"http://127.0.0.1:{os.environ.get('ALERTMANAGER_PORT', '9093')}"
+        started = True
     try:
         yield Observability(prometheus, alertmanager, webhook)
     finally:
