@@ -1,0 +1,290 @@
+"""Decode and validate a batch of raw readings (pure: bytes in, arrays and rejections out).
+
+A reading is UTF-8 JSON `{"device": str, "seq": int, "ts": number, "values": [...] | {...}}`;
+`values` is a list with one number per channel, or an object keyed by every channel name. A
+record that fails is rejected with one reason:
+
+| reason       | when                                                                  |
+|--------------|-----------------------------------------------------------------------|
+| `empty`      | the value is null (a tombstone) or zero bytes                         |
+| `too_large`  | the value is larger than MAX_VALUE_BYTES (64 KiB), checked before parsing |
+| `decode`     | not UTF-8, or not JSON                                                |
+| `schema`     | not an object, a field missing, or a field of the wrong type          |
+| `channels`   | the wrong number of values, or channel names the model does not know  |
+| `non_finite` | NaN, Infinity, or a number beyond float32 (the model's precision)     |
+
+Extra fields are ignored. Decoding uses orjson, which refuses NaN and Infinity; only a record it
+refuses is parsed again by the standard library, to tell `non_finite` from `decode`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import chain
+
+import numpy as np
+import orjson
+
+MAX_VALUE_BYTES = 64 * 1024
+REASONS: tuple[str, ...] = ("decode", "schema", "channels", "non_finite", "too_large", "empty")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+_NUMBER = (int, float)
+_NUMBERS = frozenset(_NUMBER)
+loads = orjson.loads
+
+
+class Invalid(Exception):
+    """One record's rejection: a reason from REASONS and a message for the dead letter."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class Rejection:
+    """A rejected record: its index in the batch, reason and message."""
+
+    index: int
+    reason: str
+    message: str
+
+
+@dataclass
+class Readings:
+    """The valid readings of a batch, as arrays, and the rejected records."""
+
+    index: np.ndarray  # (n,) positions of the valid records in the batch
+    device: list[str]
+    seq: np.ndarray  # (n,) int64
+    ts: np.ndarray  # (n,) float64, seconds since the epoch
+    values: np.ndarray  # (n, channels) float64, in the model's channel order
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.device)
+
+
+class Decoder:
+    """Turns raw record values into Readings for a model with the given channels."""
+
+    def __init__(self, channels: Sequence[str], max_bytes: int = MAX_VALUE_BYTES) -> None:
+        self.channels = list(channels)
+        self.width = len(self.channels)
+        self.names = frozenset(self.channels)
+        self.max_bytes = max_bytes
+
+    def decode(self, raws: Sequence[bytes | None]) -> Readings:
+        """Decode and validate every raw value of a batch."""
+        readings = self.decode_clean(raws)
+        if readings is None:
+            readings = self.decode_each(raws)
+        return drop_out_of_range(readings)
+
+    def decode_clean(self, raws: Sequence[bytes | None]) -> Readings | None:
+        """The fast path: column-wise checks over the whole batch; None if any record fails."""
+        n = len(raws)
+        try:
+            if n == 0 or max(map(len, raws)) > self.max_bytes:
+                return None
+            objs = [loads(raw) for raw in raws]
+            devices = [obj["device"] for obj in objs]
+            seqs = [obj["seq"] for obj in objs]
+            stamps = [obj["ts"] for obj in objs]
+            rows = [obj["values"] for obj in objs]
+        except Exception:  # any failure sends the batch down the careful path
+            return None
+        if (
+            set(map(type, devices)) != {str}
+            or not all(devices)
+            or not set(map(type, seqs)) <= {int}
+            or not set(map(type, stamps)) <= _NUMBERS
+            or set(map(type, rows)) != {list}
+            or set(map(len, rows)) != {self.width}
+            or not set(map(type, chain.from_iterable(rows))) <= _NUMBERS
+        ):
+            return None
+        try:
+            seq = np.array(seqs, dtype=np.int64)
+        except OverflowError:
+            return None
+        if seq.min() < 0:
+            return None
+        return Readings(
+            np.arange(n, dtype=np.int64),
+            devices,
+            seq,
+            np.array(stamps, dtype=np.float64),
+            np.array(rows, dtype=np.float64),
+        )
+
+    def decode_each(self, raws: Sequence[bytes | None]) -> Readings:
+        """The careful path: parse record by record, rejecting each bad one with its reason."""
+        index: list[int] = []
+        devices: list[str] = []
+        seqs: list[int] = []
+        stamps: list[float] = []
+        rows: list[list] = []
+        rejected: list[Rejection] = []
+        parse = self.parse
+        for i, raw in enumerate(raws):
+            try:
+                device, seq, ts, row = parse(raw)
+            except Invalid as exc:
+                rejected.append(Rejection(i, exc.reason, exc.message))
+                continue
+            index.append(i)
+            devices.append(device)
+            seqs.append(seq)
+            stamps.append(ts)
+            rows.append(row)
+        return Readings(
+            np.array(index, dtype=np.int64),
+            devices,
+            np.array(seqs, dtype=np.int64),
+            np.array(stamps, dtype=np.float64),
+            np.array(rows, dtype=np.float64).reshape(len(rows), self.width),
+            rejected,
+        )
+
+    def parse(self, raw: bytes | None) -> tuple[str, int, float, list]:
+        """One record's device, seq, ts and values row, or raise Invalid."""
+        if not raw:
+            raise Invalid("empty", "the record has no value (null or zero bytes)")
+        if len(raw) > self.max_bytes:
+            raise Invalid(
+                "too_large", f"the value is {len(raw)} bytes, more than the limit {self.max_bytes}"
+            )
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            obj = reparse(raw, exc)
+        if type(obj) is not dict:
+            raise Invalid("schema", f"a reading must be a JSON object, got {json_type(obj)}")
+        try:
+            device = obj["device"]
+            seq = obj["seq"]
+            ts = obj["ts"]
+            values = obj["values"]
+        except KeyError as exc:
+            raise Invalid("schema", f"field {exc.args[0]!r} is missing") from None
+        if type(device) is not str or not device:
+            raise Invalid("schema", f"'device' must be a non-empty string, got {json_type(device)}")
+        if type(seq) is not int or not 0 <= seq < 2**63:
+            raise Invalid("schema", f"'seq' must be an integer ≥ 0, got {json_type(seq)}")
+        if type(ts) not in _NUMBER:
+            raise Invalid("schema", f"'ts' must be a number, got {json_type(ts)}")
+        if not math.isfinite(ts):
+            raise Invalid("non_finite", f"'ts' is {ts}")
+        return device, seq, float(ts), self.row(values)
+
+    def row(self, values: object) -> list:
+        """The values in channel order, checked for count, names and types."""
+        if type(values) is list:
+            if len(values) != self.width:
+                raise Invalid(
+                    "channels",
+                    f"'values' has {len(values)} entries, the model expects {self.width} "
+                    f"({', '.join(self.channels)})",
+                )
+            row = values
+        elif type(values) is dict:
+            if values.keys() != self.names:
+                raise Invalid("channels", self.name_mismatch(values))
+            row = [values[c] for c in self.channels]
+        else:
+            raise Invalid(
+                "schema", f"'values' must be a list or an object, got {json_type(values)}"
+            )
+        for v in row:
+            if type(v) is not float and type(v) is not int:
+                raise Invalid("schema", f"every value must be a number, got {json_type(v)}")
+        return row
+
+    def name_mismatch(self, values: dict) -> str:
+        """Which channel names an object of values lacks or adds."""
+        missing = [c for c in self.channels if c not in values]
+        unknown = [str(k) for k in values if k not in self.names]
+        parts = []
+        if unknown:
+            parts.append(f"unknown channel(s) {', '.join(unknown)}")
+        if missing:
+            parts.append(f"missing channel(s) {', '.join(missing)}")
+        return f"'values' has {'; '.join(parts)} (the model expects {', '.join(self.channels)})"
+
+
+def reparse(raw: bytes, error: Exception) -> object:
+    """Parse what orjson refused with the standard library, which accepts NaN and Infinity.
+
+    Returns the object only when it holds a non-finite number (so it is rejected as such);
+    anything else is a `decode` error.
+    """
+    try:
+        obj = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise Invalid("decode", f"not valid UTF-8 JSON: {error}") from None
+    if has_non_finite(obj):
+        raise Invalid("non_finite", "the reading holds NaN or Infinity")
+    raise Invalid("decode", f"not valid JSON: {error}")
+
+
+def has_non_finite(obj: object, depth: int = 0) -> bool:
+    """True when a parsed JSON value holds NaN or an infinity anywhere."""
+    if type(obj) is float:
+        return not math.isfinite(obj)
+    if depth > 32:
+        return False
+    if type(obj) is list:
+        return any(has_non_finite(v, depth + 1) for v in obj)
+    if type(obj) is dict:
+        return any(has_non_finite(v, depth + 1) for v in obj.values())
+    return False
+
+
+def drop_out_of_range(readings: Readings) -> Readings:
+    """Reject readings with a value beyond float32 (vectorised: one check for the batch)."""
+    values = readings.values
+    ok = (np.abs(values) <= FLOAT32_MAX).all(axis=1)
+    if ok.all():
+        return readings
+    bad = np.flatnonzero(~ok)
+    rejected = list(readings.rejected)
+    for j in bad:
+        worst = float(values[j][np.argmax(~(np.abs(values[j]) <= FLOAT32_MAX))])
+        rejected.append(
+            Rejection(
+                int(readings.index[j]),
+                "non_finite",
+                f"value {worst!r} is beyond the model's float32 range (±{FLOAT32_MAX:.4g})",
+            )
+        )
+    rejected.sort(key=lambda r: r.index)
+    return Readings(
+        readings.index[ok],
+        [d for d, keep in zip(readings.device, ok, strict=True) if keep],
+        readings.seq[ok],
+        readings.ts[ok],
+        values[ok],
+        rejected,
+    )
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a parsed value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
