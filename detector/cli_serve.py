@@ -1,0 +1,220 @@
+"""`detector serve` (the streaming daemon) and `detector watch` (print anomaly events).
+
+Every `serve` option can also come from an environment variable DETECTOR_<OPTION>, e.g.
+DETECTOR_MODEL, DETECTOR_BOOTSTRAP, DETECTOR_METRICS_PORT. Heavy imports (TensorFlow, Kafka) wait
+until a command runs, so `detector --help` stays quick.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+import click
+
+from detector.errors import ConfigError
+
+log = logging.getLogger("detector.serve")
+CONNECT_TIMEOUT_MS = 10_000
+MIB = 1024 * 1024
+
+
+def env(name: str) -> str:
+    """The environment variable of an option."""
+    return f"DETECTOR_{name.upper().replace('-', '_')}"
+
+
+def option(name: str, **kwargs: Any) -> Any:
+    """A click option that can also come from DETECTOR_<NAME>."""
+    return click.option(f"--{name}", envvar=env(name), show_envvar=True, **kwargs)
+
+
+def configure_logging(level: str) -> None:
+    """One line per message on stderr; the Kafka client only says errors unless DEBUG."""
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if level.upper() != "DEBUG":
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+def connect(what: str, factory: Any, bootstrap: str, **config: Any) -> Any:
+    """A Kafka client, or a ConfigError saying the broker cannot be reached."""
+    try:
+        return factory(bootstrap_servers=bootstrap.split(","),
+                       bootstrap_timeout_ms=CONNECT_TIMEOUT_MS, **config)
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot reach the Kafka broker at {bootstrap} within {CONNECT_TIMEOUT_MS // 1000} s "
+            f"({what}: {exc}); start it (deploy/local/stack up kafka) or fix --bootstrap / "
+            "DETECTOR_BOOTSTRAP"
+        ) from exc
+
+
+def parse_channels(text: str | None) -> list[str] | None:
+    """`--channels a,b,c` as a list."""
+    return [c.strip() for c in text.split(",") if c.strip()] if text else None
+
+
+@click.command()
+@option("model", required=True, type=click.Path(file_okay=False),
+        help="The model bundle directory (reloaded when it changes).")
+@option("bootstrap", default="127.0.0.1:9092", show_default=True,
+        help="Kafka bootstrap servers, HOST:PORT[,HOST:PORT...].")
+@option("topic", default="readings", show_default=True, help="Topic of the readings.")
+@option("group", default="detector", show_default=True, help="Consumer group id.")
+@option("anomalies-topic", default="anomalies", show_default=True)
+@option("dlq-topic", default="readings.dlq", show_default=True, help="Dead-letter topic.")
+@option("partitions", type=click.IntRange(min=1), default=6, show_default=True,
+        help="Partitions of the readings and anomaly topics when they are created.")
+@option("replication-factor", type=click.IntRange(min=1), default=1, show_default=True)
+@option("metrics-port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+        help="Port of /metrics and /healthz (0 picks a free one, logged).")
+@option("metrics-host", default="0.0.0.0", show_default=True)
+@option("batch-size", type=click.IntRange(min=1), default=5000, show_default=True,
+        help="Most records per poll, scored in one model call.")
+@option("send-attempts", type=click.IntRange(min=1), default=6, show_default=True,
+        help="Attempts to publish a batch's events before exiting with status 3.")
+@option("reload-interval", type=click.FloatRange(min=0), default=2.0, show_default=True,
+        help="Seconds between checks of the bundle directory (0 = no hot reload).")
+@option("channels", help="Channels the readings carry, comma-separated; the model must match.")
+@option("offset-reset", type=click.Choice(["earliest", "latest"]), default="earliest",
+        show_default=True, help="Where a new consumer group starts.")
+@option("log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
+                                       case_sensitive=False), default="INFO", show_default=True)
+def serve(**opts: Any) -> None:
+    """Score readings from Kafka, publish anomaly events, serve /metrics and /healthz."""
+    configure_logging(opts["log_level"])
+    run_serve(opts)
+
+
+def run_serve(o: dict) -> None:
+    """Start-up checks in order (port, model, broker), then the loop until a signal."""
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+    from prometheus_client import CollectorRegistry
+
+    from detector.daemon import Daemon, Options, Topics
+    from detector.health import HealthServer
+    from detector.metrics import Metrics
+    from detector.reloader import Reloader, load_model
+    from detector.topics import ensure_topics
+
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    holder: dict[str, Any] = {}
+
+    def readiness() -> tuple[bool, dict]:
+        daemon = holder.get("daemon")
+        return daemon.readiness() if daemon else (False, {"state": "starting"})
+
+    server = HealthServer(registry, readiness, o["metrics_host"], o["metrics_port"])
+    server.start()
+    log.info("serving /metrics and /healthz on http://%s:%d", o["metrics_host"], server.port)
+    model = load_model(o["model"], parse_channels(o["channels"]))
+    log.info("model %s loaded from %s (channels %s, threshold %.6g)", model.version, o["model"],
+             ", ".join(model.channels), model.scorer.threshold)
+    bootstrap = o["bootstrap"]
+    topics = Topics(o["topic"], o["anomalies_topic"], o["dlq_topic"])
+    admin = connect("admin", KafkaAdminClient, bootstrap)
+    try:
+        ensure_topics(admin, {topics.readings: o["partitions"], topics.anomalies: o["partitions"],
+                              topics.dlq: 1}, o["replication_factor"])
+    finally:
+        admin.close()
+    client_id = f"detector-{socket.gethostname()}-{os.getpid()}"
+    consumer = connect(
+        "consumer", KafkaConsumer, bootstrap, group_id=o["group"], client_id=client_id,
+        enable_auto_commit=False, auto_offset_reset=o["offset_reset"],
+        max_poll_records=o["batch_size"], max_partition_fetch_bytes=8 * MIB,
+        reconnect_backoff_max_ms=5000,
+    )
+    producer = connect(
+        "producer", KafkaProducer, bootstrap, client_id=client_id, acks="all", linger_ms=20,
+        batch_size=1024 * 1024,
+        request_timeout_ms=15_000, delivery_timeout_ms=30_000, max_block_ms=10_000,
+        reconnect_backoff_max_ms=5000,
+    )
+    options = Options(max_records=o["batch_size"], send_attempts=o["send_attempts"])
+    daemon = Daemon(consumer, producer, model, metrics, topics, options)
+    if o["reload_interval"] > 0:
+        def reloaded(result: str, message: str) -> None:
+            metrics.reloads.labels(result=result).inc()
+
+        daemon.reloader = Reloader(o["model"], model, reloaded, o["reload_interval"])
+        daemon.reloader.start()
+    holder["daemon"] = daemon
+    install_signals(daemon.stop)
+    log.info("consuming %s as group %s from %s", topics.readings, o["group"], bootstrap)
+    try:
+        daemon.run()
+    finally:
+        server.stop()
+    log.info("stopped cleanly: %d readings scored, %d records dead-lettered, offsets committed",
+             daemon.scored, daemon.rejected)
+
+
+def install_signals(stop: Any) -> None:
+    """SIGTERM and SIGINT ask the loop to stop; a second one ends the process at once."""
+
+    def handle(signum: int, frame: object) -> None:
+        if getattr(handle, "seen", False):
+            os._exit(128 + signum)
+        handle.seen = True  # type: ignore[attr-defined]
+        log.info("%s: finishing the batch, committing, closing", signal.Signals(signum).name)
+        stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+@click.command()
+@option("bootstrap", default="127.0.0.1:9092", show_default=True, help="Kafka bootstrap servers.")
+@click.option("--topic", default="anomalies", show_default=True, help="Topic of the events.")
+@click.option("--from-beginning", is_flag=True, help="Print the events already on the topic too.")
+@click.option("--count", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Stop after this many events (0 = run until Ctrl-C).")
+def watch(bootstrap: str, topic: str, from_beginning: bool, count: int) -> None:
+    """Print each anomaly event as one line: time, device, score, top channel."""
+    import time
+
+    import orjson
+    from kafka import KafkaConsumer, TopicPartition
+
+    from detector.events import describe
+
+    configure_logging("WARNING")
+    consumer = connect("consumer", KafkaConsumer, bootstrap, group_id=None,
+                       enable_auto_commit=False)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    seen = 0
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            click.echo(f"waiting for topic {topic} to exist ...", err=True)
+        while not partitions:
+            time.sleep(1.0)
+            partitions = consumer.partitions_for_topic(topic)
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        (consumer.seek_to_beginning if from_beginning else consumer.seek_to_end)(*assigned)
+        while count == 0 or seen < count:
+            for records in consumer.poll(timeout_ms=1000).values():
+                for record in records:
+                    try:
+                        event = orjson.loads(record.value) if record.value else None
+                    except orjson.JSONDecodeError:
+                        event = record.value
+                    click.echo(describe(event))
+                    seen += 1
+                    if count and seen >= count:
+                        break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()

@@ -1,0 +1,343 @@
+"""The serve loop: poll a batch, decode, score it in one call, publish, commit once acknowledged.
+
+Delivery is at-least-once. A batch's offsets (the next offset of each partition) are committed
+only once the broker has acknowledged every anomaly event and dead letter of the batch and of
+every batch before it (detector.delivery: the wait overlaps with the next batch). A send that
+fails is retried with exponential backoff (1 s, 2 s, 4 s ... capped at 30 s); after
+`send_attempts` attempts the daemon stops with DeliveryError (exit status 3) and commits nothing
+past the failed batch. A rebalance waits for the acknowledgements and commits before the
+partitions go; SIGTERM does the same before leaving. So a record may be read twice (after a crash
+or a lost membership) but is never skipped; consumers of the anomaly topic de-duplicate by
+`event_id`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from kafka import AsyncConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
+from kafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    KafkaError,
+    KafkaTimeoutError,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
+)
+
+from detector.delivery import Message, Outbox
+from detector.events import Flagged, anomaly_events, dead_letter_headers
+from detector.metrics import Metrics
+from detector.records import Readings
+from detector.reloader import Model
+
+log = logging.getLogger(__name__)
+REBALANCING = (CommitFailedError, RebalanceInProgressError, IllegalGenerationError,
+               UnknownMemberIdError)
+
+
+@dataclass(frozen=True)
+class Topics:
+    readings: str = "readings"
+    anomalies: str = "anomalies"
+    dlq: str = "readings.dlq"
+
+
+@dataclass(frozen=True)
+class Options:
+    max_records: int = 5000  # records per poll, scored in one call
+    poll_timeout_ms: int = 500
+    send_attempts: int = 6  # the first send and 5 retries
+    send_timeout: float = 30.0  # seconds to wait for a batch's acknowledgements
+    backoff: float = 1.0
+    backoff_max: float = 30.0
+    lag_interval: float = 5.0  # seconds between consumer-lag updates
+    broker_timeout_ms: int = 5000  # for commits and end-offset queries
+
+
+class Daemon:
+    """Consumes readings and publishes events with the collaborators it is given."""
+
+    def __init__(self, consumer: Any, producer: Any, model: Model, metrics: Metrics,
+                 topics: Topics = Topics(), options: Options = Options(),
+                 reloader: Any = None) -> None:
+        self.consumer = consumer
+        self.producer = producer
+        self.model = model
+        self.metrics = metrics
+        self.topics = topics
+        self.options = options
+        self.reloader = reloader
+        # Offsets per partition: acknowledged (safe to commit), asked for, known committed.
+        self.acked: dict[TopicPartition, OffsetAndMetadata] = {}
+        self.asked: dict[TopicPartition, OffsetAndMetadata] = {}
+        self.committed: dict[TopicPartition, OffsetAndMetadata] = {}
+        self.partitions: list[int] = []
+        self.scored = 0  # readings scored by this process
+        self.rejected = 0  # records it sent to the dead-letter topic
+        self.broker_ok = True
+        self.stopping = threading.Event()
+        self.outbox = Outbox(producer, self.stopping, options.send_attempts, options.backoff,
+                             options.backoff_max, options.send_timeout)
+        self.next_lag = 0.0
+        metrics.set_model(model.bundle.meta)
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch, commit and return (safe from a signal handler)."""
+        self.stopping.set()
+
+    def readiness(self) -> tuple[bool, dict]:
+        """Ready when a model is loaded, partitions are assigned and the broker answers."""
+        parts, ok = self.partitions, self.broker_ok
+        ready = bool(parts) and ok and not self.stopping.is_set()
+        return ready, {"model": self.model.version, "partitions": parts,
+                       "broker": "ok" if ok else "unreachable"}
+
+    def run(self) -> None:
+        """Join the group and process batches until stop(); then commit and close."""
+        self.consumer.subscribe([self.topics.readings], listener=Rebalance(self))
+        try:
+            while not self.stopping.is_set():
+                self.step()
+            self.settle(wait=True)  # the last batches' acknowledgements, then their commit
+        finally:
+            self.close()
+
+    def step(self) -> None:
+        """One poll and the processing of what it returns."""
+        self.swap_model()
+        started = time.monotonic()
+        try:
+            batch = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms,
+                                       max_records=self.options.max_records)
+        except KafkaError as exc:
+            log.warning("poll failed (%s); retrying in 1 s", exc)
+            self.stopping.wait(1.0)
+            return
+        self.partitions = sorted(tp.partition for tp in self.consumer.assignment())
+        if batch:
+            self.process(batch)
+        elif time.monotonic() - started < 0.05:  # poll gave up at once: no busy loop
+            self.stopping.wait(0.2)
+        self.settle(wait=not batch)
+        self.update_lag()
+
+    def settle(self, wait: bool = False) -> None:
+        """Commit the offsets of the batches the broker has acknowledged.
+
+        While busy the commit is asynchronous; idle or closing (wait=True) it waits for both the
+        acknowledgements and the commit.
+        """
+        if self.outbox:
+            self.acked.update(self.outbox.done(wait))
+        if wait:
+            self.commit()
+        else:
+            self.commit_async()
+
+    def process(self, batch: dict[TopicPartition, list]) -> None:
+        """Score a polled batch, publish its events and dead letters, count it, commit it."""
+        started = time.perf_counter()
+        records = [record for part in batch.values() for record in part]
+        model = self.model
+        readings = model.decoder.decode([r.value for r in records])
+        scores = model.scorer.score(readings.values)
+        now = time.time()
+        flagged = ~(scores.score <= 1.0)  # NaN counts as flagged
+        messages = self.events(records, readings, scores, flagged, model, now)
+        messages += self.dead_letters(records, readings)
+        offsets = {tp: OffsetAndMetadata(part[-1].offset + 1, "", -1)
+                   for tp, part in batch.items()}
+        self.outbox.submit(messages, offsets)
+        headers = [r.headers for r in records]
+        if readings.rejected:
+            headers = [headers[i] for i in readings.index.tolist()]
+        self.metrics.record_batch(scores.error, scores.score, flagged, scores.top_channel,
+                                  now - readings.ts, labels_of(headers), now)
+        self.metrics.count_rejected(r.reason for r in readings.rejected)
+        self.scored += len(readings)
+        self.rejected += len(readings.rejected)
+        self.metrics.batch_duration.observe(time.perf_counter() - started)
+
+    def events(self, records: Sequence, readings: Readings, scores: Any, flagged: np.ndarray,
+               model: Model, now: float) -> list[Message]:
+        """The anomaly events of the flagged readings."""
+        if not flagged.any():
+            return []
+        rows = np.flatnonzero(flagged)
+        chosen = [records[i] for i in readings.index[rows].tolist()]
+        found = Flagged(
+            topic=self.topics.readings,
+            partition=np.array([r.partition for r in chosen]),
+            offset=np.array([r.offset for r in chosen]),
+            device=[readings.device[j] for j in rows.tolist()],
+            seq=readings.seq[rows],
+            ts=readings.ts[rows],
+            values=readings.values[rows],
+            reconstruction=scores.reconstruction[rows],
+            error=scores.error[rows],
+            channel_errors=scores.channel_errors[rows],
+            score=scores.score[rows],
+            top_channel=scores.top_channel[rows],
+        )
+        pairs = anomaly_events(found, model.channels, model.scorer.threshold, model.version, now)
+        return [(self.topics.anomalies, key, value, None) for key, value in pairs]
+
+    def dead_letters(self, records: Sequence, readings: Readings) -> list[Message]:
+        """A dead letter for every rejected record: original key and value, reason headers."""
+        out: list[Message] = []
+        for rejection in readings.rejected:
+            r = records[rejection.index]
+            headers = dead_letter_headers(rejection.reason, rejection.message, r.topic,
+                                          r.partition, r.offset, r.headers)
+            out.append((self.topics.dlq, r.key, r.value, headers))
+        return out
+
+    def uncommitted(self, done: dict) -> dict:
+        """Acknowledged offsets of assigned partitions that are not in `done` yet."""
+        assigned = self.consumer.assignment()
+        for tp in [tp for tp in list(self.acked) if tp not in assigned]:
+            self.acked.pop(tp, None)  # no longer ours: its new owner reads from the last commit
+        return {tp: o for tp, o in list(self.acked.items()) if done.get(tp) != o}
+
+    def commit_async(self) -> None:
+        """Ask for a commit of the new acknowledged offsets without waiting for the answer."""
+        offsets = self.uncommitted(self.asked)
+        if not offsets:
+            return
+        self.asked.update(offsets)
+        try:
+            self.consumer.commit_async(offsets, callback=self.committed_async)
+        except KafkaError as exc:
+            self.committed_async(offsets, exc)
+
+    def committed_async(self, offsets: dict, response: object) -> None:
+        """The answer to an asynchronous commit (called by the consumer in this thread)."""
+        if isinstance(response, BaseException):
+            for tp, o in offsets.items():
+                if self.asked.get(tp) == o:
+                    self.asked.pop(tp)  # asked again at the next step
+            log.warning("offset commit failed (%s); will retry", response)
+            self.broker_ok = not isinstance(response, KafkaTimeoutError)
+            return
+        self.committed.update(offsets)
+
+    def commit(self) -> None:
+        """Commit the acknowledged offsets and wait for the answer (kept to retry on failure)."""
+        offsets = self.uncommitted(self.committed)
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets=offsets, timeout_ms=self.options.broker_timeout_ms)
+        except REBALANCING as exc:
+            log.warning("offset commit refused while the group rebalances (%s); will retry", exc)
+            return
+        except KafkaError as exc:
+            self.broker_ok = False
+            log.warning("offset commit failed (%s); will retry", exc)
+            return
+        self.committed.update(offsets)
+        self.asked.update(offsets)
+        self.broker_ok = True
+
+    def update_lag(self) -> None:
+        """Every lag_interval: readings behind on each assigned partition; probes the broker."""
+        now = time.monotonic()
+        if now < self.next_lag:
+            return
+        self.next_lag = now + self.options.lag_interval
+        assigned = list(self.consumer.assignment())
+        try:
+            ends = self.consumer.end_offsets(assigned, timeout_ms=self.options.broker_timeout_ms)
+            lag = {tp.partition: end - self.consumer.position(tp, timeout_ms=1000)
+                   for tp, end in ends.items()}
+        except KafkaError as exc:
+            if self.broker_ok:
+                log.warning("the broker does not answer (%s); waiting for it", exc)
+            self.broker_ok = False
+            return
+        if not self.broker_ok:
+            log.info("the broker answers again")
+        self.broker_ok = True
+        self.metrics.set_lag(lag)
+
+    def forget(self, partitions: set) -> None:
+        """Drop the offsets of partitions that went to another member."""
+        for tp in partitions:
+            for offsets in (self.acked, self.asked, self.committed):
+                offsets.pop(tp, None)
+
+    def swap_model(self) -> None:
+        """Between batches: take a newly loaded model from the reloader."""
+        model = self.reloader.take() if self.reloader is not None else None
+        if model is None:
+            return
+        old, self.model = self.model.version, model
+        self.metrics.set_model(model.bundle.meta)
+        self.metrics.reloads.labels(result="success").inc()
+        log.info("now serving model %s (was %s)", model.version, old)
+
+    def close(self) -> None:
+        """Close the clients (also after a failure: nothing more is committed)."""
+        if self.reloader is not None:
+            self.reloader.stop()
+        try:
+            self.consumer.close(autocommit=False)
+        except Exception as exc:  # closing must not hide why the loop ended
+            log.warning("closing the consumer: %s", exc)
+        try:
+            self.producer.close(timeout=10)
+        except Exception as exc:
+            log.warning("closing the producer: %s", exc)
+
+
+class Rebalance(AsyncConsumerRebalanceListener):
+    """Commits processed offsets of partitions before they go to another member."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    async def on_partitions_revoked(self, revoked: set) -> None:
+        daemon = self.daemon
+        try:
+            daemon.acked.update(daemon.outbox.done(wait=True))  # brief: acks of a batch or two
+        except Exception as exc:
+            log.warning("before revocation: %s", exc)
+        offsets = {tp: o for tp, o in list(daemon.acked.items())
+                   if tp in revoked and daemon.committed.get(tp) != o}
+        if offsets:
+            try:
+                await daemon.consumer.commit_async(offsets)
+                log.info("committed %d partition(s) on revocation", len(offsets))
+            except Exception as exc:
+                log.warning("commit on revocation failed (%s): these records may be read again",
+                            exc)
+        daemon.forget(revoked)
+
+    async def on_partitions_assigned(self, assigned: set) -> None:
+        log.info("assigned partition(s) %s", ", ".join(str(tp.partition) for tp in
+                                                      sorted(assigned)) or "none")
+
+    async def on_partitions_lost(self, lost: set) -> None:
+        log.warning("partition(s) %s lost (membership expired): they may be read again",
+                    ", ".join(str(tp.partition) for tp in sorted(lost)))
+        self.daemon.forget(lost)
+
+
+def labels_of(headers: Sequence[list | None]) -> list[bytes | None]:
+    """The raw `label` header of each record (None without one); quick when it comes first."""
+    return [h[0][1] if h and h[0][0] == "label" else label_of(h) for h in headers]
+
+
+def label_of(headers: list | None) -> bytes | None:
+    """The value of the `label` header, if any."""
+    for key, value in headers or ():
+        if key == "label":
+            return value
+    return None
