@@ -18,28 +18,21 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
-from kafka import AsyncConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
-from kafka.errors import (
-    CommitFailedError,
-    IllegalGenerationError,
-    KafkaError,
-    KafkaTimeoutError,
-    RebalanceInProgressError,
-    UnknownMemberIdError,
-)
+from kafka import OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaError
 
 from detector.delivery import Message, Outbox
 from detector.events import Flagged, anomaly_events, dead_letter_headers
 from detector.metrics import Metrics
+from detector.offsets import Committer, Rebalance
 from detector.records import Readings
 from detector.reloader import Model
 
 log = logging.getLogger(__name__)
-REBALANCING = (CommitFailedError, RebalanceInProgressError, IllegalGenerationError,
-               UnknownMemberIdError)
 
 
 @dataclass(frozen=True)
@@ -74,10 +67,6 @@ class Daemon:
         self.topics = topics
         self.options = options
         self.reloader = reloader
-        # Offsets per partition: acknowledged (safe to commit), asked for, known committed.
-        self.acked: dict[TopicPartition, OffsetAndMetadata] = {}
-        self.asked: dict[TopicPartition, OffsetAndMetadata] = {}
-        self.committed: dict[TopicPartition, OffsetAndMetadata] = {}
         self.partitions: list[int] = []
         self.scored = 0  # readings scored by this process
         self.rejected = 0  # records it sent to the dead-letter topic
@@ -85,6 +74,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.outbox = Outbox(producer, self.stopping, options.send_attempts, options.backoff,
                              options.backoff_max, options.send_timeout)
+        self.offsets = Committer(consumer, options.broker_timeout_ms, self.broker_answered)
         self.next_lag = 0.0
         metrics.set_model(model.bundle.meta)
 
@@ -101,7 +91,8 @@ class Daemon:
 
     def run(self) -> None:
         """Join the group and process batches until stop(); then commit and close."""
-        self.consumer.subscribe([self.topics.readings], listener=Rebalance(self))
+        drain = partial(self.outbox.done, wait=True)
+        self.consumer.subscribe([self.topics.readings], listener=Rebalance(self.offsets, drain))
         try:
             while not self.stopping.is_set():
                 self.step()
@@ -135,11 +126,19 @@ class Daemon:
         acknowledgements and the commit.
         """
         if self.outbox:
-            self.acked.update(self.outbox.done(wait))
+            self.offsets.add(self.outbox.done(wait))
         if wait:
-            self.commit()
+            self.offsets.commit()
         else:
-            self.commit_async()
+            self.offsets.commit_async()
+
+    def broker_answered(self, ok: bool) -> None:
+        """Note whether the broker answers (for /healthz), saying so when it changes."""
+        if ok and not self.broker_ok:
+            log.info("the broker answers again")
+        elif not ok and self.broker_ok:
+            log.warning("the broker does not answer; waiting for it")
+        self.broker_ok = ok
 
     def process(self, batch: dict[TopicPartition, list]) -> None:
         """Score a polled batch, publish its events and dead letters, count it, commit it."""
@@ -147,7 +146,7 @@ class Daemon:
         records = [record for part in batch.values() for record in part]
         model = self.model
         readings = model.decoder.decode([r.value for r in records])
-        scores = model.scorer.score(readings.values)
+        scores = model.scorer.score(self.windows(readings))
         now = time.time()
         flagged = ~(scores.score <= 1.0)  # NaN counts as flagged
         messages = self.events(records, readings, scores, flagged, model, now)
@@ -164,6 +163,11 @@ class Daemon:
         self.scored += len(readings)
         self.rejected += len(readings.rejected)
         self.metrics.batch_duration.observe(time.perf_counter() - started)
+
+    def windows(self, readings: Readings) -> np.ndarray:
+        """What the model scores. The seam for windowed models: a per-device ring buffer would
+        build (n, window, channels) windows here; load_model refuses window > 1 until then."""
+        return readings.values
 
     def events(self, records: Sequence, readings: Readings, scores: Any, flagged: np.ndarray,
                model: Model, now: float) -> list[Message]:
@@ -199,53 +203,6 @@ class Daemon:
             out.append((self.topics.dlq, r.key, r.value, headers))
         return out
 
-    def uncommitted(self, done: dict) -> dict:
-        """Acknowledged offsets of assigned partitions that are not in `done` yet."""
-        assigned = self.consumer.assignment()
-        for tp in [tp for tp in list(self.acked) if tp not in assigned]:
-            self.acked.pop(tp, None)  # no longer ours: its new owner reads from the last commit
-        return {tp: o for tp, o in list(self.acked.items()) if done.get(tp) != o}
-
-    def commit_async(self) -> None:
-        """Ask for a commit of the new acknowledged offsets without waiting for the answer."""
-        offsets = self.uncommitted(self.asked)
-        if not offsets:
-            return
-        self.asked.update(offsets)
-        try:
-            self.consumer.commit_async(offsets, callback=self.committed_async)
-        except KafkaError as exc:
-            self.committed_async(offsets, exc)
-
-    def committed_async(self, offsets: dict, response: object) -> None:
-        """The answer to an asynchronous commit (called by the consumer in this thread)."""
-        if isinstance(response, BaseException):
-            for tp, o in offsets.items():
-                if self.asked.get(tp) == o:
-                    self.asked.pop(tp)  # asked again at the next step
-            log.warning("offset commit failed (%s); will retry", response)
-            self.broker_ok = not isinstance(response, KafkaTimeoutError)
-            return
-        self.committed.update(offsets)
-
-    def commit(self) -> None:
-        """Commit the acknowledged offsets and wait for the answer (kept to retry on failure)."""
-        offsets = self.uncommitted(self.committed)
-        if not offsets:
-            return
-        try:
-            self.consumer.commit(offsets=offsets, timeout_ms=self.options.broker_timeout_ms)
-        except REBALANCING as exc:
-            log.warning("offset commit refused while the group rebalances (%s); will retry", exc)
-            return
-        except KafkaError as exc:
-            self.broker_ok = False
-            log.warning("offset commit failed (%s); will retry", exc)
-            return
-        self.committed.update(offsets)
-        self.asked.update(offsets)
-        self.broker_ok = True
-
     def update_lag(self) -> None:
         """Every lag_interval: readings behind on each assigned partition; probes the broker."""
         now = time.monotonic()
@@ -258,20 +215,11 @@ class Daemon:
             lag = {tp.partition: end - self.consumer.position(tp, timeout_ms=1000)
                    for tp, end in ends.items()}
         except KafkaError as exc:
-            if self.broker_ok:
-                log.warning("the broker does not answer (%s); waiting for it", exc)
-            self.broker_ok = False
+            log.debug("lag: %s", exc)
+            self.broker_answered(False)
             return
-        if not self.broker_ok:
-            log.info("the broker answers again")
-        self.broker_ok = True
+        self.broker_answered(True)
         self.metrics.set_lag(lag)
-
-    def forget(self, partitions: set) -> None:
-        """Drop the offsets of partitions that went to another member."""
-        for tp in partitions:
-            for offsets in (self.acked, self.asked, self.committed):
-                offsets.pop(tp, None)
 
     def swap_model(self) -> None:
         """Between batches: take a newly loaded model from the reloader."""
@@ -295,39 +243,6 @@ class Daemon:
             self.producer.close(timeout=10)
         except Exception as exc:
             log.warning("closing the producer: %s", exc)
-
-
-class Rebalance(AsyncConsumerRebalanceListener):
-    """Commits processed offsets of partitions before they go to another member."""
-
-    def __init__(self, daemon: Daemon) -> None:
-        self.daemon = daemon
-
-    async def on_partitions_revoked(self, revoked: set) -> None:
-        daemon = self.daemon
-        try:
-            daemon.acked.update(daemon.outbox.done(wait=True))  # brief: acks of a batch or two
-        except Exception as exc:
-            log.warning("before revocation: %s", exc)
-        offsets = {tp: o for tp, o in list(daemon.acked.items())
-                   if tp in revoked and daemon.committed.get(tp) != o}
-        if offsets:
-            try:
-                await daemon.consumer.commit_async(offsets)
-                log.info("committed %d partition(s) on revocation", len(offsets))
-            except Exception as exc:
-                log.warning("commit on revocation failed (%s): these records may be read again",
-                            exc)
-        daemon.forget(revoked)
-
-    async def on_partitions_assigned(self, assigned: set) -> None:
-        log.info("assigned partition(s) %s", ", ".join(str(tp.partition) for tp in
-                                                      sorted(assigned)) or "none")
-
-    async def on_partitions_lost(self, lost: set) -> None:
-        log.warning("partition(s) %s lost (membership expired): they may be read again",
-                    ", ".join(str(tp.partition) for tp in sorted(lost)))
-        self.daemon.forget(lost)
 
 
 def labels_of(headers: Sequence[list | None]) -> list[bytes | None]:

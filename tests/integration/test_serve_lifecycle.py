@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -60,10 +61,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve_once(*args: str) -> subprocess.CompletedProcess[str]:
+def serve_once(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
     """Run `detector serve` to its exit (the guard timeout is generous, never asserted on)."""
     return subprocess.run([sys.executable, "-m", "detector", "serve", "--metrics-port", "0", *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+                          cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, **(env or {})})
 
 
 @pytest.fixture
@@ -107,7 +109,7 @@ def test_a_bad_bundle_stops_serve_before_it_joins_the_group(
 
 def test_an_unreachable_broker_stops_serve_with_a_message(serve_bundle):
     address = f"127.0.0.1:{free_port()}"
-    result = serve_once("--model", str(serve_bundle), "--bootstrap", address)
+    result = serve_once(env={"DETECTOR_MODEL": str(serve_bundle), "DETECTOR_BOOTSTRAP": address})
     assert result.returncode == 2
     [error] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert address in error and "--bootstrap" in error

@@ -1,0 +1,135 @@
+"""Offset commits: only acknowledged batches, asynchronously while busy, and on revocation.
+
+The serve loop hands in the offsets of batches whose events and dead letters the broker has
+acknowledged. While busy they are committed without waiting; idle or closing, with waiting. When
+partitions go to another member, the listener first waits for the outstanding acknowledgements and
+commits them, so the new owner starts where this one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kafka import AsyncConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
+from kafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    KafkaError,
+    KafkaTimeoutError,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
+)
+
+log = logging.getLogger(__name__)
+REBALANCING = (CommitFailedError, RebalanceInProgressError, IllegalGenerationError,
+               UnknownMemberIdError)
+Offsets = dict[TopicPartition, OffsetAndMetadata]
+
+
+class Committer:
+    """Acknowledged offsets per partition, and what was asked for and known committed."""
+
+    def __init__(self, consumer: Any, timeout_ms: int, report: Callable[[bool], None]) -> None:
+        self.consumer = consumer
+        self.timeout_ms = timeout_ms
+        self.report = report  # told whether the broker answered a commit
+        self.acked: Offsets = {}
+        self.asked: Offsets = {}
+        self.committed: Offsets = {}
+
+    def add(self, offsets: Offsets) -> None:
+        """Offsets of newly acknowledged batches (later ones win)."""
+        self.acked.update(offsets)
+
+    def uncommitted(self, done: Offsets) -> Offsets:
+        """Acknowledged offsets of assigned partitions that are not in `done` yet."""
+        assigned = self.consumer.assignment()
+        for tp in [tp for tp in list(self.acked) if tp not in assigned]:
+            self.acked.pop(tp, None)  # no longer ours: its new owner reads from the last commit
+        return {tp: o for tp, o in list(self.acked.items()) if done.get(tp) != o}
+
+    def commit_async(self) -> None:
+        """Ask for a commit of the new acknowledged offsets without waiting for the answer."""
+        offsets = self.uncommitted(self.asked)
+        if not offsets:
+            return
+        self.asked.update(offsets)
+        try:
+            self.consumer.commit_async(offsets, callback=self.answered)
+        except KafkaError as exc:
+            self.answered(offsets, exc)
+
+    def answered(self, offsets: Offsets, response: object) -> None:
+        """The answer to an asynchronous commit (the consumer calls it in the loop's thread)."""
+        if isinstance(response, BaseException):
+            for tp, o in offsets.items():
+                if self.asked.get(tp) == o:
+                    self.asked.pop(tp)  # asked again at the next step
+            log.warning("offset commit failed (%s); will retry", response)
+            self.report(not isinstance(response, KafkaTimeoutError))
+            return
+        self.committed.update(offsets)
+
+    def commit(self) -> None:
+        """Commit the acknowledged offsets and wait for the answer (kept to retry on failure)."""
+        offsets = self.uncommitted(self.committed)
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets=offsets, timeout_ms=self.timeout_ms)
+        except REBALANCING as exc:
+            log.warning("offset commit refused while the group rebalances (%s); will retry", exc)
+            return
+        except KafkaError as exc:
+            self.report(False)
+            log.warning("offset commit failed (%s); will retry", exc)
+            return
+        self.committed.update(offsets)
+        self.asked.update(offsets)
+        self.report(True)
+
+    def forget(self, partitions: set) -> None:
+        """Drop the offsets of partitions that went to another member."""
+        for tp in partitions:
+            for offsets in (self.acked, self.asked, self.committed):
+                offsets.pop(tp, None)
+
+
+class Rebalance(AsyncConsumerRebalanceListener):
+    """Commits the acknowledged offsets of partitions before they go to another member.
+
+    `drain` waits for the outstanding acknowledgements (a batch or two: brief, it blocks the
+    consumer's IO loop meanwhile) and returns their offsets.
+    """
+
+    def __init__(self, committer: Committer, drain: Callable[[], Offsets]) -> None:
+        self.committer = committer
+        self.drain = drain
+
+    async def on_partitions_revoked(self, revoked: set) -> None:
+        committer = self.committer
+        try:
+            committer.add(self.drain())
+        except Exception as exc:
+            log.warning("before revocation: %s", exc)
+        offsets = {tp: o for tp, o in list(committer.acked.items())
+                   if tp in revoked and committer.committed.get(tp) != o}
+        if offsets:
+            try:
+                await committer.consumer.commit_async(offsets)
+                log.info("committed %d partition(s) on revocation", len(offsets))
+            except Exception as exc:
+                log.warning("commit on revocation failed (%s): these records may be read again",
+                            exc)
+        committer.forget(revoked)
+
+    async def on_partitions_assigned(self, assigned: set) -> None:
+        log.info("assigned partition(s) %s",
+                 ", ".join(str(tp.partition) for tp in sorted(assigned)) or "none")
+
+    async def on_partitions_lost(self, lost: set) -> None:
+        log.warning("partition(s) %s lost (membership expired): they may be read again",
+                    ", ".join(str(tp.partition) for tp in sorted(lost)))
+        self.committer.forget(lost)
