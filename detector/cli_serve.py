@@ -97,7 +97,7 @@ def serve(**opts: Any) -> None:
 def run_serve(o: dict) -> None:
     """Start-up checks in order (port, model, broker), then the loop until a signal."""
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-    from prometheus_client import CollectorRegistry
+    from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
     from detector.daemon import Daemon, Options, Topics
     from detector.health import HealthServer
@@ -106,6 +106,8 @@ def run_serve(o: dict) -> None:
     from detector.topics import ensure_topics
 
     registry = CollectorRegistry()
+    ProcessCollector(registry=registry)  # process_cpu_seconds_total, process_resident_memory_bytes
+    PlatformCollector(registry=registry)
     metrics = Metrics(registry)
     holder: dict[str, Any] = {}
 
@@ -132,7 +134,7 @@ def run_serve(o: dict) -> None:
         "consumer", KafkaConsumer, bootstrap, group_id=o["group"], client_id=client_id,
         enable_auto_commit=False, auto_offset_reset=o["offset_reset"],
         max_poll_records=o["batch_size"], max_partition_fetch_bytes=8 * MIB,
-        reconnect_backoff_max_ms=5000,
+        reconnect_backoff_max_ms=5000, session_timeout_ms=10_000, heartbeat_interval_ms=2_000,
     )
     producer = connect(
         "producer", KafkaProducer, bootstrap, client_id=client_id, acks="all", linger_ms=20,

@@ -236,7 +236,7 @@ class Daemon:
         if self.reloader is not None:
             self.reloader.stop()
         try:
-            self.consumer.close(autocommit=False)
+            self.consumer.close(autocommit=False, timeout_ms=10_000)
         except Exception as exc:  # closing must not hide why the loop ended
             log.warning("closing the consumer: %s", exc)
         try:
