@@ -144,10 +144,16 @@ def kafka_from_docker() -> Iterator[str]:
         container.stop()
 
 
-def run_stack(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run deploy/local/stack with args; capture its output."""
+def run_stack(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run deploy/local/stack with args (and extra environment); capture its output."""
     return subprocess.run(
-        [str(STACK), *args], cwd=REPO, capture_output=True, text=True, timeout=600, check=False
+        [str(STACK), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
 
 

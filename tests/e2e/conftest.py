@@ -1,15 +1,15 @@
 """Real Prometheus and Alertmanager for the e2e tests, with a webhook receiver run by the test.
 
-They come from PROMETHEUS_URL and ALERTMANAGER_URL when both are set (then the receiver must be
-reachable from that Alertmanager: set ALERTMANAGER_WEBHOOK_HOST), else from the local stack
-(`deploy/local/stack up prometheus alertmanager`, Debian's packages), with Alertmanager pointed at
-the receiver. Targets are added as file_sd files the local Prometheus reads within seconds.
+The local stack's Prometheus and Alertmanager (Debian's packages, the project's rule and config
+files) run for the session in a state folder and on ports of their own, so that neither a running
+`make up` nor what an earlier run left in Alertmanager's notification log can change the outcome.
+Alertmanager posts to the test's receiver; the test's processes are added as file_sd targets,
+which Prometheus reads within seconds.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -21,9 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import REPO, run_stack, unavailable
-
-TARGETS = Path(os.environ.get("STACK_STATE_DIR", REPO / ".stack")) / "prometheus" / "targets"
+from tests.conftest import run_stack, unavailable
 
 
 def free_port() -> int:
@@ -56,8 +54,7 @@ def start_webhook() -> tuple[ThreadingHTTPServer, Webhook]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    host = os.environ.get("ALERTMANAGER_WEBHOOK_HOST", "127.0.0.1")
-    webhook.url = f"http://{host}:{server.server_port}/"
+    webhook.url = f"http://127.0.0.1:{server.server_port}/"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, webhook
 
@@ -69,6 +66,13 @@ class Observability:
     prometheus: str
     alertmanager: str
     webhook: Webhook
+    targets: Path
+
+    def scrape(self, job: str, port: int) -> Path:
+        """Make Prometheus scrape 127.0.0.1:port as `job`; the file_sd file that says so."""
+        path = self.targets / f"{job}-{port}.json"
+        path.write_text(json.dumps([{"targets": [f"127.0.0.1:{port}"]}]))
+        return path
 
     def query(self, expr: str) -> list[dict]:
         """The result of an instant PromQL query."""
@@ -87,37 +91,48 @@ class Observability:
 
 
 @pytest.fixture(scope="session")
-def observability() -> Iterator[Observability]:
-    """Prometheus and Alertmanager for the session, Alertmanager posting to our receiver."""
+def observability(tmp_path_factory) -> Iterator[Observability]:
+    """Prometheus and Alertmanager of the session's own, Alertmanager posting to our receiver."""
     server, webhook = start_webhook()
-    prometheus, alertmanager = os.environ.get("PROMETHEUS_URL"), os.environ.get("ALERTMANAGER_URL")
-    started = False
-    if not (prometheus and alertmanager):
-        os.environ["ALERTMANAGER_WEBHOOK_URL"] = webhook.url
-        result = run_stack("up", "prometheus", "alertmanager")
-        os.environ.pop("ALERTMANAGER_WEBHOOK_URL")
-        if result.returncode != 0:
-            unavailable(
-                f"cannot start Prometheus and Alertmanager:\n{result.stdout}{result.stderr}"
-            )
-        prometheus = f"http://127.0.0.1:{os.environ.get('PROMETHEUS_PORT', '9090')}"
-        alertmanager = f"http://127.0.0.1:{os.environ.get('ALERTMANAGER_PORT', '9093')}"
-        started = True
-    try:
-        yield Observability(prometheus, alertmanager, webhook)
-    finally:
+    state = tmp_path_factory.mktemp("stack")
+    ports = {"prometheus": free_port(), "alertmanager": free_port()}
+    env = {
+        "STACK_STATE_DIR": str(state),
+        "PROMETHEUS_PORT": str(ports["prometheus"]),
+        "ALERTMANAGER_PORT": str(ports["alertmanager"]),
+        "ALERTMANAGER_WEBHOOK_URL": webhook.url,
+        "PROMETHEUS_DETECTOR_TARGETS": "",
+        "PROMETHEUS_PRODUCER_TARGETS": "",
+    }
+    result = run_stack("up", "prometheus", "alertmanager", env=env)
+    if result.returncode != 0:
         server.shutdown()
-        if started:
-            run_stack("down", "alertmanager", "prometheus")
+        unavailable(f"cannot start Prometheus and Alertmanager:\n{result.stdout}{result.stderr}")
+    try:
+        yield Observability(
+            prometheus=f"http://127.0.0.1:{ports['prometheus']}",
+            alertmanager=f"http://127.0.0.1:{ports['alertmanager']}",
+            webhook=webhook,
+            targets=state / "prometheus" / "targets",
+        )
+    finally:
+        run_stack("down", "alertmanager", "prometheus", env=env)
+        server.shutdown()
 
 
-def eventually(check: Callable[[], object], timeout: float, every: float = 2.0, what: str = ""):
-    """Call `check` until it returns something truthy; fail after `timeout` seconds."""
+def eventually(
+    check: Callable[[], object],
+    timeout: float,
+    every: float = 2.0,
+    what: str | Callable[[], str] = "",
+):
+    """Call `check` until it returns something truthy; fail after `timeout` seconds, saying what."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
         if result:
             return result
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}", pytrace=False)
+            said = what() if callable(what) else what
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {said}", pytrace=False)
         time.sleep(every)

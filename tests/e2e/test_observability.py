@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -144,16 +145,9 @@ def healthy(port: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def scraped(running, observability) -> dict:
+def scraped(running, observability: Observability) -> dict:
     """The running processes once Prometheus scrapes both of them."""
-    from tests.e2e.conftest import TARGETS
-
-    TARGETS.mkdir(parents=True, exist_ok=True)
-    files = []
-    for job, port in running["ports"].items():
-        path = TARGETS / f"{job}-e2e-{port}.json"
-        path.write_text(json.dumps([{"targets": [f"127.0.0.1:{port}"]}]))
-        files.append(path)
+    files = [observability.scrape(job, port) for job, port in running["ports"].items()]
     detector = f"127.0.0.1:{running['ports']['detector']}"
     eventually(
         lambda: observability.query(f'up{{instance="{detector}"}} == 1'),
@@ -168,15 +162,12 @@ def scraped(running, observability) -> dict:
 def test_every_dashboard_query_returns_data(scraped, observability: Observability):
     queries = dashboard_queries()
     assert len(queries) >= 15
-    missing = dict(queries)
-
-    def all_answered() -> bool:
-        for title, expr in list(missing.items()):
-            if observability.query(expr):
-                del missing[title]
-        return not missing
-
-    eventually(all_answered, 150, 5, f"data for every dashboard query; still empty: {missing}")
+    empty = set(queries)
+    deadline = time.monotonic() + 150
+    while empty and time.monotonic() < deadline:
+        empty = {(title, expr) for title, expr in empty if not observability.query(expr)}
+        time.sleep(5)
+    assert not empty, f"dashboard queries without data after 150 s: {sorted(empty)}"
 
 
 def test_anomaly_alert_reaches_the_webhook_with_labels_and_annotations(
@@ -190,7 +181,16 @@ def test_anomaly_alert_reaches_the_webhook_with_labels_and_annotations(
             if alert["labels"].get("alertname") == "AnomalyDetected" and alert["status"] == "firing"
         ]
 
-    alerts = eventually(notified, 150, 2, "AnomalyDetected at the webhook")
+    alerts = eventually(
+        notified,
+        150,
+        2,
+        lambda: (
+            f"AnomalyDetected at the webhook (Prometheus: {observability.alerts()}, "
+            f"Alertmanager: {observability.alertmanager_alerts()}, "
+            f"webhook: {observability.webhook.received})"
+        ),
+    )
     firing = [a for a in observability.alerts() if a["labels"]["alertname"] == "AnomalyDetected"]
     assert any(a["state"] == "firing" for a in firing)
     assert any(
