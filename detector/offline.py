@@ -9,6 +9,7 @@ import orjson
 import pandas as pd
 
 from detector.bundle import require_channels
+from detector.postprocess import persist_by_device
 from detector.scoring import Scorer
 from detector.tabular import Table, channel_matrix, detect_separator
 from detector.windows import windows_by_device
@@ -18,7 +19,8 @@ def score_table(scorer: Scorer, table: Table, source: str) -> pd.DataFrame:
     """The columns `error`, `score`, `is_anomaly`, `top_channel` for every row of the table.
 
     With a windowed model, the first window − 1 rows of each device have no full window: their
-    error and score are left empty and they are not flagged.
+    error and score are left empty and they count as below the threshold. `is_anomaly` is the
+    scorer's persistence rule applied to each device's rows in order.
     """
     require_channels(scorer.channels, list(table.frame.columns), source)
     values = channel_matrix(table.frame, scorer.channels, source)
@@ -27,11 +29,12 @@ def score_table(scorer: Scorer, table: Table, source: str) -> pd.DataFrame:
     n = len(values)
     error = np.full(n, np.nan)
     score = np.full(n, np.nan)
-    flagged = np.zeros(n, dtype=np.int8)
+    above = np.zeros(n, dtype=bool)
     top = np.full(n, "", dtype=object)
     error[rows] = scores.error
     score[rows] = scores.score
-    flagged[rows] = scores.is_anomaly
+    above[rows] = scores.is_anomaly
+    flagged = persist_by_device(above, scorer.persistence, table.devices).astype(np.int8)
     top[rows] = np.asarray(scorer.channels, dtype=object)[scores.top_channel]
     return pd.DataFrame({"error": error, "score": score, "is_anomaly": flagged, "top_channel": top})
 

@@ -2,7 +2,8 @@
 
 The error of a window is the mean squared reconstruction error over its readings and channels, in
 units of each channel's training standard deviation, so channels of any scale weigh alike. The score
-is error / threshold; a reading is flagged when its score exceeds 1.
+is error / threshold; a window is above the threshold when its score exceeds 1. Whether that flags
+the reading is the persistence rule's call (`detector.postprocess`), which the Scorer carries.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from detector.bundle import Bundle
 from detector.inference import Engine, make_engine
+from detector.postprocess import Persistence, persistence_of
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class Scores:
     error: np.ndarray  # (n,)
     channel_errors: np.ndarray  # (n, channels)
     score: np.ndarray  # (n,) = error / threshold
-    is_anomaly: np.ndarray  # (n,) bool
+    is_anomaly: np.ndarray  # (n,) bool: score > 1, before any persistence rule
     top_channel: np.ndarray  # (n,) index of the channel with the largest error
 
     def __len__(self) -> int:
@@ -33,9 +35,16 @@ class Scores:
 class Scorer:
     """Scores windows with a bundle's model: one engine call per batch."""
 
-    def __init__(self, bundle: Bundle, engine: str | Engine = "auto") -> None:
+    def __init__(
+        self,
+        bundle: Bundle,
+        engine: str | Engine = "auto",
+        threshold: float | None = None,
+        persistence: Persistence | None = None,
+    ) -> None:
         self.bundle = bundle
-        self.threshold = bundle.threshold
+        self.threshold = float(threshold) if threshold is not None else bundle.threshold
+        self.persistence = persistence or persistence_of(bundle.meta)
         self.window = bundle.window
         self.channels = bundle.channels
         self.version = bundle.version if "version" in bundle.meta else ""

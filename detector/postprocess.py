@@ -1,0 +1,129 @@
+"""Alarm post-processing: the persistence rule, k of the last n readings above the threshold.
+
+A reading is flagged when at least k of the last n readings of its device (itself included) scored
+above the threshold. k = n = 1 flags every reading above the threshold (no persistence); larger k
+trades missed alarms for fewer false ones, and n − k bridges short gaps inside an anomaly.
+
+Offline (`persist`, whole arrays) and online (`PersistenceState`, one reading at a time) give the
+same flags for the same readings in the same order. Readings without a score (a device's first
+window − 1 readings) count as below the threshold but still take their place among the last n.
+Pure: NumPy and the standard library only.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from detector.errors import DataError
+
+
+@dataclass(frozen=True)
+class Persistence:
+    """Flag a reading when at least k of its device's last n readings are above the threshold."""
+
+    k: int = 1
+    n: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.k <= self.n:
+            raise DataError(f"persistence needs 1 <= k <= n, got {self.k}/{self.n}")
+
+    @property
+    def active(self) -> bool:
+        """False for 1/1, which changes nothing."""
+        return self.n > 1
+
+    def to_dict(self) -> dict[str, int]:
+        """A JSON-ready dict."""
+        return {"k": self.k, "n": self.n}
+
+    def __str__(self) -> str:
+        return f"{self.k}/{self.n}"
+
+
+def parse_persistence(text: str) -> Persistence:
+    """`K/N` (e.g. `3/5`) as a Persistence; a DataError saying what to write otherwise."""
+    parts = str(text).split("/")
+    try:
+        k, n = (int(p) for p in parts)
+    except ValueError as exc:  # not two parts, or not integers
+        raise DataError(f"--persistence must be K/N like 3/5, got {text!r}") from exc
+    return Persistence(k, n)
+
+
+def persistence_of(meta: dict) -> Persistence:
+    """The rule a bundle's metadata records (1/1 for bundles that record none)."""
+    stored = meta.get("persistence") or {}
+    return Persistence(int(stored.get("k", 1)), int(stored.get("n", 1)))
+
+
+def persist(above: np.ndarray, rule: Persistence) -> np.ndarray:
+    """Flags of one device's readings in order, from whether each scored above the threshold."""
+    above = np.asarray(above, dtype=bool)
+    if not rule.active:
+        return above.copy()
+    counts = np.cumsum(above, dtype=np.int64)
+    lagged = np.concatenate([np.zeros(rule.n, dtype=np.int64), counts[: -rule.n]])
+    return (counts - lagged[: len(counts)]) >= rule.k
+
+
+def persist_by_device(
+    above: np.ndarray, rule: Persistence, devices: np.ndarray | None = None
+) -> np.ndarray:
+    """Flags of readings of many devices in row order: the rule runs over each device's rows."""
+    above = np.asarray(above, dtype=bool)
+    if not rule.active or devices is None:
+        return persist(above, rule)
+    flagged = np.zeros(len(above), dtype=bool)
+    for device in dict.fromkeys(np.asarray(devices).tolist()):
+        index = np.flatnonzero(devices == device)
+        flagged[index] = persist(above[index], rule)
+    return flagged
+
+
+class PersistenceState:
+    """The streaming form: the last n above-threshold bits of each device, at most `max_devices`.
+
+    When a new device would exceed `max_devices`, the device seen least recently is forgotten
+    (it starts again as if new). Drop the devices of revoked partitions with `forget`.
+    """
+
+    def __init__(self, rule: Persistence, max_devices: int = 100_000) -> None:
+        if max_devices < 1:
+            raise DataError(f"max_devices must be at least 1, got {max_devices}")
+        self.rule = rule
+        self.max_devices = max_devices
+        self._recent: dict[Hashable, deque[bool]] = {}
+
+    def update(self, device: Hashable, above: bool) -> bool:
+        """Record one reading of `device` (scored above the threshold or not); its flag."""
+        if not self.rule.active:
+            return bool(above)
+        recent = self._recent.pop(device, None)
+        if recent is None:
+            recent = deque(maxlen=self.rule.n)
+            if len(self._recent) >= self.max_devices:
+                del self._recent[next(iter(self._recent))]
+        recent.append(bool(above))
+        self._recent[device] = recent  # re-inserted last: dict order is least recently seen first
+        return sum(recent) >= self.rule.k
+
+    def update_batch(self, devices: Iterable[Hashable], above: Iterable[bool]) -> np.ndarray:
+        """Record a batch of readings in order; their flags."""
+        return np.array([self.update(d, a) for d, a in zip(devices, above, strict=True)], bool)
+
+    def forget(self, devices: Iterable[Hashable]) -> None:
+        """Drop the state of these devices (e.g. of partitions revoked from this consumer)."""
+        for device in devices:
+            self._recent.pop(device, None)
+
+    def clear(self) -> None:
+        """Drop every device's state."""
+        self._recent.clear()
+
+    def __len__(self) -> int:
+        return len(self._recent)
