@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 ARCHITECTURES = ("dense", "conv")
+CONV_FILTERS = (32, 16)  # as the Conv-AE of the SKAB benchmark
 
 
 @dataclass(frozen=True)
@@ -71,15 +72,30 @@ def inner_network(arch: Architecture, channels: int) -> keras.Sequential:
 
 
 def conv_layers(arch: Architecture, channels: int) -> list[keras.layers.Layer]:
-    """A Conv1D encoder with stride-2 downsampling and a Conv1DTranspose decoder."""
+    """A Conv1D encoder with stride-2 downsampling and a Conv1DTranspose decoder.
+
+    Each stride halves the length, so a window that is not a multiple of 2 ** len(filters) is
+    padded with zeros (the training mean, once standardised) before its oldest reading and
+    cropped back after decoding: any window length works.
+    """
     act = "relu" if arch.activation == "linear" else arch.activation
-    filters = arch.hidden or (32, 16)
+    filters = arch.hidden or CONV_FILTERS
+    pad = -arch.window % 2 ** len(filters)
     down = [keras.layers.Conv1D(f, 7, strides=2, padding="same", activation=act) for f in filters]
     up = [
         keras.layers.Conv1DTranspose(f, 7, strides=2, padding="same", activation=act)
         for f in reversed(filters)
     ]
-    return [*down, *up, keras.layers.Conv1DTranspose(channels, 7, padding="same")]
+    out = keras.layers.Conv1DTranspose(channels, 7, padding="same")
+    if not pad:
+        return [*down, *up, out]
+    padding, cropping = keras.layers.ZeroPadding1D((pad, 0)), keras.layers.Cropping1D((pad, 0))
+    return [padding, *down, *up, out, cropping]
+
+
+def default_hidden(kind: str) -> tuple[int, ...]:
+    """Hidden sizes when none are given: the seed's (5, 2), or the Conv-AE's (32, 16) filters."""
+    return CONV_FILTERS if kind == "conv" else (5, 2)
 
 
 def export_model(inner: keras.Sequential, mean: np.ndarray, variance: np.ndarray) -> keras.Model:
