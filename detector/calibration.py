@@ -5,7 +5,13 @@ needs well over 1 / target errors to be precise. `pot` fits a generalised Pareto
 errors above a high initial quantile (as SPOT, Siffer et al., KDD 2017) and extrapolates to the
 target rate, so it stays sound when the held-out set is small or the target is far in the tail.
 The GPD is fitted by probability-weighted moments (Hosking & Wallis, 1987), which is robust on the
-few hundred peaks one has, where SPOT uses Grimshaw's maximum likelihood.
+few hundred peaks one has, where SPOT uses Grimshaw's maximum likelihood. On a small held-out set
+the initial quantile is lowered so that at least MIN_PEAKS errors lie above it.
+
+Windows that overlap are not independent: n held-out windows of length w come from n + w − 1
+readings, about (n + w − 1) / w independent windows, which is what `independent_windows` reports.
+A `margin` above 1 multiplies the threshold: headroom for slow drift that a short held-out
+stretch cannot show (the calibrated value is kept as `calibrated_threshold`).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from detector.errors import DataError
 
 METHODS = ("quantile", "pot")
 REPORTED_QUANTILES = (0.5, 0.9, 0.99, 0.999)
+MIN_PEAKS = 10
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,13 @@ class Calibration:
         return asdict(self)
 
 
-def calibrate(errors: np.ndarray, method: str = "pot", target_far: float = 0.001) -> Calibration:
+def calibrate(
+    errors: np.ndarray,
+    method: str = "pot",
+    target_far: float = 0.001,
+    margin: float = 1.0,
+    window: int = 1,
+) -> Calibration:
     """Threshold the held-out `errors` so that a fraction `target_far` of normal data exceeds it."""
     errors = np.asarray(errors, dtype=np.float64)
     if method not in METHODS:
@@ -45,12 +58,18 @@ def calibrate(errors: np.ndarray, method: str = "pot", target_far: float = 0.001
         )
     if not 0.0 < target_far < 0.5:
         raise DataError(f"--target-far must be between 0 and 0.5, got {target_far}")
+    if not 1.0 <= margin <= 100.0:
+        raise DataError(f"--margin must be between 1 and 100, got {margin}")
     if len(errors) < 10 or not np.all(np.isfinite(errors)):
         raise DataError(f"calibration needs at least 10 finite held-out errors, got {len(errors)}")
     if method == "quantile":
         threshold, details = float(np.quantile(errors, 1.0 - target_far)), {}
     else:
         threshold, details = pot_threshold(errors, target_far)
+    details["independent_windows"] = round((len(errors) + window - 1) / window, 1)
+    if margin != 1.0:
+        details["calibrated_threshold"], details["margin"] = threshold, margin
+        threshold *= margin
     quantiles = {str(q): float(np.quantile(errors, q)) for q in REPORTED_QUANTILES}
     quantiles["max"] = float(errors.max())
     return Calibration(method, target_far, threshold, len(errors), quantiles, details)
@@ -60,7 +79,7 @@ def pot_threshold(
     errors: np.ndarray, target_far: float, initial_quantile: float = 0.98
 ) -> tuple[float, dict[str, float]]:
     """Peaks over threshold: a GPD fitted to excesses over a high quantile, inverted at target."""
-    initial_quantile = min(initial_quantile, 1.0 - 2.0 * target_far)
+    initial_quantile = min(initial_quantile, 1.0 - 2.0 * target_far, 1.0 - MIN_PEAKS / len(errors))
     t = float(np.quantile(errors, initial_quantile))
     excesses = np.sort(errors[errors > t] - t)
     if len(excesses) < 5 or excesses.mean() <= 0:

@@ -42,9 +42,17 @@ def parse_sizes(text: str) -> tuple[int, ...]:
 @click.option("--simulate", type=int, default=0, help="Train on N fresh simulated normal readings.")
 @click.option("--columns", help="Channel columns, comma-separated (default: every numeric one).")
 @click.option("--epochs", type=int, default=200, show_default=True)
-@click.option("--hidden", default="5,2", show_default=True, help="Hidden layer sizes.")
+@click.option(
+    "--hidden", help="Hidden layer sizes, or conv filters (default: 5,2 dense; 32,16 conv)."
+)
 @click.option("--activation", default="linear", show_default=True)
-@click.option("--window", type=int, default=1, show_default=True, help="Readings per window.")
+@click.option(
+    "--window",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Readings per window: each reading is scored with the window − 1 before it.",
+)
 @click.option(
     "--architecture", type=click.Choice(["dense", "conv"]), default="dense", show_default=True
 )
@@ -63,6 +71,19 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     show_default=True,
     help="Fraction of the data (its tail) held out for calibration.",
 )
+@click.option(
+    "--margin",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Multiply the calibrated threshold by this (headroom for drift).",
+)
+@click.option(
+    "--persistence",
+    default="1/1",
+    show_default=True,
+    help="Alarm when K of a device's last N windows are above the threshold (K/N).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 def train(
     data: str | None,
@@ -70,28 +91,34 @@ def train(
     simulate: int,
     columns: str | None,
     epochs: int,
-    hidden: str,
+    hidden: str | None,
     activation: str,
     window: int,
     architecture: str,
     calibration: str,
     target_far: float,
     holdout: float,
+    margin: float,
+    persistence: str,
     seed: int,
 ) -> None:
     """Train a model bundle on normal DATA.csv, or on --simulate N simulated readings."""
-    from detector.model import Architecture, TrainingOptions
+    from detector.model import Architecture, TrainingOptions, default_hidden
+    from detector.postprocess import parse_persistence
     from detector.training import TrainingPlan, train_bundle
 
     if window < 1:
         raise DataError(f"--window must be at least 1, got {window}")
     if not 0.0 < holdout < 1.0:
         raise DataError(f"--holdout must be between 0 and 1, got {holdout}")
+    if not 1.0 <= margin <= 100.0:
+        raise DataError(f"--margin must be between 1 and 100, got {margin}")
+    rule = parse_persistence(persistence)
     values, channels, devices, source = training_data(data, simulate, columns, seed)
-    arch = Architecture(architecture, parse_sizes(hidden), activation, window)
-    plan = TrainingPlan(
-        arch, TrainingOptions(epochs=epochs, seed=seed), calibration, target_far, holdout
-    )
+    sizes = parse_sizes(hidden) if hidden else default_hidden(architecture)
+    arch = Architecture(architecture, sizes, activation, window)
+    options = TrainingOptions(epochs=epochs, seed=seed)
+    plan = TrainingPlan(arch, options, calibration, target_far, holdout, margin, rule)
     started = time.monotonic()
     meta = train_bundle(values, channels, out, plan, devices, source, echo_err)
     echo_err(f"trained in {time.monotonic() - started:.1f} s")
@@ -119,34 +146,88 @@ def training_data(data: str | None, simulate: int, columns: str | None, seed: in
     return table.values, table.channels, table.devices, str(data)
 
 
+def scoring_options(command):
+    """The options `score` and `evaluate` share: history, threshold and persistence overrides."""
+    options = [
+        click.option(
+            "--history",
+            type=click.Path(dir_okay=False),
+            help="A CSV of the readings just before DATA: history for the first windows and the "
+            "persistence rule; not scored into the output.",
+        ),
+        click.option("--threshold", type=float, help="Use this threshold, not the bundle's."),
+        click.option("--persistence", help="Use this K/N rule, not the bundle's."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command()
 @click.argument("bundle", type=click.Path())
 @click.argument("data", type=click.Path())
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Scores CSV.")
-def score(bundle: str, data: str, out: str) -> None:
+@scoring_options
+def score(
+    bundle: str,
+    data: str,
+    out: str,
+    history: str | None,
+    threshold: float | None,
+    persistence: str | None,
+) -> None:
     """Add error, score, is_anomaly and top_channel to every row of DATA.csv."""
     from detector.offline import write_scored_csv
 
     started = time.monotonic()
-    frame, scored, _ = scored_table(bundle, data)
+    frame, scored, _ = scored_table(bundle, data, history, threshold, persistence)
     write_scored_csv(Path(data), frame, scored, Path(out))
     flagged = int(scored["is_anomaly"].sum())
     elapsed = time.monotonic() - started
     click.echo(f"scored {len(frame)} rows in {elapsed:.1f} s, flagged {flagged}; wrote {out}")
 
 
-def scored_table(bundle_dir: str, data: str, engine: str = "auto"):
-    """Load a bundle and a CSV, and score every row."""
+def scored_table(
+    bundle_dir: str,
+    data: str,
+    history: str | None = None,
+    threshold: float | None = None,
+    persistence: str | None = None,
+):
+    """Load a bundle and a CSV (after its history, if given), and score every row of the CSV."""
     from detector.bundle import load_bundle
     from detector.offline import score_table
+    from detector.postprocess import parse_persistence
     from detector.scoring import Scorer
     from detector.tabular import Table, read_csv
 
+    if threshold is not None and not threshold > 0:
+        raise DataError(f"--threshold must be a positive number, got {threshold}")
+    rule = parse_persistence(persistence) if persistence else None
     bundle = load_bundle(bundle_dir)
     frame = read_csv(data)
-    table = Table(frame, bundle.channels, np.empty(0), None)
-    scorer = Scorer(bundle, engine)
-    return frame, score_table(scorer, table, str(data)), bundle
+    scorer = Scorer(bundle, threshold=threshold, persistence=rule)
+    if history is None:
+        both, skip = frame, 0
+    else:
+        before = read_csv(history)
+        both, skip = joined(before, frame, bundle.channels, history, data), len(before)
+    scored = score_table(scorer, Table(both, bundle.channels, np.empty(0), None), str(data))
+    return frame, scored.iloc[skip:].reset_index(drop=True), bundle
+
+
+def joined(before, frame, channels: list[str], history: str, data: str):
+    """The channel (and device) columns of the history rows followed by those of the data rows."""
+    import pandas as pd
+
+    from detector.bundle import require_channels
+
+    require_channels(channels, list(before.columns), history)
+    require_channels(channels, list(frame.columns), data)
+    if ("device" in before.columns) != ("device" in frame.columns):
+        raise DataError(f"{history} and {data} must both have a device column, or neither")
+    columns = [*channels, *(["device"] if "device" in frame.columns else [])]
+    return pd.concat([before[columns], frame[columns]], ignore_index=True)
 
 
 @click.command()
@@ -160,13 +241,24 @@ def scored_table(bundle_dir: str, data: str, engine: str = "auto"):
     show_default=True,
     help="Folder for the PNG plots.",
 )
-def evaluate(bundle: str, data: str, label_column: str | None, plots: str) -> None:
+@click.option("--no-plots", is_flag=True, help="Print the figures only.")
+@scoring_options
+def evaluate(
+    bundle: str,
+    data: str,
+    label_column: str | None,
+    plots: str,
+    no_plots: bool,
+    history: str | None,
+    threshold: float | None,
+    persistence: str | None,
+) -> None:
     """Precision, recall, F1, false-alarm and missed-alarm rates of BUNDLE on labelled DATA.csv."""
     from detector import plots as draw
     from detector.evaluation import quality, recall_by_kind, truth_of
     from detector.tabular import LABEL_COLUMNS
 
-    frame, scored, loaded = scored_table(bundle, data)
+    frame, scored, loaded = scored_table(bundle, data, history, threshold, persistence)
     label_column = label_column or next((c for c in LABEL_COLUMNS if c in frame.columns), None)
     if label_column is None or label_column not in frame.columns:
         raise DataError(f"{data}: no label column (looked for {', '.join(LABEL_COLUMNS)})")
@@ -178,10 +270,12 @@ def evaluate(bundle: str, data: str, label_column: str | None, plots: str) -> No
         click.echo(f"{key:>10}  {value:.4f}" if isinstance(value, float) else f"{key:>10}  {value}")
     for kind, recall in recall_by_kind(labels, flagged).items():
         click.echo(f"{'recall ' + kind:>26}  {recall:.4f}")
+    if no_plots:
+        return
     folder = Path(plots)
     error = scored["error"].to_numpy()
     known = np.isfinite(error)
-    threshold = loaded.threshold
+    threshold = threshold or loaded.threshold
     written = [
         draw.error_histogram(error[known], truth[known], threshold, folder / "errors.png"),
         draw.timeline(error, flagged, truth, threshold, folder / "timeline.png"),
@@ -198,6 +292,7 @@ def evaluate(bundle: str, data: str, label_column: str | None, plots: str) -> No
 def info(bundle: str, as_json: bool) -> None:
     """What a bundle holds: version, channels, window, architecture, threshold, training."""
     from detector.bundle import load_bundle
+    from detector.postprocess import persistence_of
 
     meta = load_bundle(bundle).meta
     if as_json:
@@ -212,7 +307,9 @@ def info(bundle: str, as_json: bool) -> None:
         f"architecture {arch.get('kind')} hidden={arch.get('hidden')} "
         f"activation={arch.get('activation')}",
         f"threshold    {cal['threshold']:.6g} ({cal.get('method')}, target FAR "
-        f"{cal.get('target_far')}, {cal.get('holdout_size')} held-out windows)",
+        f"{cal.get('target_far')}, margin {cal.get('details', {}).get('margin', 1)}, "
+        f"{cal.get('holdout_size')} held-out windows)",
+        f"persistence  {persistence_of(meta)} (alarm when k of a device's last n are above)",
         "held-out     " + ", ".join(f"q{k}={v:.4g}" for k, v in cal.get("quantiles", {}).items()),
         f"training     {summary.get('source')}: {summary.get('epochs_run')} epochs, "
         f"val_loss {summary.get('val_loss')}, MSE {summary.get('mse_raw_units')} raw units",

@@ -1,4 +1,8 @@
-"""From normal data to a bundle: split off a held-out tail, fit, calibrate on the held-out part."""
+"""From normal data to a bundle: split off a held-out tail, fit, calibrate on the held-out part.
+
+With windows, the held-out windows are made of held-out readings only (per device), so no held-out
+window shares a reading with a training window: the calibration errors are honest.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from detector.calibration import calibrate
 from detector.errors import DataError
 from detector.inference import KerasEngine, dense_arrays, scaling_arrays
 from detector.model import Architecture, TrainingOptions, train
+from detector.postprocess import Persistence
 from detector.scoring import Scorer
 from detector.windows import windows_by_device
 
@@ -21,13 +26,15 @@ MIN_WINDOWS = 30
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """Everything `detector train` decides: the model, the fit and the calibration."""
+    """Everything `detector train` decides: model, fit, calibration, alarm rule."""
 
     architecture: Architecture = field(default_factory=Architecture)
     options: TrainingOptions = field(default_factory=TrainingOptions)
     calibration: str = "pot"
     target_far: float = 0.001
     holdout: float = 0.3  # the tail of the data kept for calibration, never trained on
+    margin: float = 1.0  # the calibrated threshold times this
+    persistence: Persistence = field(default_factory=Persistence)
 
 
 def split_rows(n: int, holdout: float) -> int:
@@ -72,14 +79,16 @@ def train_bundle(
     }
     scorer = Scorer(Bundle(Path(out), meta, arrays), engine=KerasEngine(model))
     held_errors = scorer.score(held_windows).error
-    calibration = calibrate(held_errors, plan.calibration, plan.target_far)
+    calibration = calibrate(held_errors, plan.calibration, plan.target_far, plan.margin, window)
     progress(
         f"threshold {calibration.threshold:.6g} ({calibration.method}, target FAR "
-        f"{calibration.target_far:g}, {calibration.holdout_size} held-out windows)"
+        f"{calibration.target_far:g}, margin {plan.margin:g}, {calibration.holdout_size} "
+        f"held-out windows), persistence {plan.persistence}"
     )
     fit_errors = scorer.score(fit_windows)
     raw_mse = float(np.mean((fit_windows[:, -1, :] - fit_errors.reconstruction) ** 2))
     meta["calibration"] = calibration.to_dict()
+    meta["persistence"] = plan.persistence.to_dict()
     meta["training"] = {
         "source": source,
         "rows": len(values),
