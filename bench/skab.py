@@ -1,0 +1,188 @@
+"""SKAB, the benchmark's own protocol, through the project's command line.
+
+    .venv/bin/python bench/skab.py [FOLDER] [--jobs 2] [--train-args "..."]
+
+For each labelled CSV under FOLDER (default ../shared/data/skab-dev): `detector train` on its first
+400 rows (scaler, model and threshold come from those rows alone), then `detector score` on the
+remaining rows with the training rows as `--history`, so that every test row gets a 0/1 flag. The
+counts are summed over the files: F1 = TP / (TP + (FP + FN) / 2), FAR = FP / (FP + TN),
+MAR = FN / (FN + TP). The result is printed beside the published leaderboard (all 34 files).
+
+The same scores also give the figures at other threshold margins and persistence rules (the
+operating points table): the threshold is the calibrated one times the margin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from detector.evaluation import Quality, quality
+from detector.postprocess import parse_persistence, persist
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_FOLDER = REPO.parent / "shared" / "data" / "skab-dev"
+TRAIN_ROWS = 400
+DEFAULT_TRAIN_ARGS = (
+    "--architecture conv --window 30 --calibration pot --target-far 0.01 --margin 2 "
+    "--persistence 5/10"
+)
+MARGINS = (1.0, 1.5, 2.0, 3.0, 4.0)
+RULES = ("1/1", "5/10", "20/30")
+PUBLISHED = [  # the benchmark's README at commit b2c0d46, all 34 files
+    ("Conv-AE (windows of 60)", 0.78, 13.55, 28.02),
+    ("MSET", 0.78, 39.73, 14.13),
+    ("T-squared+Q (PCA)", 0.76, 26.62, 24.92),
+    ("LSTM-AE (windows of 10)", 0.74, 29.96, 25.92),
+    ("T-squared", 0.66, 19.21, 42.6),
+    ("Vanilla AE (point-wise)", 0.39, 2.59, 75.15),
+    ("Isolation forest", 0.29, 2.56, 82.89),
+]
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """One file's test labels, error and flags from `detector score`, and its bundle's settings."""
+
+    name: str
+    truth: np.ndarray
+    error: np.ndarray
+    flagged: np.ndarray
+    calibrated: float  # the threshold before the margin
+    seconds: float
+
+
+def labelled_files(folder: Path) -> list[Path]:
+    """Every CSV under folder with an `anomaly` column, in natural order (valve1/2 before 10)."""
+    found = []
+    for path in folder.rglob("*.csv"):
+        with path.open(encoding="utf-8", errors="replace") as f:
+            header = f.readline()
+        if "anomaly" in header.replace(",", ";").split(";") or "anomaly\n" in header:
+            found.append(path)
+    return sorted(found, key=lambda p: (str(p.parent), int(p.stem) if p.stem.isdigit() else p.stem))
+
+
+def split_file(path: Path, work: Path, rows: int) -> tuple[Path, Path]:
+    """The file's header with its first `rows` data lines, and with the rest: two CSVs."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    train, test = work / "train.csv", work / "test.csv"
+    train.write_text("".join(lines[: rows + 1]), encoding="utf-8")
+    test.write_text(lines[0] + "".join(lines[rows + 1 :]), encoding="utf-8")
+    return train, test
+
+
+def detector(*args: str, env: dict[str, str]) -> None:
+    """Run `detector ARGS` with this interpreter; exit with its stderr when it fails."""
+    done = subprocess.run(
+        [sys.executable, "-m", "detector", *args], capture_output=True, text=True, env=env
+    )
+    if done.returncode != 0:
+        sys.exit(f"failed: detector {shlex.join(args)}\n{done.stderr.strip()[-2000:]}")
+
+
+def run_file(path: Path, folder: Path, train_args: list[str], env: dict[str, str]) -> FileResult:
+    """Train on the file's first rows and score the rest, through the CLI."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="skab-") as tmp:
+        work = Path(tmp)
+        train, test = split_file(path, work, TRAIN_ROWS)
+        bundle, scores = work / "bundle", work / "scores.csv"
+        detector("train", str(train), "--out", str(bundle), *train_args, env=env)
+        detector("score", str(bundle), str(test), "--history", str(train), "--out", str(scores),
+                 env=env)  # fmt: skip
+        frame = pd.read_csv(scores, sep=None, engine="python")
+        calibration = json.loads((bundle / "bundle.json").read_text())["calibration"]
+    return FileResult(
+        name=str(path.relative_to(folder)),
+        truth=frame["anomaly"].to_numpy() > 0,
+        error=frame["error"].to_numpy(dtype=float),
+        flagged=frame["is_anomaly"].to_numpy() > 0,
+        calibrated=calibration["details"].get("calibrated_threshold", calibration["threshold"]),
+        seconds=time.monotonic() - started,
+    )
+
+
+def total(results: list[FileResult], margin: float | None = None, rule: str = "") -> Quality:
+    """Counts summed over files: the CLI's own flags, or those at another margin and rule."""
+    summed = Quality(0, 0, 0, 0)
+    for r in results:
+        if margin is None:
+            flagged = r.flagged
+        else:
+            above = np.nan_to_num(r.error, nan=0.0) > margin * r.calibrated
+            flagged = persist(above, parse_persistence(rule))
+        summed = summed + quality(r.truth, flagged)
+    return summed
+
+
+def figures(q: Quality) -> tuple[str, str, str]:
+    """F1, FAR and MAR as printed in the leaderboard."""
+    return f"{q.f1:.2f}", f"{q.far:.2f}", f"{q.mar:.2f}"
+
+
+def markdown(rows: list[tuple], header: tuple) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
+    parser.add_argument("--jobs", type=int, default=2, help="Files trained at once (default 2).")
+    parser.add_argument("--train-args", default=DEFAULT_TRAIN_ARGS, help="detector train options")
+    args = parser.parse_args()
+    files = labelled_files(args.folder)
+    if not files:
+        sys.exit(f"no labelled SKAB CSVs (with an `anomaly` column) under {args.folder}")
+    train_args = shlex.split(args.train_args)
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+           "OMP_NUM_THREADS": "1"} if args.jobs > 1 else dict(os.environ)  # fmt: skip
+    print(f"{len(files)} files under {args.folder}, {args.jobs} at a time; per file: "
+          f"detector train FIRST{TRAIN_ROWS}.csv --out BUNDLE {args.train_args}, then "
+          "detector score BUNDLE REST.csv --history FIRST400.csv", flush=True)  # fmt: skip
+    started = time.monotonic()
+    results: list[FileResult] = []
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(run_file, f, args.folder, train_args, env) for f in files]
+        for future in as_completed(futures):
+            r = future.result()
+            results.append(r)
+            f1, far, mar = figures(quality(r.truth, r.flagged))
+            print(f"[{len(results):>2}/{len(files)}] {r.name}: F1 {f1}, FAR {far} %, "
+                  f"MAR {mar} % ({r.seconds:.0f} s)", flush=True)  # fmt: skip
+    elapsed = time.monotonic() - started
+    results.sort(key=lambda r: files.index(args.folder / r.name))
+    ours = total(results)
+    rows = sum(len(r.truth) for r in results)
+    print(f"\nSKAB protocol on {args.folder} ({len(results)} files, {rows} test rows, "
+          f"{100 * np.mean(np.concatenate([r.truth for r in results])):.1f} % anomalous), "
+          f"{elapsed:.0f} s wall\n")  # fmt: skip
+    table = [(f"**this project** ({args.train_args})", *figures(ours))]
+    table += [(f"{name} (published, 34 files)", f"{f1:.2f}", far, mar)
+              for name, f1, far, mar in PUBLISHED]  # fmt: skip
+    print(markdown(table, ("Algorithm", "F1", "FAR, %", "MAR, %")))
+    print("\nOperating points of the same scores, F1 / FAR / MAR (threshold = calibrated × m):\n")
+    points = [(f"× {m:g}", *(" / ".join(figures(total(results, m, rule))) for rule in RULES))
+              for m in MARGINS]  # fmt: skip
+    print(markdown(points, ("margin", *(f"persistence {rule}" for rule in RULES))))
+    print(f"\ncounts: TP {ours.tp}, FP {ours.fp}, FN {ours.fn}, TN {ours.tn}")
+    print(f"command: .venv/bin/python bench/skab.py {shlex.quote(str(args.folder))} "
+          f"--jobs {args.jobs} --train-args {shlex.quote(args.train_args)}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
