@@ -57,6 +57,11 @@ def connect(what: str, factory: Any, bootstrap: str, **config: Any) -> Any:
         ) from exc
 
 
+def consumer_settings(batch_size: int) -> dict[str, Any]:
+    """The consumer's fetch settings (bench/throughput.py gives its bare consumer the same)."""
+    return {"max_poll_records": batch_size, "max_partition_fetch_bytes": 8 * MIB}
+
+
 def parse_channels(text: str | None) -> list[str] | None:
     """`--channels a,b,c` as a list."""
     return [c.strip() for c in text.split(",") if c.strip()] if text else None
@@ -84,6 +89,12 @@ def parse_channels(text: str | None) -> list[str] | None:
 @option("reload-interval", type=click.FloatRange(min=0), default=2.0, show_default=True,
         help="Seconds between checks of the bundle directory (0 = no hot reload).")
 @option("channels", help="Channels the readings carry, comma-separated; the model must match.")
+@option("max-poll-interval-ms", type=click.IntRange(min=1000), default=300_000,
+        show_default=True,
+        help="Longest time between polls before the group counts this member as gone.")
+@option("score-delay-ms", type=click.FloatRange(min=0), default=0.0, hidden=True,
+        help="Fault drills and tests only: extra milliseconds of scoring per reading (a slow "
+             "model). Never set it in production.")
 @option("offset-reset", type=click.Choice(["earliest", "latest"]), default="earliest",
         show_default=True, help="Where a new consumer group starts.")
 @option("log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -133,8 +144,9 @@ def run_serve(o: dict) -> None:
     consumer = connect(
         "consumer", KafkaConsumer, bootstrap, group_id=o["group"], client_id=client_id,
         enable_auto_commit=False, auto_offset_reset=o["offset_reset"],
-        max_poll_records=o["batch_size"], max_partition_fetch_bytes=8 * MIB,
+        **consumer_settings(o["batch_size"]),
         reconnect_backoff_max_ms=5000, session_timeout_ms=10_000, heartbeat_interval_ms=2_000,
+        max_poll_interval_ms=o["max_poll_interval_ms"],
     )
     producer = connect(
         "producer", KafkaProducer, bootstrap, client_id=client_id, acks="all", linger_ms=20,
@@ -142,7 +154,9 @@ def run_serve(o: dict) -> None:
         request_timeout_ms=15_000, delivery_timeout_ms=30_000, max_block_ms=10_000,
         reconnect_backoff_max_ms=5000,
     )
-    options = Options(max_records=o["batch_size"], send_attempts=o["send_attempts"])
+    options = Options(max_records=o["batch_size"], send_attempts=o["send_attempts"],
+                      score_delay=o["score_delay_ms"] / 1000,
+                      max_poll_interval=o["max_poll_interval_ms"] / 1000)
     daemon = Daemon(consumer, producer, model, metrics, topics, options)
     if o["reload_interval"] > 0:
         def reloaded(result: str, message: str) -> None:

@@ -52,6 +52,8 @@ class Options:
     backoff_max: float = 30.0
     lag_interval: float = 5.0  # seconds between consumer-lag updates
     broker_timeout_ms: int = 5000  # for commits and end-offset queries
+    score_delay: float = 0.0  # extra seconds of scoring per reading: a slow-model drill (tests)
+    max_poll_interval: float = 300.0  # the consumer's max.poll.interval.ms, in seconds
 
 
 class Daemon:
@@ -68,6 +70,7 @@ class Daemon:
         self.options = options
         self.reloader = reloader
         self.partitions: list[int] = []
+        self.max_records = options.max_records  # halved when a batch outlasts the poll interval
         self.scored = 0  # readings scored by this process
         self.rejected = 0  # records it sent to the dead-letter topic
         self.broker_ok = True
@@ -106,18 +109,34 @@ class Daemon:
         started = time.monotonic()
         try:
             batch = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms,
-                                       max_records=self.options.max_records)
+                                       max_records=self.max_records)
         except KafkaError as exc:
             log.warning("poll failed (%s); retrying in 1 s", exc)
             self.stopping.wait(1.0)
             return
         self.partitions = sorted(tp.partition for tp in self.consumer.assignment())
         if batch:
+            began = time.monotonic()
             self.process(batch)
+            self.fit_batch(sum(map(len, batch.values())), time.monotonic() - began)
         elif time.monotonic() - started < 0.05:  # poll gave up at once: no busy loop
             self.stopping.wait(0.2)
         self.settle(wait=not batch)
         self.update_lag()
+
+    def fit_batch(self, size: int, seconds: float) -> None:
+        """Halve the batch when one took over half of max.poll.interval.ms, so the next fits.
+
+        Past that interval the group counts this member as gone and its uncommitted batch is read
+        again: without a smaller batch a slow model would redo the same work forever.
+        """
+        limit = self.options.max_poll_interval
+        if seconds <= limit / 2 or self.max_records <= 1:
+            return
+        self.max_records = max(1, min(self.max_records, size) // 2)
+        log.warning("a batch of %d readings took %.1f s, over half of max.poll.interval.ms "
+                    "(%.0f s): polling at most %d readings per batch from now on",
+                    size, seconds, limit, self.max_records)
 
     def settle(self, wait: bool = False) -> None:
         """Commit the offsets of the batches the broker has acknowledged.
@@ -146,6 +165,8 @@ class Daemon:
         records = [record for part in batch.values() for record in part]
         model = self.model
         readings = model.decoder.decode([r.value for r in records])
+        if self.options.score_delay:
+            time.sleep(self.options.score_delay * len(readings))
         scores = model.scorer.score(self.windows(readings))
         now = time.time()
         flagged = ~(scores.score <= 1.0)  # NaN counts as flagged
