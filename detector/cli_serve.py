@@ -148,9 +148,12 @@ def run_serve(o: dict) -> None:
         reconnect_backoff_max_ms=5000, session_timeout_ms=10_000, heartbeat_interval_ms=2_000,
         max_poll_interval_ms=o["max_poll_interval_ms"],
     )
+    # Not idempotent: at-least-once does not need it, and kafka-python's idempotent producer
+    # turns one refused message (e.g. MESSAGE_TOO_LARGE) into a fatal state that fails every
+    # later send, so the outbox's retries could never succeed once the topic is fixed.
     producer = connect(
         "producer", KafkaProducer, bootstrap, client_id=client_id, acks="all", linger_ms=20,
-        batch_size=1024 * 1024,
+        batch_size=1024 * 1024, enable_idempotence=False,
         request_timeout_ms=15_000, delivery_timeout_ms=30_000, max_block_ms=10_000,
         reconnect_backoff_max_ms=5000,
     )
