@@ -177,57 +177,14 @@ def score(
     persistence: str | None,
 ) -> None:
     """Add error, score, is_anomaly and top_channel to every row of DATA.csv."""
-    from detector.offline import write_scored_csv
+    from detector.offline import score_csv, write_scored_csv
 
     started = time.monotonic()
-    frame, scored, _ = scored_table(bundle, data, history, threshold, persistence)
+    frame, scored, _ = score_csv(bundle, data, history, threshold, persistence)
     write_scored_csv(Path(data), frame, scored, Path(out))
     flagged = int(scored["is_anomaly"].sum())
     elapsed = time.monotonic() - started
     click.echo(f"scored {len(frame)} rows in {elapsed:.1f} s, flagged {flagged}; wrote {out}")
-
-
-def scored_table(
-    bundle_dir: str,
-    data: str,
-    history: str | None = None,
-    threshold: float | None = None,
-    persistence: str | None = None,
-):
-    """Load a bundle and a CSV (after its history, if given), and score every row of the CSV."""
-    from detector.bundle import load_bundle
-    from detector.offline import score_table
-    from detector.postprocess import parse_persistence
-    from detector.scoring import Scorer
-    from detector.tabular import Table, read_csv
-
-    if threshold is not None and not threshold > 0:
-        raise DataError(f"--threshold must be a positive number, got {threshold}")
-    rule = parse_persistence(persistence) if persistence else None
-    bundle = load_bundle(bundle_dir)
-    frame = read_csv(data)
-    scorer = Scorer(bundle, threshold=threshold, persistence=rule)
-    if history is None:
-        both, skip = frame, 0
-    else:
-        before = read_csv(history)
-        both, skip = joined(before, frame, bundle.channels, history, data), len(before)
-    scored = score_table(scorer, Table(both, bundle.channels, np.empty(0), None), str(data))
-    return frame, scored.iloc[skip:].reset_index(drop=True), bundle
-
-
-def joined(before, frame, channels: list[str], history: str, data: str):
-    """The channel (and device) columns of the history rows followed by those of the data rows."""
-    import pandas as pd
-
-    from detector.bundle import require_channels
-
-    require_channels(channels, list(before.columns), history)
-    require_channels(channels, list(frame.columns), data)
-    if ("device" in before.columns) != ("device" in frame.columns):
-        raise DataError(f"{history} and {data} must both have a device column, or neither")
-    columns = [*channels, *(["device"] if "device" in frame.columns else [])]
-    return pd.concat([before[columns], frame[columns]], ignore_index=True)
 
 
 @click.command()
@@ -256,9 +213,10 @@ def evaluate(
     """Precision, recall, F1, false-alarm and missed-alarm rates of BUNDLE on labelled DATA.csv."""
     from detector import plots as draw
     from detector.evaluation import quality, recall_by_kind, truth_of
+    from detector.offline import score_csv
     from detector.tabular import LABEL_COLUMNS
 
-    frame, scored, loaded = scored_table(bundle, data, history, threshold, persistence)
+    frame, scored, loaded = score_csv(bundle, data, history, threshold, persistence)
     label_column = label_column or next((c for c in LABEL_COLUMNS if c in frame.columns), None)
     if label_column is None or label_column not in frame.columns:
         raise DataError(f"{data}: no label column (looked for {', '.join(LABEL_COLUMNS)})")

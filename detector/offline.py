@@ -1,4 +1,4 @@
-"""Scoring a whole table: windows per device, one model call per chunk, results per row."""
+"""Scoring a whole table or CSV: windows per device, one model call per chunk, results per row."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from detector.bundle import require_channels
-from detector.postprocess import persist_by_device
+from detector.bundle import Bundle, load_bundle, require_channels
+from detector.errors import DataError
+from detector.postprocess import parse_persistence, persist_by_device
 from detector.scoring import Scorer
-from detector.tabular import Table, channel_matrix, detect_separator
+from detector.tabular import Table, channel_matrix, detect_separator, read_csv
 from detector.windows import windows_by_device
 
 
@@ -37,6 +38,45 @@ def score_table(scorer: Scorer, table: Table, source: str) -> pd.DataFrame:
     flagged = persist_by_device(above, scorer.persistence, table.devices).astype(np.int8)
     top[rows] = np.asarray(scorer.channels, dtype=object)[scores.top_channel]
     return pd.DataFrame({"error": error, "score": score, "is_anomaly": flagged, "top_channel": top})
+
+
+def score_csv(
+    bundle_dir: str,
+    data: str,
+    history: str | None = None,
+    threshold: float | None = None,
+    persistence: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, Bundle]:
+    """Score every row of a CSV with a bundle: the CSV, its scored columns and the bundle.
+
+    `history` is a CSV of the readings just before (the same devices): they give the first rows
+    their windows and their place in the persistence rule, and are not part of the result.
+    `threshold` and `persistence` (`K/N`) replace the bundle's own.
+    """
+    if threshold is not None and not threshold > 0:
+        raise DataError(f"--threshold must be a positive number, got {threshold}")
+    rule = parse_persistence(persistence) if persistence else None
+    bundle = load_bundle(bundle_dir)
+    frame = read_csv(data)
+    scorer = Scorer(bundle, threshold=threshold, persistence=rule)
+    both, skip = frame, 0
+    if history is not None:
+        before = read_csv(history)
+        both, skip = joined(before, frame, bundle.channels, history, data), len(before)
+    scored = score_table(scorer, Table(both, bundle.channels, np.empty(0), None), str(data))
+    return frame, scored.iloc[skip:].reset_index(drop=True), bundle
+
+
+def joined(
+    before: pd.DataFrame, frame: pd.DataFrame, channels: list[str], history: str, data: str
+) -> pd.DataFrame:
+    """The channel (and device) columns of the history rows followed by those of the data rows."""
+    require_channels(channels, list(before.columns), history)
+    require_channels(channels, list(frame.columns), data)
+    if ("device" in before.columns) != ("device" in frame.columns):
+        raise DataError(f"{history} and {data} must both have a device column, or neither")
+    columns = [*channels, *(["device"] if "device" in frame.columns else [])]
+    return pd.concat([before[columns], frame[columns]], ignore_index=True)
 
 
 def write_scored_csv(source: Path, frame: pd.DataFrame, scored: pd.DataFrame, out: Path) -> None:
