@@ -95,6 +95,9 @@ class Daemon:
     def run(self) -> None:
         """Join the group and process batches until stop(); then commit and close."""
         drain = partial(self.outbox.done, wait=True)
+        # The topic's metadata first: a member that joins without it gets no partitions and the
+        # whole group rebalances once more when it arrives.
+        self.consumer.partitions_for_topic(self.topics.readings)
         self.consumer.subscribe([self.topics.readings], listener=Rebalance(self.offsets, drain))
         try:
             while not self.stopping.is_set():
