@@ -52,6 +52,7 @@ class Options:
     backoff_max: float = 30.0
     lag_interval: float = 5.0  # seconds between consumer-lag updates
     broker_timeout_ms: int = 5000  # for commits and end-offset queries
+    ack_patience: float = 10.0  # seconds a send may wait for its acknowledgement while ready
     score_delay: float = 0.0  # extra seconds of scoring per reading: a slow-model drill (tests)
     max_poll_interval: float = 300.0  # the consumer's max.poll.interval.ms, in seconds
 
@@ -86,11 +87,14 @@ class Daemon:
         self.stopping.set()
 
     def readiness(self) -> tuple[bool, dict]:
-        """Ready when a model is loaded, partitions are assigned and the broker answers."""
-        parts, ok = self.partitions, self.broker_ok
-        ready = bool(parts) and ok and not self.stopping.is_set()
+        """Ready when a model is loaded, partitions are assigned, the broker answers and events
+        are acknowledged (none waits longer than ack_patience, e.g. while sends are retried)."""
+        parts, ok, stalled = self.partitions, self.broker_ok, self.outbox.stalled()
+        publishing = stalled <= self.options.ack_patience
+        ready = bool(parts) and ok and publishing and not self.stopping.is_set()
+        delivery = "ok" if publishing else f"no acknowledgement for {stalled:.0f} s"
         return ready, {"model": self.model.version, "partitions": parts,
-                       "broker": "ok" if ok else "unreachable"}
+                       "broker": "ok" if ok else "unreachable", "delivery": delivery}
 
     def run(self) -> None:
         """Join the group and process batches until stop(); then commit and close."""

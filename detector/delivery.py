@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kafka.errors import KafkaError
@@ -31,10 +32,11 @@ class DeliveryError(DetectorError):
 
 @dataclass
 class Pending:
-    """One batch: its offsets to commit and its sends, each (message, future)."""
+    """One batch: its offsets to commit, its sends, each (message, future), and when it was sent."""
 
     offsets: dict
     sends: list
+    since: float = field(default_factory=time.monotonic)
 
 
 class Outbox:
@@ -73,6 +75,13 @@ class Outbox:
                 future = None
             sends.append((message, future))
         return sends
+
+    def stalled(self) -> float:
+        """Seconds the oldest batch with a send not acknowledged yet has waited (0: none)."""
+        for head in list(self.queue):  # a copy: /healthz asks from another thread
+            if not all(f is not None and f.is_done and not f.failed() for _, f in head.sends):
+                return time.monotonic() - head.since
+        return 0.0
 
     def done(self, wait: bool = False) -> dict:
         """Offsets of the acknowledged batches, merged, oldest first; waits when asked or full.
