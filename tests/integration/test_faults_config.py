@@ -1,0 +1,97 @@
+"""Fault suite: bad configuration stops `detector serve` at once, before it joins the group.
+
+Each case must end with exit status 2 and one `error:` line saying what to fix, within 30 s (the
+bound the issue sets; a timeout here means the daemon hung instead of stopping). A bad bundle is
+found before the broker is touched: no topic is created and the group never appears.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import unique_name
+from tests.integration.conftest import ServeTopics
+from tests.integration.detector_process import REPO
+
+STOPS_WITHIN = 30  # seconds
+
+
+def free_port() -> int:
+    """A local TCP port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:
+    """`detector serve` to its exit; TimeoutExpired if it runs past STOPS_WITHIN."""
+    return subprocess.run([sys.executable, "-m", "detector", "serve", "--metrics-port", "0", *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=STOPS_WITHIN,
+                          check=False, env={**os.environ, **(env or {})})
+
+
+def edited(bundle: Path, target: Path, edit) -> Path:
+    """A copy of bundle with edit(meta) applied to its bundle.json."""
+    shutil.copytree(bundle, target)
+    meta = json.loads((target / "bundle.json").read_text())
+    edit(meta)
+    (target / "bundle.json").write_text(json.dumps(meta))  # NaN is written as NaN, as Python does
+    return target
+
+
+def broken(case: str, bundle: Path, tmp: Path) -> tuple[list[str], str]:
+    """The `serve` model options of one broken case and the word its message must hold."""
+    calibration = lambda f: lambda meta: f(meta["calibration"])  # noqa: E731
+    if case == "bundle missing":
+        return ["--model", str(tmp / "nowhere")], "detector train"
+    if case == "bundle.json corrupt":
+        target = tmp / "corrupt-meta"
+        shutil.copytree(bundle, target)
+        (target / "bundle.json").write_text('{"format": 1, "version": ')
+        return ["--model", str(target)], "corrupt"
+    if case == "weights corrupt":
+        target = tmp / "corrupt-weights"
+        shutil.copytree(bundle, target)
+        (target / "weights.npz").write_bytes(b"not an archive")
+        return ["--model", str(target)], "corrupt"
+    if case == "other channels":
+        return ["--model", str(bundle), "--channels", "a,b,c,d,e"], "channels"
+    edits = {"threshold missing": calibration(lambda c: c.pop("threshold")),
+             "threshold NaN": calibration(lambda c: c.update(threshold=float("nan"))),
+             "threshold negative": calibration(lambda c: c.update(threshold=-0.5))}
+    return ["--model", str(edited(bundle, tmp / "edited", edits[case]))], "threshold"
+
+
+@pytest.mark.parametrize("case", ["bundle missing", "bundle.json corrupt", "weights corrupt",
+                                  "other channels", "threshold missing", "threshold NaN",
+                                  "threshold negative"])
+def test_a_bad_bundle_stops_serve_before_it_touches_the_broker(
+    case, serve_bundle, tmp_path, kafka_bootstrap, kafka_admin
+):
+    model_args, hint = broken(case, serve_bundle, tmp_path)
+    topics = ServeTopics(unique_name("readings"), unique_name("anomalies"), unique_name("dlq"),
+                         unique_name("detector"))
+    result = serve(*model_args, *topics.args(kafka_bootstrap))
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    print(f"{case}: exit {result.returncode}; {errors}")
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert len(errors) == 1 and hint in errors[0], result.stderr[-3000:]
+    assert topics.group not in {g["group_id"] for g in kafka_admin.list_groups()}
+    assert not {topics.readings, topics.anomalies, topics.dlq} & set(kafka_admin.list_topics())
+
+
+def test_an_unreachable_broker_stops_serve_with_a_message(serve_bundle):
+    address = f"127.0.0.1:{free_port()}"
+    result = serve(env={"DETECTOR_MODEL": str(serve_bundle), "DETECTOR_BOOTSTRAP": address})
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    print(f"unreachable broker: exit {result.returncode}; {errors}")
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert len(errors) == 1 and address in errors[0] and "--bootstrap" in errors[0]
