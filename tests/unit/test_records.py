@@ -138,3 +138,41 @@ def test_what_the_simulator_sends_is_accepted(decoder):
                           "values": dict(zip(CHANNELS, [5, 4, 3, 2, 1], strict=True))})]
     out = decoder.decode(raws)
     assert out.rejected == [] and out.device == ["device-1", "device-2"]
+
+
+GOOD = b'{"device":"d","seq":1,"ts":1.5,"values":[1,2,3,4,5]}'
+
+
+@pytest.mark.parametrize(
+    "raws",
+    [
+        # two records that are only valid JSON together (a string hides the braces between them)
+        [b'{"device":"x}', b'{", "device":"d","seq":1,"ts":1.5,"values":[1,2,3,4,5]}', GOOD],
+        # one record holding two objects beside a good one
+        [GOOD, GOOD[:-1] + b"}," + GOOD],
+        # an object split over two records
+        [GOOD[:20], GOOD[20:], GOOD],
+        # both at once: as many objects as records, none of them a record's own
+        [b'{"device":"x}', b'{", "device":"d","seq":1,"ts":1.5,"values":[1,2,3,4,5]}',
+         GOOD[:-1] + b"}," + GOOD],
+    ],
+)
+def test_records_that_only_parse_together_are_each_rejected(decoder, raws):
+    out = decoder.decode(raws)
+    bad = [i for i, raw in enumerate(raws) if raw != GOOD]
+    assert [(r.index, r.reason) for r in out.rejected] == [(i, "decode") for i in bad]
+    assert out.index.tolist() == [i for i, raw in enumerate(raws) if raw == GOOD]
+
+
+def test_a_large_clean_batch_matches_record_by_record_decoding(decoder):
+    from producer.simulator import Simulator
+    from producer.sinks import encode_reading
+
+    block = next(Simulator(devices=7, anomaly_rate=0.05, seed=3).blocks(total=2000))
+    raws = [encode_reading(d, s, 1e9 + s, v) for d, s, v in
+            zip(block.device, block.seq.tolist(), block.values.tolist(), strict=True)]
+    fast, careful = decoder.decode(raws), decoder.decode_each(raws)
+    assert fast.rejected == careful.rejected == []
+    assert fast.device == careful.device
+    assert np.array_equal(fast.seq, careful.seq) and np.array_equal(fast.ts, careful.ts)
+    assert np.array_equal(fast.values, careful.values)
