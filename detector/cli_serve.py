@@ -111,6 +111,7 @@ def run_serve(o: dict) -> None:
     from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
     from detector.daemon import Daemon, Options, Topics
+    from detector.delivery import KeyedPartitioner
     from detector.health import HealthServer
     from detector.metrics import Metrics
     from detector.reloader import Reloader, load_model
@@ -153,6 +154,7 @@ def run_serve(o: dict) -> None:
     # later send, so the outbox's retries could never succeed once the topic is fixed.
     producer = connect(
         "producer", KafkaProducer, bootstrap, client_id=client_id, acks="all", linger_ms=20,
+        partitioner=KeyedPartitioner(),
         batch_size=1024 * 1024, enable_idempotence=False,
         request_timeout_ms=15_000, delivery_timeout_ms=30_000, max_block_ms=10_000,
         reconnect_backoff_max_ms=5000,

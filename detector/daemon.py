@@ -169,7 +169,8 @@ class Daemon:
     def process(self, batch: dict[TopicPartition, list]) -> None:
         """Score a polled batch, publish its events and dead letters, count it, commit it."""
         started = time.perf_counter()
-        records = [record for part in batch.values() for record in part]
+        parts = list(batch.values())
+        records = parts[0] if len(parts) == 1 else [r for part in parts for r in part]
         model = self.model
         readings = model.decoder.decode([r.value for r in records])
         if self.options.score_delay:
@@ -182,11 +183,11 @@ class Daemon:
         offsets = {tp: OffsetAndMetadata(part[-1].offset + 1, "", -1)
                    for tp, part in batch.items()}
         self.outbox.submit(messages, offsets)
-        headers = [r.headers for r in records]
+        labels = labels_of(records)
         if readings.rejected:
-            headers = [headers[i] for i in readings.index.tolist()]
+            labels = [labels[i] for i in readings.index.tolist()]
         self.metrics.record_batch(scores.error, scores.score, flagged, scores.top_channel,
-                                  now - readings.ts, labels_of(headers), now)
+                                  now - readings.ts, labels, now)
         self.metrics.count_rejected(r.reason for r in readings.rejected)
         self.scored += len(readings)
         self.rejected += len(readings.rejected)
@@ -273,9 +274,10 @@ class Daemon:
             log.warning("closing the producer: %s", exc)
 
 
-def labels_of(headers: Sequence[list | None]) -> list[bytes | None]:
+def labels_of(records: Sequence) -> list[bytes | None]:
     """The raw `label` header of each record (None without one); quick when it comes first."""
-    return [h[0][1] if h and h[0][0] == "label" else label_of(h) for h in headers]
+    return [h[0][1] if (h := r.headers) and h[0][0] == "label" else label_of(h)
+            for r in records]
 
 
 def label_of(headers: list | None) -> bytes | None:

@@ -16,7 +16,6 @@ import numpy as np
 import orjson
 
 BIGGEST = sys.float_info.max
-_DUMP = orjson.OPT_SERIALIZE_NUMPY
 
 
 @dataclass(frozen=True)
@@ -56,33 +55,37 @@ def anomaly_events(
     detected_at: float,
 ) -> list[tuple[bytes, bytes]]:
     """(key, value) of the anomaly event of every flagged reading."""
-    values = finite(flagged.values)
-    reconstruction = finite(flagged.reconstruction)
-    channel_errors = finite(flagged.channel_errors)
+    values = finite(flagged.values).tolist()  # Python lists: quicker to index and serialise
+    reconstruction = finite(flagged.reconstruction).tolist()
+    channel_errors = finite(flagged.channel_errors).tolist()
     error = finite(flagged.error).tolist()
     score = finite(flagged.score).tolist()
     ts = finite(flagged.ts).tolist()
+    seq = np.asarray(flagged.seq).tolist()
+    partition = np.asarray(flagged.partition).tolist()
+    offset = np.asarray(flagged.offset).tolist()
+    top_channel = np.asarray(flagged.top_channel).tolist()
     threshold = float(finite(np.float64(threshold)))
     names = list(channels)
     out = []
     for i, device in enumerate(flagged.device):
         event = {
-            "event_id": event_id(flagged.topic, int(flagged.partition[i]), int(flagged.offset[i])),
+            "event_id": event_id(flagged.topic, partition[i], offset[i]),
             "device": device,
-            "seq": int(flagged.seq[i]),
+            "seq": seq[i],
             "ts": ts[i],
             "values": values[i],
             "reconstruction": reconstruction[i],
             "error": error[i],
             "threshold": threshold,
             "score": score[i],
-            "channel_errors": dict(zip(names, channel_errors[i].tolist(), strict=True)),
-            "top_channel": names[int(flagged.top_channel[i])],
+            "channel_errors": dict(zip(names, channel_errors[i], strict=True)),
+            "top_channel": names[top_channel[i]],
             "channels": names,
             "model_version": model_version,
             "detected_at": detected_at,
         }
-        out.append((device.encode(), orjson.dumps(event, option=_DUMP)))
+        out.append((device.encode(), orjson.dumps(event)))
     return out
 
 

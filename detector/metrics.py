@@ -183,16 +183,26 @@ class Metrics:
         self.count_labels(labels, flagged)
 
     def count_labels(self, labels: Sequence[bytes | str | None], flagged: np.ndarray) -> None:
-        """Add readings with a `label` header (raw bytes or text) to the labelled counters."""
+        """Add readings with a `label` header (raw bytes or text) to the labelled counters.
+
+        Counts every label at once, then only the few flagged rows: no per-reading pairs.
+        """
+        if len(labels) != len(flagged):
+            raise ValueError(f"{len(labels)} labels for {len(flagged)} readings")
         if not any(labels):
             return
-        for (label, flag), count in Tally(zip(labels, flagged.tolist(), strict=True)).items():
+        hits = Tally([labels[i] for i in np.flatnonzero(flagged).tolist()])
+        for label, count in Tally(labels).items():
             if not label:
                 continue
             name = label.decode("utf-8", "replace") if isinstance(label, bytes) else label
             if name not in self.known_labels:
                 name = OTHER_LABEL
-            self.labelled.labels(label=name, flagged="true" if flag else "false").inc(count)
+            hit = hits.get(label, 0)
+            if count > hit:
+                self.labelled.labels(label=name, flagged="false").inc(count - hit)
+            if hit:
+                self.labelled.labels(label=name, flagged="true").inc(hit)
 
     def count_rejected(self, reasons: Iterable[str]) -> None:
         """Count dead-lettered records by reason."""
