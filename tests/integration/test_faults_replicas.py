@@ -69,14 +69,14 @@ class Watcher(threading.Thread):
 def test_three_replicas_one_killed_then_restarted_keep_one_owner_per_partition(
     start_detector, serve_topics, simulate, kafka_admin, kafka_bootstrap
 ):
-    total = 24_000
+    total = 16_000
     topics = serve_topics(partitions=PARTITIONS)
     watcher = Watcher(kafka_bootstrap, topics.group)
     watcher.start()
     try:
         replicas = [start_detector(topics, "--batch-size", "500") for _ in range(3)]
         watcher.wait_members(3)
-        # 800 readings/s for 30 s: both rebalances below happen while readings flow.
+        # 800 readings/s for 20 s: both rebalances below happen while readings flow.
         producer = simulate(topics.readings, total, anomaly_rate=0.02, seed=14, rate=800,
                             devices=24, wait=False)  # 24 devices: keys on every partition
         replicas[0].wait_records(1000)
