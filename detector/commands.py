@@ -167,11 +167,15 @@ def scoring_options(command):
 @click.argument("bundle", type=click.Path())
 @click.argument("data", type=click.Path())
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Scores CSV.")
+@click.option(
+    "--reconstruction", is_flag=True, help="Also add the reconstruction of each channel (rec_*)."
+)
 @scoring_options
 def score(
     bundle: str,
     data: str,
     out: str,
+    reconstruction: bool,
     history: str | None,
     threshold: float | None,
     persistence: str | None,
@@ -180,11 +184,15 @@ def score(
     from detector.offline import score_csv, write_scored_csv
 
     started = time.monotonic()
-    frame, scored, _ = score_csv(bundle, data, history, threshold, persistence)
+    frame, scored, loaded = score_csv(bundle, data, history, threshold, persistence, reconstruction)
     write_scored_csv(Path(data), frame, scored, Path(out))
     flagged = int(scored["is_anomaly"].sum())
     elapsed = time.monotonic() - started
     click.echo(f"scored {len(frame)} rows in {elapsed:.1f} s, flagged {flagged}; wrote {out}")
+    if reconstruction:
+        rebuilt = scored[[f"rec_{c}" for c in loaded.channels]].to_numpy()
+        mse = np.nanmean((frame[loaded.channels].to_numpy(dtype=float) - rebuilt) ** 2)
+        click.echo(f"reconstruction MSE {mse:.4f} (raw units, over every channel of every row)")
 
 
 @click.command()

@@ -16,12 +16,15 @@ from detector.tabular import Table, channel_matrix, detect_separator, read_csv
 from detector.windows import windows_by_device
 
 
-def score_table(scorer: Scorer, table: Table, source: str) -> pd.DataFrame:
+def score_table(
+    scorer: Scorer, table: Table, source: str, reconstruction: bool = False
+) -> pd.DataFrame:
     """The columns `error`, `score`, `is_anomaly`, `top_channel` for every row of the table.
 
     With a windowed model, the first window − 1 rows of each device have no full window: their
     error and score are left empty and they count as below the threshold. `is_anomaly` is the
-    scorer's persistence rule applied to each device's rows in order.
+    scorer's persistence rule applied to each device's rows in order. With `reconstruction`,
+    the model's reconstruction of each channel follows as `rec_<channel>`.
     """
     require_channels(scorer.channels, list(table.frame.columns), source)
     values = channel_matrix(table.frame, scorer.channels, source)
@@ -37,7 +40,12 @@ def score_table(scorer: Scorer, table: Table, source: str) -> pd.DataFrame:
     above[rows] = scores.is_anomaly
     flagged = persist_by_device(above, scorer.persistence, table.devices).astype(np.int8)
     top[rows] = np.asarray(scorer.channels, dtype=object)[scores.top_channel]
-    return pd.DataFrame({"error": error, "score": score, "is_anomaly": flagged, "top_channel": top})
+    columns = {"error": error, "score": score, "is_anomaly": flagged, "top_channel": top}
+    if reconstruction:
+        rebuilt = np.full((n, len(scorer.channels)), np.nan)
+        rebuilt[rows] = scores.reconstruction
+        columns |= {f"rec_{c}": rebuilt[:, i] for i, c in enumerate(scorer.channels)}
+    return pd.DataFrame(columns)
 
 
 def score_csv(
@@ -46,6 +54,7 @@ def score_csv(
     history: str | None = None,
     threshold: float | None = None,
     persistence: str | None = None,
+    reconstruction: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, Bundle]:
     """Score every row of a CSV with a bundle: the CSV, its scored columns and the bundle.
 
@@ -63,7 +72,8 @@ def score_csv(
     if history is not None:
         before = read_csv(history)
         both, skip = joined(before, frame, bundle.channels, history, data), len(before)
-    scored = score_table(scorer, Table(both, bundle.channels, np.empty(0), None), str(data))
+    table = Table(both, bundle.channels, np.empty(0), None)
+    scored = score_table(scorer, table, str(data), reconstruction)
     return frame, scored.iloc[skip:].reset_index(drop=True), bundle
 
 
@@ -92,16 +102,20 @@ def write_scored_csv(source: Path, frame: pd.DataFrame, scored: pd.DataFrame, ou
         frame.assign(**{c: scored[c] for c in scored.columns}).to_csv(out, index=False)
         return
     sep = detect_separator(source).encode()
-    names = {name: str(name).encode() for name in set(scored["top_channel"].to_numpy().tolist())}
-    columns = [
-        number_texts(scored["error"].to_numpy()),
-        number_texts(scored["score"].to_numpy()),
-        np.where(scored["is_anomaly"].to_numpy(), b"1", b"0").tolist(),
-        [names[t] for t in scored["top_channel"].to_numpy().tolist()],
-    ]
+    columns = [cell_texts(scored[name].to_numpy()) for name in scored.columns]
     header = sep.join([lines[0], *(c.encode() for c in scored.columns)])
     body = b"\n".join(map(sep.join, zip(lines[1:], *columns, strict=True)))
     out.write_bytes(header + b"\n" + body + b"\n")
+
+
+def cell_texts(values: np.ndarray) -> list[bytes]:
+    """The CSV cells of one scored column: floats, 0/1 flags or names."""
+    if values.dtype.kind == "f":
+        return number_texts(values)
+    if values.dtype.kind in "iub":
+        return np.where(values != 0, b"1", b"0").tolist()
+    names = {name: str(name).encode() for name in set(values.tolist())}
+    return [names[v] for v in values.tolist()]
 
 
 def number_texts(values: np.ndarray) -> list[bytes]:
