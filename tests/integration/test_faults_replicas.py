@@ -78,7 +78,7 @@ def test_three_replicas_one_killed_then_restarted_keep_one_owner_per_partition(
         watcher.wait_members(3)
         # 800 readings/s for 20 s: both rebalances below happen while readings flow.
         producer = simulate(topics.readings, total, anomaly_rate=0.02, seed=14, rate=800,
-                            devices=24, wait=False)  # 24 devices: keys on every partition
+                            devices=30, wait=False)  # 30 devices: keys on every partition
         replicas[0].wait_records(1000)
         killed = set(replicas[0].healthz()[1]["partitions"])
         replicas[0].proc.kill()
