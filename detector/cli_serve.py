@@ -7,6 +7,7 @@ until a command runs, so `detector --help` stays quick.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -60,6 +61,19 @@ def connect(what: str, factory: Any, bootstrap: str, **config: Any) -> Any:
 def consumer_settings(batch_size: int) -> dict[str, Any]:
     """The consumer's fetch settings (bench/throughput.py gives its bare consumer the same)."""
     return {"max_poll_records": batch_size, "max_partition_fetch_bytes": 8 * MIB}
+
+
+def collect_rarely(threshold: int = 50_000) -> None:
+    """Fewer and smaller garbage collections for the serve loop (a fifth of its CPU before).
+
+    A batch makes about ten containers per reading (records, parsed JSON), nearly all freed by
+    reference counting, yet every 700 of them set off a collection that scanned the batch in
+    flight. Collections now wait for `threshold` surviving containers, and the objects of
+    start-up (modules, the model) are frozen out of every scan. Cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(threshold)
 
 
 def parse_channels(text: str | None) -> list[str] | None:
@@ -171,6 +185,7 @@ def run_serve(o: dict) -> None:
         daemon.reloader.start()
     holder["daemon"] = daemon
     install_signals(daemon.stop)
+    collect_rarely()
     log.info("consuming %s as group %s from %s", topics.readings, o["group"], bootstrap)
     try:
         daemon.run()
