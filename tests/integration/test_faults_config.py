@@ -2,7 +2,8 @@
 
 Each case must end with exit status 2 and one `error:` line saying what to fix, within 30 s (the
 bound the issue sets; a timeout here means the daemon hung instead of stopping). A bad bundle is
-found before the broker is touched: no topic is created and the group never appears.
+found before the broker is touched: no topic is created and the group never appears; a good start
+on the same group afterwards reads the whole stream.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import unique_name
 from tests.integration.conftest import ServeTopics
 from tests.integration.detector_process import REPO
+from tests.integration.faults import assert_complete, settle
 
 STOPS_WITHIN = 30  # seconds
 
@@ -49,6 +49,7 @@ def edited(bundle: Path, target: Path, edit) -> Path:
 
 def broken(case: str, bundle: Path, tmp: Path) -> tuple[list[str], str]:
     """The `serve` model options of one broken case and the word its message must hold."""
+    tmp.mkdir(parents=True)
     calibration = lambda f: lambda meta: f(meta["calibration"])  # noqa: E731
     if case == "bundle missing":
         return ["--model", str(tmp / "nowhere")], "detector train"
@@ -70,22 +71,32 @@ def broken(case: str, bundle: Path, tmp: Path) -> tuple[list[str], str]:
     return ["--model", str(edited(bundle, tmp / "edited", edits[case]))], "threshold"
 
 
-@pytest.mark.parametrize("case", ["bundle missing", "bundle.json corrupt", "weights corrupt",
-                                  "other channels", "threshold missing", "threshold NaN",
-                                  "threshold negative"])
-def test_a_bad_bundle_stops_serve_before_it_touches_the_broker(
-    case, serve_bundle, tmp_path, kafka_bootstrap, kafka_admin
+CASES = ("bundle missing", "bundle.json corrupt", "weights corrupt", "other channels",
+         "threshold missing", "threshold NaN", "threshold negative")
+
+
+def test_bad_bundles_stop_serve_before_it_touches_the_broker_and_a_good_start_loses_nothing(
+    serve_bundle, tmp_path, kafka_bootstrap, kafka_admin, serve_topics, simulate, start_detector
 ):
-    model_args, hint = broken(case, serve_bundle, tmp_path)
-    topics = ServeTopics(unique_name("readings"), unique_name("anomalies"), unique_name("dlq"),
-                         unique_name("detector"))
-    result = serve(*model_args, *topics.args(kafka_bootstrap))
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    print(f"{case}: exit {result.returncode}; {errors}")
-    assert result.returncode == 2, result.stderr[-3000:]
-    assert len(errors) == 1 and hint in errors[0], result.stderr[-3000:]
-    assert topics.group not in {g["group_id"] for g in kafka_admin.list_groups()}
-    assert not {topics.readings, topics.anomalies, topics.dlq} & set(kafka_admin.list_topics())
+    total = 3000
+    topics = serve_topics(partitions=2)
+    simulate(topics.readings, total, anomaly_rate=0.02, seed=17)
+    for case in CASES:
+        fresh = [unique_name(f"{name}-unused") for name in ("readings", "anomalies", "dlq")]
+        model_args, hint = broken(case, serve_bundle, tmp_path / case.replace(" ", "-"))
+        result = serve(*model_args, *ServeTopics(*fresh, topics.group).args(kafka_bootstrap))
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        print(f"{case}: exit {result.returncode}; {errors}")
+        assert result.returncode == 2, (case, result.stderr[-3000:])
+        assert len(errors) == 1 and hint in errors[0], (case, result.stderr[-3000:])
+        assert not set(fresh) & set(kafka_admin.list_topics()), f"{case}: a topic was created"
+        assert topics.group not in {g["group_id"] for g in kafka_admin.list_groups()}, case
+
+    detector = start_detector(topics)  # the same group and stream, a good bundle
+    outcome = settle(kafka_admin, kafka_bootstrap, topics, total)
+    assert_complete(outcome, total)
+    assert detector.sample("detector_records_total") == total
+    assert detector.stop() == 0
 
 
 def test_an_unreachable_broker_stops_serve_with_a_message(serve_bundle):
