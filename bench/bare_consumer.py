@@ -1,11 +1,13 @@
 """The baseline: a bare kafka-python consumer that only polls and touches each value.
 
     .venv/bin/python -m bench.bare_consumer TOPIC COUNT [--partitions 1] [--batch-size 5000]
-        [--collect-rarely]
+        [--collect-rarely] [--lag]
 
 It reads TOPIC from the beginning with `detector serve`'s own consumer settings
 (detector.cli_serve.consumer_settings) and prints `records/s <rate>`, timed from its first
 non-empty poll. --collect-rarely gives it the detector's garbage-collector settings too.
+With --lag it reads COUNT records as they arrive and prints `lag_ms <p50> <p99> <max>`: when
+poll handed each over, minus its broker timestamp (a topic with LogAppendTime).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.stream import BOOTSTRAP
@@ -42,6 +45,24 @@ def consume(topic: str, count: int, partitions: int, batch_size: int) -> float:
         consumer.close()
 
 
+def lags(topic: str, count: int, batch_size: int) -> np.ndarray:
+    """Seconds from each record's broker timestamp to the poll that returned it."""
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None,
+                             enable_auto_commit=False, auto_offset_reset="earliest",
+                             **consumer_settings(batch_size))
+    consumer.assign([TopicPartition(topic, 0)])
+    out: list[float] = []
+    try:
+        while len(out) < count:
+            batch = consumer.poll(timeout_ms=1000)
+            now = time.time()
+            for records in batch.values():
+                out += [now - r.timestamp / 1000 for r in records]
+    finally:
+        consumer.close()
+    return np.array(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("topic")
@@ -49,9 +70,14 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--collect-rarely", action="store_true")
+    parser.add_argument("--lag", action="store_true")
     args = parser.parse_args()
     if args.collect_rarely:
         collect_rarely()
+    if args.lag:
+        ms = lags(args.topic, args.count, args.batch_size) * 1000
+        print(f"lag_ms {np.percentile(ms, 50):.2f} {np.percentile(ms, 99):.2f} {ms.max():.2f}")
+        return
     rate = consume(args.topic, args.count, args.partitions, args.batch_size)
     print(f"records/s {rate:.0f}")
 

@@ -1,6 +1,6 @@
 """Offline speed: `detector score` on a 1,000,000-row CSV and `detector train` on 100,000 rows.
 
-    .venv/bin/python bench/offline.py [--rows 1000000] [--train-rows 100000]
+    .venv/bin/python -m bench.offline [--rows 1000000] [--train-rows 100000]
 
 Baseline in the same run: `wc -l` reading the same CSV (the floor of any tool that reads it) and
 pandas reading it and writing it back (what any pandas-based scorer pays before scoring).
@@ -62,6 +62,10 @@ def main() -> None:
         ),
         (f"detector train --simulate {args.train_rows}", f"{train_s:.1f}", "-"),
     ]
+    print(f"\ncommands: .venv/bin/detector train --simulate {args.train_rows} --out MODEL")
+    print(f"          .venv/bin/detector score MODEL DATA.csv --out SCORES.csv  "
+          f"(DATA.csv: producer simulate --output DATA.csv --count {args.rows} --devices 10 "
+          "--anomaly-rate 0.005)\n")
     print(table(rows, ("step", "seconds", "rows/s")))
     print(
         f"\nscore speed / pandas round trip: {pandas_s / score_s:.2f}x;"

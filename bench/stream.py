@@ -61,10 +61,10 @@ class Scratch:
         finally:
             self.admin.close()
 
-    def topic(self, prefix: str, partitions: int = 1) -> str:
-        """A fresh topic with `partitions` partitions."""
+    def topic(self, prefix: str, partitions: int = 1, configs: dict | None = None) -> str:
+        """A fresh topic with `partitions` partitions (and topic configs)."""
         name = fresh(prefix)
-        self.admin.create_topics([NewTopic(name, partitions, 1)])
+        self.admin.create_topics([NewTopic(name, partitions, 1, topic_configs=configs or {})])
         self.topics.append(name)
         return name
 
@@ -155,11 +155,13 @@ class Detector:
 
     def __init__(self, model: Path, topic: str, group: str, scratch: Scratch,
                  extra: Sequence[str] = (), partitions: int = 1,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, outputs: tuple[str, str] | None = None,
+                 ) -> None:
+        self.anomalies, self.dlq = outputs or (scratch.name("anomalies"), scratch.name("dlq"))
         self.command = [
             str(BIN / "detector"), "serve", "--model", str(model),
             "--bootstrap", scratch.bootstrap, "--topic", topic, "--group", group,
-            "--anomalies-topic", scratch.name("anomalies"), "--dlq-topic", scratch.name("dlq"),
+            "--anomalies-topic", self.anomalies, "--dlq-topic", self.dlq,
             "--partitions", str(partitions), "--metrics-port", "0",
             "--metrics-host", "127.0.0.1", "--reload-interval", "0", *extra,
         ]

@@ -1,0 +1,159 @@
+"""Latency: the event lag (detection time - reading ts) with the producer at a steady rate.
+
+    .venv/bin/python -m bench.latency [--rate 5000] [--seconds 60] [--devices 100]
+
+Starts `detector serve` on a fresh one-partition topic, waits until it is ready, then runs
+`producer simulate --rate R` for the given time (the producer stamps each reading's `ts` as it
+sends it). Reports p50 / p99 / max of the lag:
+
+- from the anomaly events (`detected_at - ts`, exact, for the flagged readings), split at the
+  broker: the readings topic keeps the broker's append time (LogAppendTime), so each event's
+  lag is producer -> broker plus broker -> detection;
+- from the detector's `detector_event_lag_seconds` histogram (every reading, interpolated within
+  buckets as Prometheus's histogram_quantile does);
+- the baseline, run after it on a second fresh topic with the same producer: a bare
+  kafka-python consumer (bench/bare_consumer.py --lag), broker -> poll for every record.
+
+Target: p99 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+from kafka import KafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.common import BIN, REPO, table
+from bench.stream import BOOTSTRAP, Detector, Scratch, bare_command, train
+
+LAG = "detector_event_lag_seconds"
+BROKER_TIME = {"message.timestamp.type": "LogAppendTime"}
+
+
+def read_all(topic: str) -> list:
+    """Every record of a one-partition topic."""
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None,
+                             auto_offset_reset="earliest", enable_auto_commit=False,
+                             max_partition_fetch_bytes=8 * 1024 * 1024)
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    end = consumer.end_offsets([tp])[tp]
+    out: list = []
+    try:
+        while consumer.position(tp) < end:
+            for records in consumer.poll(timeout_ms=1000).values():
+                out += records
+    finally:
+        consumer.close()
+    return out
+
+
+def event_lags(anomalies: str, readings: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per event: (broker append time - ts, detected_at - broker append time), in seconds."""
+    appended = {r.offset: r.timestamp / 1000 for r in read_all(readings)}
+    before, after = [], []
+    for record in read_all(anomalies):
+        event = orjson.loads(record.value)
+        at = appended[int(event["event_id"].rsplit(":", 1)[1])]
+        before.append(at - event["ts"])
+        after.append(event["detected_at"] - at)
+    return np.array(before), np.array(after)
+
+
+def histogram(text: str, name: str) -> list[tuple[float, float]]:
+    """(upper bound, cumulative count) of a histogram in /metrics text."""
+    for family in text_string_to_metric_families(text):
+        if family.name == name:
+            return sorted((float(s.labels["le"]), s.value) for s in family.samples
+                          if s.name == f"{name}_bucket")
+    raise SystemExit(f"{name} is not in /metrics")
+
+
+def quantile(buckets: list[tuple[float, float]], q: float) -> float:
+    """Prometheus's histogram_quantile: linear within the bucket that holds the rank."""
+    rank, lower, below = q * buckets[-1][1], 0.0, 0.0
+    for upper, count in buckets:
+        if count >= rank:
+            if upper == float("inf"):
+                return lower
+            return lower + (upper - lower) * (rank - below) / max(count - below, 1e-12)
+        lower, below = upper, count
+    return lower
+
+
+def row(what: str, seconds: np.ndarray) -> tuple[str, str, str, str]:
+    """p50, p99 and max in milliseconds."""
+    ms = seconds * 1000
+    return (what, f"{np.percentile(ms, 50):.1f}", f"{np.percentile(ms, 99):.1f}",
+            f"{ms.max():.1f}")
+
+
+def produce(topic: str, rate: float, count: int, devices: int) -> tuple[list[str], float]:
+    """Run the producer CLI to the end; its command and the rate it kept."""
+    command = [str(BIN / "producer"), "simulate", "--bootstrap", BOOTSTRAP, "--topic", topic,
+               "--rate", f"{rate:g}", "--count", str(count), "--devices", str(devices),
+               "--metrics-port", "0"]
+    started = time.perf_counter()
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+    return command, count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=5000)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--devices", type=int, default=100)
+    args = parser.parse_args()
+    count = int(args.rate * args.seconds)
+    with tempfile.TemporaryDirectory() as tmp, Scratch() as scratch:
+        print("training a model ...", flush=True)
+        model = train(Path(tmp) / "model")
+        topic, group = scratch.topic("readings", configs=BROKER_TIME), scratch.group()
+        detector = Detector(model, topic, group, scratch)
+        try:
+            detector.wait_for(detector.ready, "ready")
+            print(f"detector: producing {count:,} readings at {args.rate:,.0f}/s ...", flush=True)
+            producer, kept = produce(topic, args.rate, count, args.devices)
+            detector.wait_for(lambda: scratch.committed(group, topic) >= count,
+                              "every reading to be committed", timeout=600)
+            buckets = histogram(detector.metrics(), LAG)
+        finally:
+            detector.stop()
+        before, after = event_lags(detector.anomalies, topic)
+        print("baseline: a bare consumer with the same producer ...", flush=True)
+        second = scratch.topic("readings", configs=BROKER_TIME)
+        bare = [*bare_command(second, count), "--lag"]
+        consumer = subprocess.Popen(bare, cwd=REPO, stdout=subprocess.PIPE, text=True)
+        time.sleep(3)  # let it connect
+        _, kept_bare = produce(second, args.rate, count, args.devices)
+        p50, p99, top = (float(x) / 1000 for x in consumer.communicate(timeout=600)[0].split()[1:])
+    print(f"\nproducer: {shlex.join(producer)}")
+    print(f"detector: {detector.shown}")
+    print(f"baseline: {shlex.join(bare)}")
+    print(f"the producer kept {kept:,.0f} readings/s ({kept_bare:,.0f}/s for the baseline); "
+          f"{len(before):,} anomaly events\n")
+    rows = [
+        row("detector, events: detected_at - ts", before + after),
+        row("  of which producer -> broker", before),
+        row("  of which broker -> detection", after),
+        (f"detector, {LAG} (all {int(buckets[-1][1]):,} readings)",
+         f"{quantile(buckets, 0.5) * 1000:.1f}", f"{quantile(buckets, 0.99) * 1000:.1f}", "-"),
+        ("baseline: bare kafka-python consumer, broker -> poll", f"{p50 * 1000:.1f}",
+         f"{p99 * 1000:.1f}", f"{top * 1000:.1f}"),
+    ]
+    print(table(rows, ("lag", "p50 ms", "p99 ms", "max ms")))
+    total = float(np.percentile(before + after, 99))
+    print(f"\np99 {total * 1000:.1f} ms (target <= 50 ms: {'met' if total <= 0.05 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
