@@ -5,7 +5,8 @@
 
 It reads TOPIC from the beginning with `detector serve`'s own consumer settings
 (detector.cli_serve.consumer_settings) and prints `records/s <rate>`, timed from its first
-non-empty poll. --collect-rarely gives it the detector's garbage-collector settings too.
+non-empty poll, and `cpu_us <us>`: the process's CPU time per record (all its threads).
+--collect-rarely gives it the detector's garbage-collector settings too.
 With --lag it reads COUNT records as they arrive and prints `lag_ms <p50> <p99> <max>`: when
 poll handed each over, minus its broker timestamp (a topic with LogAppendTime).
 """
@@ -22,25 +23,25 @@ from bench.stream import BOOTSTRAP
 from detector.cli_serve import collect_rarely, consumer_settings
 
 
-def consume(topic: str, count: int, partitions: int, batch_size: int) -> float:
-    """Records/s of polling `count` records and touching each value."""
+def consume(topic: str, count: int, partitions: int, batch_size: int) -> tuple[float, float]:
+    """Records/s of polling `count` records and touching each value; CPU seconds per record."""
     consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None,
                              enable_auto_commit=False, auto_offset_reset="earliest",
                              **consumer_settings(batch_size))
     assigned = [TopicPartition(topic, p) for p in range(partitions)]
     consumer.assign(assigned)
     consumer.seek_to_beginning(*assigned)
-    seen, size, started = 0, 0, 0.0
+    seen, size, started, cpu = 0, 0, 0.0, 0.0
     try:
         while seen < count:
             batch = consumer.poll(timeout_ms=1000)
             if batch and not started:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
             for records in batch.values():
                 for record in records:
                     size += len(record.value)
                 seen += len(records)
-        return seen / (time.perf_counter() - started)
+        return seen / (time.perf_counter() - started), (time.process_time() - cpu) / seen
     finally:
         consumer.close()
 
@@ -78,8 +79,8 @@ def main() -> None:
         ms = lags(args.topic, args.count, args.batch_size) * 1000
         print(f"lag_ms {np.percentile(ms, 50):.2f} {np.percentile(ms, 99):.2f} {ms.max():.2f}")
         return
-    rate = consume(args.topic, args.count, args.partitions, args.batch_size)
-    print(f"records/s {rate:.0f}")
+    rate, cpu = consume(args.topic, args.count, args.partitions, args.batch_size)
+    print(f"records/s {rate:.0f} cpu_us {cpu * 1e6:.2f}")
 
 
 if __name__ == "__main__":

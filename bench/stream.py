@@ -29,6 +29,7 @@ from producer.simulator import Simulator
 from producer.sinks import encode_reading
 
 BOOTSTRAP = os.environ.get("BENCH_BOOTSTRAP", "127.0.0.1:9092")
+TICKS = os.sysconf("SC_CLK_TCK")
 PORT_LINE = re.compile(r"serving /metrics and /healthz on http://[^:]+:(\d+)")
 
 
@@ -227,6 +228,11 @@ class Detector:
         """The /metrics text."""
         return self.get("/metrics")[1].decode()
 
+    def cpu(self) -> float:
+        """CPU seconds the process has used (user + system, all threads), from /proc."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
     def rss(self) -> int:
         """Resident memory in bytes, from /proc."""
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -253,9 +259,10 @@ def bare_command(topic: str, count: int, partitions: int = 1, batch_size: int = 
             *(["--collect-rarely"] if collect_rarely else [])]
 
 
-def run_bare(command: list[str]) -> float:
-    """Records/s the bare consumer reports."""
+def run_bare(command: list[str]) -> tuple[float, float]:
+    """Records/s and CPU microseconds per record that the bare consumer reports."""
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     if done.returncode != 0:
         raise SystemExit(f"failed: {shlex.join(command)}\n{done.stderr[-3000:]}")
-    return float(done.stdout.split()[-1])
+    words = done.stdout.split()
+    return float(words[1]), float(words[3])

@@ -13,6 +13,10 @@ times in turn, times:
   offset reaches the end (KafkaAdminClient, every 50 ms); its clock starts when /healthz first
   says ready (its first batch is in), the bare consumer's at its first non-empty poll.
 
+Besides records/s (wall clock), each reports its CPU time per record (all threads; the bare
+consumer's from time.process_time, the detector's from /proc): on a machine shared with other
+work the wall-clock rates swing with its load, the CPU cost per record much less.
+
 Targets: the detector >= 0.8x the bare consumer and >= 100,000 readings/s on one process.
 """
 
@@ -30,26 +34,28 @@ from bench.stream import Detector, Scratch, bare_command, end_offsets, fill, run
 
 
 def detector(model: Path, topic: str, count: int, scratch: Scratch,
-             batch_size: int) -> tuple[float, str]:
-    """Records/s of `detector serve` from ready to its committed offset at the end; command."""
+             batch_size: int) -> tuple[float, float, str]:
+    """Records/s of `detector serve` from ready to its committed offset at the end, its CPU
+    microseconds per record over that time (all threads), and its command."""
     group = scratch.group()
     process = Detector(model, topic, group, scratch, ["--batch-size", str(batch_size)])
     try:
         process.wait_for(process.ready, "ready", every=0.02)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), process.cpu()
         process.wait_for(lambda: scratch.committed(group, topic) >= count,
                          "the committed offset to reach the end", timeout=900)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, process.cpu() - cpu
     finally:
         code = process.stop()
     if code != 0:
         raise SystemExit(f"detector exited {code}:\n{''.join(process.lines)[-3000:]}")
-    return count / elapsed, process.shown
+    return count / elapsed, cpu / count * 1e6, process.shown
 
 
-def spread(values: list[float]) -> str:
+def spread(values: list[float], digits: int = 0) -> str:
     """Median and range."""
-    return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+    return (f"{statistics.median(values):,.{digits}f} "
+            f"({min(values):,.{digits}f}-{max(values):,.{digits}f})")
 
 
 def main() -> None:
@@ -67,30 +73,33 @@ def main() -> None:
         print(f"filled {topic} with {args.count:,} readings in {seconds:.1f} s", flush=True)
         plain = bare_command(topic, args.count, batch_size=args.batch_size)
         tuned = bare_command(topic, args.count, batch_size=args.batch_size, collect_rarely=True)
-        rows, runs = [], []
+        runs = []
         for run in range(1, args.repeats + 1):
-            base, best = run_bare(plain), run_bare(tuned)
-            rate, command = detector(model, topic, args.count, scratch, args.batch_size)
-            runs.append((base, best, rate))
-            rows.append((run, f"{base:,.0f}", f"{best:,.0f}", f"{rate:,.0f}",
-                         f"{rate / base:.2f}", f"{rate / best:.2f}"))
-            print(f"run {run}: bare {base:,.0f}/s, bare with the detector's GC settings "
-                  f"{best:,.0f}/s, detector {rate:,.0f}/s", flush=True)
+            base, tuned_base = run_bare(plain), run_bare(tuned)
+            rate, cpu, command = detector(model, topic, args.count, scratch, args.batch_size)
+            runs.append((base, tuned_base, (rate, cpu)))
+            print(f"run {run}: bare {base[0]:,.0f}/s ({base[1]:.1f} us CPU/record), bare with "
+                  f"serve's GC settings {tuned_base[0]:,.0f}/s ({tuned_base[1]:.1f} us), "
+                  f"detector {rate:,.0f}/s ({cpu:.1f} us)", flush=True)
     print(f"\nbare consumer:   {shlex.join(plain)}")
-    print(f"bare, tuned GC:  {shlex.join(tuned)}")
+    print(f"bare, serve's GC: {shlex.join(tuned)}")
     print(f"detector:        {command}\n")
-    print(table(rows, ("run", "bare records/s", "bare, detector's GC settings",
-                       "detector serve records/s", "detector / bare",
-                       "detector / bare with its GC settings")))
-    ratios = [r / b for b, _, r in runs]
-    strict = [r / t for _, t, r in runs]
-    rates = [r for _, _, r in runs]
-    print(f"\ndetector {spread(rates)} readings/s (target >= 100,000: "
-          f"{'met' if min(rates) >= 100_000 else 'NOT met'}); "
-          f"bare {spread([b for b, _, _ in runs])}/s")
-    print(f"detector / bare: {min(ratios):.2f}-{max(ratios):.2f}; against the bare consumer "
-          f"with the same GC settings: {min(strict):.2f}-{max(strict):.2f} (target >= 0.8: "
-          f"{'met' if min(strict) >= 0.8 else 'NOT met'} like for like)")
+    rows = [(run, *(f"{r:,.0f} / {c:.1f}" for r, c in (b, t, d)),
+             f"{d[0] / b[0]:.2f} / {b[1] / d[1]:.2f}", f"{d[0] / t[0]:.2f} / {t[1] / d[1]:.2f}")
+            for run, (b, t, d) in enumerate(runs, 1)]
+    print(table(rows, ("run", "bare: records/s / us CPU each", "bare, serve's GC settings",
+                       "detector serve", "detector / bare (wall / CPU)",
+                       "detector / bare with serve's GC (wall / CPU)")))
+    rates = [d[0] for _, _, d in runs]
+    met = "met" if min(rates) >= 100_000 else "NOT met"
+    print(f"\nreadings/s: detector {spread(rates)} (target >= 100,000: {met}); "
+          f"bare {spread([b[0] for b, _, _ in runs])}; "
+          f"bare with serve's GC {spread([t[0] for _, t, _ in runs])}")
+    for name, pick in (("bare", 0), ("bare with serve's GC", 1)):
+        wall = [r[2][0] / r[pick][0] for r in runs]
+        cpu = [r[pick][1] / r[2][1] for r in runs]
+        print(f"detector / {name}: wall {spread(wall, 2)}, CPU per record {spread(cpu, 2)} "
+              f"(target >= 0.8)")
 
 
 if __name__ == "__main__":
