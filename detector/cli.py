@@ -28,16 +28,11 @@ def main() -> None:
 
 def register() -> None:
     """Attach every subcommand to the group."""
+    from detector.cli_serve import serve, watch
     from detector.commands import evaluate, info, score, train
 
-    for command in (train, score, evaluate, info):
+    for command in (train, score, evaluate, info, serve, watch):
         main.add_command(command)
-    try:
-        from detector.cli_serve import serve, watch
-    except ImportError:  # the streaming commands are optional while they are being built
-        return
-    main.add_command(serve)
-    main.add_command(watch)
 
 
 register()
