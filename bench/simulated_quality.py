@@ -1,6 +1,6 @@
 """Detection quality on simulated data: false-alarm rate and recall per anomaly kind.
 
-    .venv/bin/python bench/simulated_quality.py [--train-rows 100000]
+    .venv/bin/python -m bench.simulated_quality [--train-rows 100000]
 
 Trains the default model with each calibration method (target FAR 0.001) through the CLI, then
 scores 100,000 fresh normal readings (the false-alarm rate) and 200,000 readings with anomalies
