@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
 
@@ -62,7 +64,6 @@ def test_a_consumer_group_resumes_after_its_committed_offset(
 def read_group(bootstrap: str, topic: str, group: str, count: int) -> list[bytes]:
     """Read count values as a member of group, commit, and leave the group."""
     consumer = KafkaConsumer(
-        topic,
         bootstrap_servers=bootstrap,
         group_id=group,
         auto_offset_reset="earliest",
@@ -70,6 +71,12 @@ def read_group(bootstrap: str, topic: str, group: str, count: int) -> list[bytes
     )
     values: list[bytes] = []
     try:
+        # Metadata first, as the daemon does: a member that joins without it is assigned nothing.
+        for _ in range(100):
+            if consumer.partitions_for_topic(topic):
+                break
+            time.sleep(0.1)
+        consumer.subscribe([topic])
         for _ in range(300):
             for part in consumer.poll(timeout_ms=200).values():
                 values.extend(record.value for record in part)
