@@ -144,8 +144,9 @@ def load_bundle(path: str | Path) -> Bundle:
             arrays = {k: stored[k] for k in stored.files}
     except FileNotFoundError as exc:
         raise BundleError(f"{path} is not a model bundle: {ARRAYS_FILE} is missing") from exc
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise BundleError(f"{arrays_file} is corrupt: {exc}") from exc
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:  # NumPy's advice would be unsafe
+        raise BundleError(f"{arrays_file} is corrupt (not a NumPy .npz archive of arrays): "
+                          "retrain the bundle or restore it from a copy") from exc
     channels = len(meta["channels"])
     if arrays.get("mean", np.empty(0)).shape != (channels,):
         raise BundleError(f"{arrays_file} does not match {META_FILE}: expected {channels} channels")

@@ -102,6 +102,9 @@ def parse_channels(text: str | None) -> list[str] | None:
         help="Attempts to publish a batch's events before exiting with status 3.")
 @option("reload-interval", type=click.FloatRange(min=0), default=2.0, show_default=True,
         help="Seconds between checks of the bundle directory (0 = no hot reload).")
+@option("max-devices", type=click.IntRange(min=1), default=100_000, show_default=True,
+        help="Devices whose recent readings are kept for windowed models and persistence; "
+             "past it the device seen least recently starts afresh.")
 @option("channels", help="Channels the readings carry, comma-separated; the model must match.")
 @option("max-poll-interval-ms", type=click.IntRange(min=1000), default=300_000,
         show_default=True,
@@ -131,6 +134,9 @@ def run_serve(o: dict) -> None:
     from detector.reloader import Reloader, load_model
     from detector.topics import ensure_topics
 
+    if o["max_devices"] < o["batch_size"]:
+        raise ConfigError(f"--max-devices ({o['max_devices']}) must be at least --batch-size "
+                          f"({o['batch_size']}): a batch may hold that many devices")
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)  # process_cpu_seconds_total, process_resident_memory_bytes
     PlatformCollector(registry=registry)
@@ -175,7 +181,8 @@ def run_serve(o: dict) -> None:
     )
     options = Options(max_records=o["batch_size"], send_attempts=o["send_attempts"],
                       score_delay=o["score_delay_ms"] / 1000,
-                      max_poll_interval=o["max_poll_interval_ms"] / 1000)
+                      max_poll_interval=o["max_poll_interval_ms"] / 1000,
+                      max_devices=o["max_devices"])
     daemon = Daemon(consumer, producer, model, metrics, topics, options)
     if o["reload_interval"] > 0:
         def reloaded(result: str, message: str) -> None:

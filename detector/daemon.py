@@ -13,9 +13,11 @@ or a lost membership) but is never skipped; consumers of the anomaly topic de-du
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -26,6 +28,7 @@ from kafka import OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
 from detector.delivery import Message, Outbox
+from detector.devices import DeviceMemory
 from detector.events import Flagged, anomaly_events, dead_letter_headers
 from detector.metrics import Metrics
 from detector.offsets import Committer, Rebalance
@@ -55,6 +58,8 @@ class Options:
     ack_patience: float = 10.0  # seconds a send may wait for its acknowledgement while ready
     score_delay: float = 0.0  # extra seconds of scoring per reading: a slow-model drill (tests)
     max_poll_interval: float = 300.0  # the consumer's max.poll.interval.ms, in seconds
+    collect_interval: float = 60.0  # seconds between full garbage collections
+    max_devices: int = 100_000  # devices whose windows and persistence bits are remembered
 
 
 class Daemon:
@@ -79,7 +84,10 @@ class Daemon:
         self.outbox = Outbox(producer, self.stopping, options.send_attempts, options.backoff,
                              options.backoff_max, options.send_timeout)
         self.offsets = Committer(consumer, options.broker_timeout_ms, self.broker_answered)
+        self.memory = memory_for(model, options.max_devices)
+        self.revoked: deque[int] = deque()  # partitions taken away (from the consumer's thread)
         self.next_lag = 0.0
+        self.next_collect = time.monotonic() + options.collect_interval
         metrics.set_model(model.bundle.meta)
 
     def stop(self) -> None:
@@ -102,7 +110,8 @@ class Daemon:
         # The topic's metadata first: a member that joins without it gets no partitions and the
         # whole group rebalances once more when it arrives.
         self.consumer.partitions_for_topic(self.topics.readings)
-        self.consumer.subscribe([self.topics.readings], listener=Rebalance(self.offsets, drain))
+        listener = Rebalance(self.offsets, drain, self.revoked.extend)
+        self.consumer.subscribe([self.topics.readings], listener=listener)
         try:
             while not self.stopping.is_set():
                 self.step()
@@ -113,6 +122,7 @@ class Daemon:
     def step(self) -> None:
         """One poll and the processing of what it returns."""
         self.swap_model()
+        self.forget_revoked()
         started = time.monotonic()
         try:
             batch = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms,
@@ -130,6 +140,7 @@ class Daemon:
             self.stopping.wait(0.2)
         self.settle(wait=not batch)
         self.update_lag()
+        self.collect_garbage()
 
     def fit_batch(self, size: int, seconds: float) -> None:
         """Halve the batch when one took over half of max.poll.interval.ms, so the next fits.
@@ -175,28 +186,30 @@ class Daemon:
         readings = model.decoder.decode([r.value for r in records])
         if self.options.score_delay:
             time.sleep(self.options.score_delay * len(readings))
-        scores = model.scorer.score(self.windows(readings))
+        partitions = np.repeat([tp.partition for tp in batch], [len(p) for p in parts])
+        windows, rows = self.memory.windows(readings.device, partitions[readings.index],
+                                            readings.values)
+        scores = model.scorer.score(windows)
+        above = ~(scores.score <= 1.0)  # NaN counts as above
+        flagged = self.memory.flags(readings.device, rows, above)
+        scored = readings if len(rows) == len(readings) else readings.take(rows)
         now = time.time()
-        flagged = ~(scores.score <= 1.0)  # NaN counts as flagged
-        messages = self.events(records, readings, scores, flagged, model, now)
+        messages = self.events(records, scored, scores, flagged, model, now)
         messages += self.dead_letters(records, readings)
         offsets = {tp: OffsetAndMetadata(part[-1].offset + 1, "", -1)
                    for tp, part in batch.items()}
         self.outbox.submit(messages, offsets)
         labels = labels_of(records)
-        if readings.rejected:
-            labels = [labels[i] for i in readings.index.tolist()]
+        if len(scored) < len(records):
+            labels = [labels[i] for i in scored.index.tolist()]
         self.metrics.record_batch(scores.error, scores.score, flagged, scores.top_channel,
-                                  now - readings.ts, labels, now)
+                                  now - scored.ts, labels, now)
         self.metrics.count_rejected(r.reason for r in readings.rejected)
-        self.scored += len(readings)
+        if len(scored) < len(readings):
+            self.metrics.window_filling.inc(len(readings) - len(scored))
+        self.scored += len(scored)
         self.rejected += len(readings.rejected)
         self.metrics.batch_duration.observe(time.perf_counter() - started)
-
-    def windows(self, readings: Readings) -> np.ndarray:
-        """What the model scores. The seam for windowed models: a per-device ring buffer would
-        build (n, window, channels) windows here; load_model refuses window > 1 until then."""
-        return readings.values
 
     def events(self, records: Sequence, readings: Readings, scores: Any, flagged: np.ndarray,
                model: Model, now: float) -> list[Message]:
@@ -250,12 +263,36 @@ class Daemon:
         self.broker_answered(True)
         self.metrics.set_lag(lag)
 
+    def forget_revoked(self) -> None:
+        """Drop what is remembered of the devices of partitions revoked since the last poll."""
+        if not self.revoked:
+            return
+        gone = set()
+        while self.revoked:
+            gone.add(self.revoked.popleft())
+        forgotten = self.memory.forget_partitions(gone)
+        if forgotten:
+            log.info("forgot the windows of %d device(s) of revoked partition(s)", forgotten)
+
+    def collect_garbage(self) -> None:
+        """Every collect_interval: a full garbage collection.
+
+        serve makes young collections rare (cli_serve.collect_rarely), so without this the
+        cycles that reach the oldest generation wait long for theirs and the RSS creeps up.
+        """
+        now = time.monotonic()
+        if now < self.next_collect:
+            return
+        self.next_collect = now + self.options.collect_interval
+        gc.collect()
+
     def swap_model(self) -> None:
         """Between batches: take a newly loaded model from the reloader."""
         model = self.reloader.take() if self.reloader is not None else None
         if model is None:
             return
         old, self.model = self.model.version, model
+        self.memory = memory_for(model, self.options.max_devices)  # windows of the old model go
         self.metrics.set_model(model.bundle.meta)
         self.metrics.reloads.labels(result="success").inc()
         log.info("now serving model %s (was %s)", model.version, old)
@@ -272,6 +309,12 @@ class Daemon:
             self.producer.close(timeout=10)
         except Exception as exc:
             log.warning("closing the producer: %s", exc)
+
+
+def memory_for(model: Model, max_devices: int) -> DeviceMemory:
+    """A fresh per-device memory for a model's window and persistence rule."""
+    scorer = model.scorer
+    return DeviceMemory(scorer.window, len(model.channels), scorer.persistence, max_devices)
 
 
 def labels_of(records: Sequence) -> list[bytes | None]:

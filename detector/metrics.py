@@ -122,6 +122,10 @@ class Metrics:
             "detector_labelled_records",
             "Readings that carry a `label` header, by label and whether they were flagged.",
             ["label", "flagged"], registry=registry)
+        self.window_filling = Counter(
+            "detector_window_filling_records",
+            "Valid readings held, not scored: their device's window was not full yet.",
+            registry=registry)
         self.calibration_quantile = Gauge(
             "detector_calibration_error_quantile",
             "Quantiles of the reconstruction error on held-out normal data at calibration.",

@@ -101,12 +101,15 @@ class Rebalance(AsyncConsumerRebalanceListener):
     """Commits the acknowledged offsets of partitions before they go to another member.
 
     `drain` waits for the outstanding acknowledgements (a batch or two: brief, it blocks the
-    consumer's IO loop meanwhile) and returns their offsets.
+    consumer's IO loop meanwhile) and returns their offsets. `gone` is told the numbers of the
+    partitions revoked or lost (from the consumer's thread: it must only queue them).
     """
 
-    def __init__(self, committer: Committer, drain: Callable[[], Offsets]) -> None:
+    def __init__(self, committer: Committer, drain: Callable[[], Offsets],
+                 gone: Callable[[list[int]], None] = lambda partitions: None) -> None:
         self.committer = committer
         self.drain = drain
+        self.gone = gone
 
     async def on_partitions_revoked(self, revoked: set) -> None:
         committer = self.committer
@@ -124,6 +127,7 @@ class Rebalance(AsyncConsumerRebalanceListener):
                 log.warning("commit on revocation failed (%s): these records may be read again",
                             exc)
         committer.forget(revoked)
+        self.gone([tp.partition for tp in revoked])
 
     async def on_partitions_assigned(self, assigned: set) -> None:
         log.info("assigned partition(s) %s",
@@ -133,3 +137,4 @@ class Rebalance(AsyncConsumerRebalanceListener):
         log.warning("partition(s) %s lost (membership expired): they may be read again",
                     ", ".join(str(tp.partition) for tp in sorted(lost)))
         self.committer.forget(lost)
+        self.gone([tp.partition for tp in lost])

@@ -12,7 +12,6 @@ Pure: NumPy and the standard library only.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
@@ -88,8 +87,9 @@ def persist_by_device(
 class PersistenceState:
     """The streaming form: the last n above-threshold bits of each device, at most `max_devices`.
 
-    When a new device would exceed `max_devices`, the device seen least recently is forgotten
-    (it starts again as if new). Drop the devices of revoked partitions with `forget`.
+    Each device's bits are one integer (the newest reading in the lowest bit). When a new device
+    would exceed `max_devices`, the device seen least recently is forgotten (it starts again as
+    if new). Drop the devices of revoked partitions with `forget`.
     """
 
     def __init__(self, rule: Persistence, max_devices: int = 100_000) -> None:
@@ -97,20 +97,21 @@ class PersistenceState:
             raise DataError(f"max_devices must be at least 1, got {max_devices}")
         self.rule = rule
         self.max_devices = max_devices
-        self._recent: dict[Hashable, deque[bool]] = {}
+        self._mask = (1 << rule.n) - 1
+        self._recent: dict[Hashable, int] = {}  # least recently seen first
 
     def update(self, device: Hashable, above: bool) -> bool:
         """Record one reading of `device` (scored above the threshold or not); its flag."""
         if not self.rule.active:
             return bool(above)
-        recent = self._recent.pop(device, None)
-        if recent is None:
-            recent = deque(maxlen=self.rule.n)
+        bits = self._recent.pop(device, None)
+        if bits is None:
+            bits = 0
             if len(self._recent) >= self.max_devices:
                 del self._recent[next(iter(self._recent))]
-        recent.append(bool(above))
-        self._recent[device] = recent  # re-inserted last: dict order is least recently seen first
-        return sum(recent) >= self.rule.k
+        bits = ((bits << 1) | bool(above)) & self._mask
+        self._recent[device] = bits  # re-inserted last: dict order is least recently seen first
+        return bits.bit_count() >= self.rule.k
 
     def update_batch(self, devices: Iterable[Hashable], above: Iterable[bool]) -> np.ndarray:
         """Record a batch of readings in order; their flags."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 
 import numpy as np
@@ -68,6 +68,12 @@ class Readings:
 
     def __len__(self) -> int:
         return len(self.device)
+
+    def take(self, rows: np.ndarray) -> Readings:
+        """The readings at these rows (a boolean mask or positions); the rejections stay whole."""
+        chosen = np.flatnonzero(rows) if rows.dtype == bool else rows
+        return Readings(self.index[chosen], [self.device[i] for i in chosen.tolist()],
+                        self.seq[chosen], self.ts[chosen], self.values[chosen], self.rejected)
 
 
 class Decoder:
@@ -298,14 +304,7 @@ def drop_out_of_range(readings: Readings) -> Readings:
             )
         )
     rejected.sort(key=lambda r: r.index)
-    return Readings(
-        readings.index[ok],
-        [d for d, keep in zip(readings.device, ok, strict=True) if keep],
-        readings.seq[ok],
-        readings.ts[ok],
-        values[ok],
-        rejected,
-    )
+    return replace(readings.take(ok), rejected=rejected)
 
 
 def json_type(value: object) -> str:

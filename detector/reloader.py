@@ -2,8 +2,9 @@
 
 The watcher polls the stat of `bundle.json` and `model.keras` every `interval` seconds (no extra
 dependency). A change is loaded once it has held still for one interval (a copy in progress is
-not read half-way), in a background thread, and checked: same channels as the model in use, a
-supported window. The daemon swaps it in between batches. A bad new bundle keeps the old model.
+not read half-way), in a background thread, and checked: same channels as the model in use. The
+daemon swaps it in between batches (with fresh per-device windows). A bad new bundle keeps the old
+model.
 """
 
 from __future__ import annotations
@@ -55,14 +56,9 @@ def load_model(path: str | Path, channels: Sequence[str] | None = None) -> Model
             f"readings carry {', '.join(channels)}: train a bundle on these channels "
             "(detector train --columns ...) or point --model at one"
         )
-    if bundle.window != 1:
-        # The seam for windowed models: a per-device ring buffer would build the windows.
-        raise BundleError(
-            f"the bundle {path} scores windows of {bundle.window} readings; `detector serve` "
-            "scores single readings for now: train with --window 1"
-        )
     scorer = Scorer(bundle)
-    scorer.score(np.zeros((1, len(bundle.channels))))  # trace the model call now, not mid-stream
+    scorer.score(np.zeros((1, bundle.window, len(bundle.channels))))  # trace the call now
+
     return Model(bundle, scorer, Decoder(bundle.channels))
 
 

@@ -1,8 +1,17 @@
-"""Sliding windows of readings: each reading with the window − 1 readings before it (pure NumPy)."""
+"""Sliding windows of readings: each reading with the window − 1 readings before it (pure NumPy).
+
+`windows_by_device` cuts the windows of a whole table at once; `WindowHistory` is its streaming
+form for the serve loop: it keeps each device's last window − 1 readings between batches, so
+the windows of a stream cut into batches are the windows of the whole stream.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
+
 import numpy as np
+
+from detector.errors import DataError
 
 
 def sliding(values: np.ndarray, window: int) -> np.ndarray:
@@ -13,21 +22,153 @@ def sliding(values: np.ndarray, window: int) -> np.ndarray:
     return np.ascontiguousarray(view.transpose(0, 2, 1))
 
 
+def device_groups(devices: Sequence | np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sorted by device (stable), and each sorted row's rank within its device."""
+    if devices is None:
+        return np.arange(n), np.arange(n)
+    codes = np.unique(np.asarray(devices), return_inverse=True)[1].reshape(-1)
+    order = np.argsort(codes, kind="stable")
+    positions = np.arange(n)
+    first = np.ones(n, dtype=bool)
+    first[1:] = codes[order][1:] != codes[order][:-1]
+    starts = np.maximum.accumulate(np.where(first, positions, 0))
+    return order, positions - starts
+
+
 def windows_by_device(
-    values: np.ndarray, window: int, devices: np.ndarray | None = None
+    values: np.ndarray, window: int, devices: Sequence | np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Windows per device in row order and the rows they end at (short histories have none)."""
+    n = len(values)
     if window == 1:
-        return values[:, None, :], np.arange(len(values))
-    if devices is None:
-        devices = np.zeros(len(values), dtype=np.int8)
-    parts, rows = [], []
-    for device in dict.fromkeys(devices.tolist()):
-        index = np.flatnonzero(devices == device)
-        if len(index) >= window:
-            parts.append(sliding(values[index], window))
-            rows.append(index[window - 1 :])
-    if not parts:
-        return np.empty((0, window, values.shape[1])), np.empty(0, dtype=np.int64)
-    order = np.argsort(np.concatenate(rows), kind="stable")
-    return np.concatenate(parts)[order], np.concatenate(rows)[order]
+        return values[:, None, :], np.arange(n)
+    order, rank = device_groups(devices, n)
+    ends = np.flatnonzero(rank >= window - 1)  # positions in device order with a full window
+    rows = order[ends]
+    back = np.argsort(rows, kind="stable")
+    members = order[ends[back, None] + np.arange(1 - window, 1)]  # (m, window) source rows
+    return values[members], rows[back]
+
+
+class WindowHistory:
+    """Ring buffers of each device's last window − 1 readings, for at most `max_devices` devices.
+
+    `windows(devices, values)` cuts the windows that end at a batch's readings, reaching back
+    into what is held of each device, then keeps the newest window − 1 readings of each device
+    for the next batch. A device's first window − 1 readings have no window (they are only
+    kept). The buffers are one array (devices × (window − 1) × channels), grown as devices
+    arrive; when a new device would exceed `max_devices`, the device seen least recently is
+    forgotten and starts again as new. Drop the devices of revoked partitions with `forget`.
+    """
+
+    def __init__(self, window: int, channels: int, max_devices: int = 100_000) -> None:
+        if window < 1 or max_devices < 1:
+            raise DataError(f"window and max_devices must be at least 1, got {window}, "
+                            f"{max_devices}")
+        self.window = window
+        self.depth = window - 1
+        self.max_devices = max_devices
+        self._slots: dict[Hashable, int] = {}  # device → buffer row, least recently seen first
+        self._free: list[int] = []
+        self._buffers = np.zeros((0, self.depth, channels))
+        self._held = np.zeros(0, dtype=np.int64)  # readings held in each buffer, ≤ depth
+
+    def windows(self, devices: Sequence[Hashable], values: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Windows (m, window, channels) of the batch's readings that have one, and their rows."""
+        n = len(values)
+        if self.window == 1:
+            return values[:, None, :], np.arange(n)
+        seen = dict.fromkeys(devices)
+        code = {device: i for i, device in enumerate(seen)}
+        codes = np.fromiter(map(code.__getitem__, devices), np.int64, n)
+        batch = Batch(self, self.slots_for(list(seen)), codes, values)
+        position = batch.held[codes] + batch.rank  # of each reading in its device's stream
+        rows = np.flatnonzero(position >= self.depth)
+        windows = batch.gather(codes[rows], position[rows, None] + np.arange(-self.depth, 1))
+        everyone = np.arange(len(seen))
+        ends = batch.held + batch.count  # each device's stream length after the batch
+        kept = batch.gather(everyone, ends[:, None] + np.arange(-self.depth, 0))
+        self._buffers[batch.slots] = kept
+        self._held[batch.slots] = np.minimum(ends, self.depth)
+        return windows, rows
+
+    def slots_for(self, seen: list[Hashable]) -> np.ndarray:
+        """The buffer row of each device (new ones get an empty row), now the most recent."""
+        if len(seen) > self.max_devices:
+            raise DataError(f"a batch holds {len(seen)} devices, more than max_devices "
+                            f"({self.max_devices}): raise max_devices or lower the batch size")
+        held = [self._slots.pop(device, None) for device in seen]
+        for i in [i for i, slot in enumerate(held) if slot is None]:
+            held[i] = self.free_slot()
+        self._slots.update(zip(seen, held, strict=True))
+        return np.asarray(held, dtype=np.int64)
+
+    def free_slot(self) -> int:
+        """An empty buffer row: a freed one, a new one, or the stalest device's."""
+        if not self._free:
+            if len(self._held) < self.max_devices:
+                self.grow()
+            else:
+                stalest = next(iter(self._slots))
+                self._free.append(self._slots.pop(stalest))
+        slot = self._free.pop()
+        self._held[slot] = 0
+        return slot
+
+    def grow(self) -> None:
+        """Double the buffers (at most max_devices rows); the new rows are free."""
+        old = len(self._held)
+        size = min(self.max_devices, max(64, 2 * old))
+        self._buffers = np.concatenate(
+            [self._buffers, np.zeros((size - old, *self._buffers.shape[1:]))])
+        self._held = np.concatenate([self._held, np.zeros(size - old, dtype=np.int64)])
+        self._free.extend(range(size - 1, old - 1, -1))
+
+    def forget(self, devices: Sequence[Hashable]) -> None:
+        """Drop what is held of these devices."""
+        for device in devices:
+            slot = self._slots.pop(device, None)
+            if slot is not None:
+                self._free.append(slot)
+
+    def clear(self) -> None:
+        """Drop every device's readings."""
+        for device in list(self._slots):
+            self.forget([device])
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+
+class Batch:
+    """One batch laid out per device, to gather readings by their place in a device's stream.
+
+    Place p of a device that had h readings held: p < h is buffer row `depth − h + p`, else
+    the batch's (p − h)-th reading of that device.
+    """
+
+    def __init__(self, history: WindowHistory, slots: np.ndarray, codes: np.ndarray,
+                 values: np.ndarray) -> None:
+        n, depth = len(codes), history.depth
+        self.depth = depth
+        self.slots = slots
+        self.held = history._held[slots]
+        # One source to gather from: the held readings of the batch's devices, then the batch.
+        held_rows = history._buffers[slots].reshape(-1, values.shape[1])
+        self.source = np.concatenate([held_rows, values])
+        self.order = np.argsort(codes, kind="stable") + len(held_rows)  # rows device by device
+        self.count = np.bincount(codes, minlength=len(slots))
+        self.start = np.concatenate([[0], np.cumsum(self.count)[:-1]])
+        self.rank = np.empty(n, dtype=np.int64)  # each reading's place among its device's
+        self.rank[self.order - len(held_rows)] = np.arange(n) - np.repeat(self.start, self.count)
+
+    def gather(self, codes: np.ndarray, places: np.ndarray) -> np.ndarray:
+        """Readings at these places (m, k) of these devices' streams: shape (m, k, channels)."""
+        held = self.held[codes][:, None]
+        buffered = codes[:, None] * self.depth + self.depth - held + places
+        if len(self.order):
+            fresh = self.order[np.clip(self.start[codes][:, None] + places - held,
+                                       0, len(self.order) - 1)]
+            buffered = np.where(places < held, buffered, fresh)
+        return self.source[buffered]

@@ -106,3 +106,10 @@ def test_an_unreachable_broker_stops_serve_with_a_message(serve_bundle):
     print(f"unreachable broker: exit {result.returncode}; {errors}")
     assert result.returncode == 2, result.stderr[-3000:]
     assert len(errors) == 1 and address in errors[0] and "--bootstrap" in errors[0]
+
+
+def test_fewer_remembered_devices_than_a_batch_stops_serve_with_a_message(serve_bundle):
+    result = serve("--model", str(serve_bundle), "--batch-size", "100", "--max-devices", "10")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert len(errors) == 1 and "--max-devices" in errors[0] and "--batch-size" in errors[0]

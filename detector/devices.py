@@ -1,0 +1,72 @@
+"""What the serve loop remembers of each device between batches, bounded in number of devices.
+
+A windowed model needs each device's last window − 1 readings (`WindowHistory`); a persistence
+rule needs its last n above-threshold bits (`PersistenceState`). Both are kept here with the
+partition each device arrived on, so that the devices of revoked partitions can be dropped. A
+point-wise model without persistence keeps nothing and costs nothing. Pure: no Kafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Hashable, Sequence
+
+import numpy as np
+
+from detector.postprocess import Persistence, PersistenceState
+from detector.windows import WindowHistory
+
+
+class DeviceMemory:
+    """Per-device windows and persistence for one model; a new model starts a new memory."""
+
+    def __init__(self, window: int, channels: int, rule: Persistence,
+                 max_devices: int = 100_000) -> None:
+        self.history = WindowHistory(window, channels, max_devices)
+        self.persistence = PersistenceState(rule, max_devices)
+        self.max_devices = max_devices
+        self.partition_of: dict[Hashable, int] = {}  # least recently seen first
+        self.active = window > 1 or rule.active
+
+    def windows(self, devices: Sequence[Hashable], partitions: np.ndarray, values: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """The windows to score for a batch's readings and the rows they end at.
+
+        A device's first window − 1 readings have no window yet: they are held, not scored.
+        """
+        if self.active:
+            self.note_partitions(devices, partitions)
+        return self.history.windows(devices, values)
+
+    def flags(self, devices: Sequence[Hashable], rows: np.ndarray, above: np.ndarray) -> np.ndarray:
+        """Flags of the scored rows, the persistence rule run over every reading of the batch.
+
+        `above[i]` says whether the window ending at `rows[i]` scored above the threshold; the
+        readings without a window count as below it but take their place among the last n.
+        """
+        rule = self.persistence.rule
+        if not rule.active:
+            return above
+        every = np.zeros(len(devices), dtype=bool)
+        every[rows] = above
+        return self.persistence.update_batch(devices, every)[rows]
+
+    def note_partitions(self, devices: Sequence[Hashable], partitions: np.ndarray) -> None:
+        """Remember the partition of each device, most recent last, at most max_devices."""
+        known = self.partition_of
+        for device, partition in zip(devices, partitions.tolist(), strict=True):
+            known.pop(device, None)
+            known[device] = partition
+        while len(known) > self.max_devices:
+            del known[next(iter(known))]
+
+    def forget_partitions(self, partitions: Collection[int]) -> int:
+        """Drop the devices that arrived on these partitions; how many there were."""
+        gone = [d for d, p in self.partition_of.items() if p in partitions]
+        for device in gone:
+            del self.partition_of[device]
+        self.history.forget(gone)
+        self.persistence.forget(gone)
+        return len(gone)
+
+    def __len__(self) -> int:
+        return len(self.partition_of)

@@ -1,0 +1,76 @@
+"""A windowed model with a persistence rule served from Kafka flags what `detector score` does."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.detector_process import REPO
+
+WINDOW, DEVICES, COUNT = 5, 6, 3000
+
+
+@pytest.fixture(scope="session")
+def window_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dense bundle on windows of five readings, alarming on 2 of the last 3 windows."""
+    out = tmp_path_factory.mktemp("windowed") / "bundle"
+    result = subprocess.run(
+        [sys.executable, "-m", "detector", "train", "--simulate", "10000", "--epochs", "10",
+         "--window", str(WINDOW), "--persistence", "2/3", "--seed", "0", "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def offline_flags(bundle: Path, readings: list[dict], tmp_path: Path) -> dict[tuple, float]:
+    """(device, seq) → score of every reading `detector score` flags in the same readings."""
+    source, scored = tmp_path / "readings.csv", tmp_path / "scored.csv"
+    channels = json.loads((bundle / "bundle.json").read_text())["channels"]
+    with source.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["ts", "device", "seq", *channels])
+        for r in readings:
+            out.writerow([r["ts"], r["device"], r["seq"], *r["values"]])
+    result = subprocess.run(
+        [sys.executable, "-m", "detector", "score", str(bundle), str(source), "--out",
+         str(scored)], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with scored.open() as f:
+        return {(row["device"], int(row["seq"])): float(row["score"])
+                for row in csv.DictReader(f) if row["is_anomaly"] == "1"}
+
+
+def test_windowed_persistent_alarms_online_match_offline(
+    start_detector, serve_topics, simulate, consume_all, window_bundle, tmp_path
+):
+    topics = serve_topics(partitions=3)
+    detector = start_detector(topics, model=window_bundle)
+    detector.wait_ready()
+
+    simulate(topics.readings, COUNT, anomaly_rate=0.01, seed=11, devices=DEVICES)
+    filling = DEVICES * (WINDOW - 1)
+    detector.wait_records(COUNT - filling)
+    detector.wait_for(lambda: detector.sample("detector_window_filling_records_total")
+                      == filling, "every device's first readings held")
+
+    readings = [json.loads(r.value) for r in consume_all(topics.readings, min_records=COUNT)]
+    expected = offline_flags(window_bundle, readings, tmp_path)
+    events = [json.loads(r.value) for r in consume_all(topics.anomalies,
+                                                       min_records=len(expected))]
+    online = {(e["device"], e["seq"]): e["score"] for e in events}
+
+    assert expected, "the simulated anomalies should raise alarms"
+    assert online.keys() == expected.keys()
+    for key, score in online.items():
+        assert score == pytest.approx(expected[key], rel=1e-6), key
+    assert detector.sample("detector_records_total") == COUNT - filling
+    assert detector.sample("detector_model_info", version=json.loads(
+        (window_bundle / "bundle.json").read_text())["version"], channels=",".join(
+        f"col_{i}" for i in range(1, 6)), window=str(WINDOW), calibration="pot") == 1
+    assert detector.stop() == 0
