@@ -28,6 +28,7 @@ BENCHMARKS = {
     "scale": [PY, "-m", "bench.scale"],
     "footprint": [PY, "-m", "bench.footprint"],
     "offline": [PY, "-m", "bench.offline"],
+    "record_decode": [PY, "-m", "bench.record_decode"],
     "simulated_quality": [PY, "-m", "bench.simulated_quality"],
 }
 STREAMING = {"throughput", "latency", "scale", "footprint", "soak"}
