@@ -20,6 +20,7 @@ Target: p99 <= 50 ms.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import subprocess
 import tempfile
@@ -122,9 +123,12 @@ def main() -> None:
         try:
             detector.wait_for(detector.ready, "ready")
             print(f"detector: producing {count:,} readings at {args.rate:,.0f}/s ...", flush=True)
+            cpu, started = detector.cpu(), time.perf_counter()
             producer, kept = produce(topic, args.rate, count, args.devices)
             detector.wait_for(lambda: scratch.committed(group, topic) >= count,
                               "every reading to be committed", timeout=600)
+            cpu = (detector.cpu() - cpu) / (time.perf_counter() - started)
+            load = os.getloadavg()[0]
             buckets = histogram(detector.metrics(), LAG)
         finally:
             detector.stop()
@@ -140,7 +144,9 @@ def main() -> None:
     print(f"detector: {detector.shown}")
     print(f"baseline: {shlex.join(bare)}")
     print(f"the producer kept {kept:,.0f} readings/s ({kept_bare:,.0f}/s for the baseline); "
-          f"{len(before):,} anomaly events\n")
+          f"{len(before):,} anomaly events")
+    print(f"the detector used {cpu:.0%} of a core meanwhile; load average {load:.1f} on "
+          f"{os.cpu_count()} cores (a loaded machine delays every process's wake-ups)\n")
     rows = [
         row("detector, events: detected_at - ts", before + after),
         row("  of which producer -> broker", before),

@@ -23,6 +23,7 @@ Targets: the detector >= 0.8x the bare consumer and >= 100,000 readings/s on one
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import statistics
 import tempfile
@@ -80,7 +81,8 @@ def main() -> None:
             runs.append((base, tuned_base, (rate, cpu)))
             print(f"run {run}: bare {base[0]:,.0f}/s ({base[1]:.1f} us CPU/record), bare with "
                   f"serve's GC settings {tuned_base[0]:,.0f}/s ({tuned_base[1]:.1f} us), "
-                  f"detector {rate:,.0f}/s ({cpu:.1f} us)", flush=True)
+                  f"detector {rate:,.0f}/s ({cpu:.1f} us); load average "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     print(f"\nbare consumer:   {shlex.join(plain)}")
     print(f"bare, serve's GC: {shlex.join(tuned)}")
     print(f"detector:        {command}\n")
