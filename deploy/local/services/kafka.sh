@@ -109,8 +109,10 @@ EOF
 # Format the storage once, with a fresh cluster id (22 chars of URL-safe base64, as Kafka's).
 kafka_format_storage() {
   [[ -f $KAFKA_DIR/data/meta.properties ]] && return 0
-  local id
-  id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  local id=-
+  while [[ $id == -* ]]; do  # a leading "-" reads as an option; Kafka's own ids avoid it too
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  done
   say "kafka: formatting storage in $KAFKA_DIR/data (cluster id $id)"
   kafka_tool kafka.tools.StorageTool format -t "$id" -c "$KAFKA_CONF" >>"$KAFKA_CONSOLE_LOG" 2>&1 ||
     { show_log_tail "$KAFKA_CONSOLE_LOG" 20; die "kafka: storage format failed"; }
