@@ -84,6 +84,13 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     show_default=True,
     help="Alarm when K of a device's last N windows are above the threshold (K/N).",
 )
+@click.option(
+    "--validation",
+    type=click.Choice(["tail", "random"]),
+    default="tail",
+    show_default=True,
+    help="Windows early stopping watches: the newest fifth of the fitting data, or a random fifth.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 def train(
     data: str | None,
@@ -100,6 +107,7 @@ def train(
     holdout: float,
     margin: float,
     persistence: str,
+    validation: str,
     seed: int,
 ) -> None:
     """Train a model bundle on normal DATA.csv, or on --simulate N simulated readings."""
@@ -117,7 +125,7 @@ def train(
     values, channels, devices, source = training_data(data, simulate, columns, seed)
     sizes = parse_sizes(hidden) if hidden else default_hidden(architecture)
     arch = Architecture(architecture, sizes, activation, window)
-    options = TrainingOptions(epochs=epochs, seed=seed)
+    options = TrainingOptions(epochs=epochs, seed=seed, validation=validation)
     plan = TrainingPlan(arch, options, calibration, target_far, holdout, margin, rule)
     started = time.monotonic()
     meta = train_bundle(values, channels, out, plan, devices, source, echo_err)

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 ARCHITECTURES = ("dense", "conv")
+VALIDATION = ("tail", "random")  # which fitting windows early stopping watches
 CONV_FILTERS = (32, 16)  # as the Conv-AE of the SKAB benchmark
 
 
@@ -38,7 +39,12 @@ class Architecture:
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    """How to fit: epochs, batch, learning rate, validation split, early stopping, seed."""
+    """How to fit: epochs, batch, learning rate, validation split, early stopping, seed.
+
+    `validation` picks the windows early stopping watches: the last `validation_split` of them
+    (`tail`, the newest readings), or as many drawn at random with the seed (`random`), so the
+    model also learns from the readings nearest to those it will score.
+    """
 
     epochs: int = 200
     batch_size: int = 0  # 0 = chosen from the data size
@@ -46,6 +52,7 @@ class TrainingOptions:
     validation_split: float = 0.2
     patience: int = 15
     seed: int = 0
+    validation: str = "tail"
 
 
 def channel_scaling(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -109,6 +116,15 @@ def export_model(inner: keras.Sequential, mean: np.ndarray, variance: np.ndarray
     return keras.Model(inputs, outputs, name="detector")
 
 
+def fitting_order(n: int, validation: str, seed: int) -> np.ndarray:
+    """The order of n windows for Keras, whose validation split takes the last ones."""
+    if validation == "tail":
+        return np.arange(n)
+    if validation == "random":
+        return np.random.default_rng(seed).permutation(n)
+    raise ValueError(f"unknown validation {validation!r}: choose {', '.join(VALIDATION)}")
+
+
 def pick_batch_size(rows: int) -> int:
     """A batch size that gives small data enough steps and large data few of them."""
     return int(min(512, max(16, 2 ** round(np.log2(max(rows, 1) / 100)))))
@@ -127,6 +143,7 @@ def train(
     tf.config.experimental.enable_op_determinism()
     mean, variance = channel_scaling(windows)
     scaled = ((windows - mean) / np.sqrt(variance)).astype(np.float32)
+    scaled = scaled[fitting_order(len(scaled), options.validation, options.seed)]
     inner = inner_network(arch, windows.shape[-1])
     inner.compile(
         optimizer=keras.optimizers.Adam(options.learning_rate), loss="mse", steps_per_execution=16

@@ -100,6 +100,7 @@ def train_bundle(
         "mse_raw_units": raw_mse,
         "curves": curves,
         "seed": plan.options.seed,
+        "validation": plan.options.validation,
     }
     return save_bundle(out, model, meta, arrays)
 
