@@ -36,8 +36,8 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = REPO.parent / "shared" / "data" / "skab-dev"
 TRAIN_ROWS = 400
 DEFAULT_TRAIN_ARGS = (
-    "--architecture conv --window 30 --calibration pot --target-far 0.01 --margin 3 "
-    "--persistence 5/10"
+    "--architecture dense --window 20 --hidden 8 --validation random --calibration pot "
+    "--target-far 0.01 --margin 2.25 --persistence 5/10"
 )
 MARGINS = (1.0, 1.5, 2.0, 3.0, 4.0)
 RULES = ("1/1", "5/10", "20/30")
