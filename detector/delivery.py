@@ -83,7 +83,7 @@ class Outbox:
         self.timeout = timeout
         self.depth = depth
         self.queue: deque[Pending] = deque()
-        self.broken = False  # set once delivery gave up: nothing more is reported done
+        self.failure: DeliveryError | None = None  # once delivery gave up: raised on every call
         self.lock = threading.Lock()  # done() runs in the loop and in the rebalance listener
 
     def __len__(self) -> int:
@@ -119,8 +119,8 @@ class Outbox:
         A batch with a failed send is retried here (blocking) before any later batch counts.
         """
         with self.lock:
-            if self.broken:
-                return {}
+            if self.failure is not None:  # also when the rebalance listener met it first
+                raise self.failure
             if wait or len(self.queue) > self.depth:
                 self.flush()
             offsets: dict = {}
@@ -156,12 +156,12 @@ class Outbox:
             error = error or "not acknowledged in time"
             topics = ", ".join(sorted({m[0] for m, _ in failed}))
             if attempt >= self.attempts or self.stopping.is_set():
-                self.broken = True
-                raise DeliveryError(
+                self.failure = DeliveryError(
                     f"could not publish {len(failed)} message(s) to {topics} after {attempt} "
                     f"attempt(s): {error}; nothing was committed past them, a restart reads "
                     "them again"
                 )
+                raise self.failure
             delay = min(self.backoff * 2 ** (attempt - 1), self.backoff_max)
             log.warning("could not publish %d message(s) to %s (%s); attempt %d of %d in %.0f s, "
                         "offsets stay uncommitted", len(failed), topics, error, attempt + 1,

@@ -109,7 +109,12 @@ class DetectorProcess:
         return self.wait(timeout)
 
     def wait(self, timeout: float = 60.0) -> int:
-        code = self.proc.wait(timeout=timeout)
+        """The exit status; fails with the log's tail if the process outlives `timeout`."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            tail = self.log[-4000:]
+            raise AssertionError(f"still running after {timeout:.0f} s:\n{tail}") from None
         self.reader.join(timeout=10)
         return code
 
