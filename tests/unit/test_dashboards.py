@@ -13,29 +13,29 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import CollectorRegistry
+
+from detector.metrics import Metrics
+from producer.cli import records_counter
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((REPO / "deploy" / "grafana" / "dashboards").glob("*.json"))
 DATASOURCES = REPO / "deploy" / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
 RULES = sorted((REPO / "deploy" / "prometheus" / "rules").glob("*.yml"))
 
-# What the detector and the producer export (DESIGN.md, "Metrics"), and Prometheus' own up and
-# ALERTS series.
-COUNTERS = {
-    "detector_records_total", "detector_anomalies_total", "detector_rejected_total",
-    "detector_model_reloads_total", "detector_labelled_records_total", "producer_records_total",
-    "process_cpu_seconds_total",
-}
-GAUGES = {
-    "detector_threshold", "detector_last_record_timestamp_seconds",
-    "detector_consumer_lag_records", "detector_model_info", "detector_calibration_error_quantile",
-    "process_resident_memory_bytes", "up", "ALERTS",
-}
-HISTOGRAMS = {
-    "detector_reconstruction_error", "detector_anomaly_score", "detector_batch_duration_seconds",
-    "detector_event_lag_seconds",
-}
-EXPORTED = COUNTERS | GAUGES | {h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")}
+def exported_names() -> set[str]:
+    """Every series name the detector and the producer export (read from fresh registries), the
+    process metrics, and Prometheus' own `up` and `ALERTS`."""
+    registry = CollectorRegistry()
+    Metrics(registry)
+    records_counter(registry)
+    suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
+    names = {family.name + suffix for family in registry.collect()
+             for suffix in suffixes[family.type]}
+    return names | {"process_cpu_seconds_total", "process_resident_memory_bytes", "up", "ALERTS"}
+
+
+EXPORTED = exported_names()
 
 KEYWORDS = {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left",
             "group_right", "bool", "offset", "inf", "nan"}
