@@ -82,15 +82,16 @@ class WindowHistory:
         seen = dict.fromkeys(devices)
         code = {device: i for i, device in enumerate(seen)}
         codes = np.fromiter(map(code.__getitem__, devices), np.int64, n)
-        batch = Batch(self, self.slots_for(list(seen)), codes, values)
+        slots = self.slots_for(list(seen))
+        batch = Batch(self._buffers[slots], self._held[slots], codes, values)
         position = batch.held[codes] + batch.rank  # of each reading in its device's stream
         rows = np.flatnonzero(position >= self.depth)
         windows = batch.gather(codes[rows], position[rows, None] + np.arange(-self.depth, 1))
         everyone = np.arange(len(seen))
         ends = batch.held + batch.count  # each device's stream length after the batch
         kept = batch.gather(everyone, ends[:, None] + np.arange(-self.depth, 0))
-        self._buffers[batch.slots] = kept
-        self._held[batch.slots] = np.minimum(ends, self.depth)
+        self._buffers[slots] = kept
+        self._held[slots] = np.minimum(ends, self.depth)
         return windows, rows
 
     def slots_for(self, seen: list[Hashable]) -> np.ndarray:
@@ -144,31 +145,31 @@ class WindowHistory:
 class Batch:
     """One batch laid out per device, to gather readings by their place in a device's stream.
 
-    Place p of a device that had h readings held: p < h is buffer row `depth − h + p`, else
-    the batch's (p − h)-th reading of that device.
+    Device i (codes index the batch's devices) had held[i] readings buffered, right-aligned in
+    buffers[i]. Place p of its stream is buffers[i][depth − held[i] + p] when p < held[i], else
+    the batch's (p − held[i])-th reading of that device.
     """
 
-    def __init__(self, history: WindowHistory, slots: np.ndarray, codes: np.ndarray,
+    def __init__(self, buffers: np.ndarray, held: np.ndarray, codes: np.ndarray,
                  values: np.ndarray) -> None:
-        n, depth = len(codes), history.depth
+        n, depth = len(codes), buffers.shape[1]
         self.depth = depth
-        self.slots = slots
-        self.held = history._held[slots]
+        self.held = held
         # One source to gather from: the held readings of the batch's devices, then the batch.
-        held_rows = history._buffers[slots].reshape(-1, values.shape[1])
-        self.source = np.concatenate([held_rows, values])
-        self.order = np.argsort(codes, kind="stable") + len(held_rows)  # rows device by device
-        self.count = np.bincount(codes, minlength=len(slots))
+        buffered = buffers.reshape(-1, values.shape[1])
+        self.source = np.concatenate([buffered, values])
+        self.order = np.argsort(codes, kind="stable") + len(buffered)  # rows device by device
+        self.count = np.bincount(codes, minlength=len(held))
         self.start = np.concatenate([[0], np.cumsum(self.count)[:-1]])
         self.rank = np.empty(n, dtype=np.int64)  # each reading's place among its device's
-        self.rank[self.order - len(held_rows)] = np.arange(n) - np.repeat(self.start, self.count)
+        self.rank[self.order - len(buffered)] = np.arange(n) - np.repeat(self.start, self.count)
 
     def gather(self, codes: np.ndarray, places: np.ndarray) -> np.ndarray:
         """Readings at these places (m, k) of these devices' streams: shape (m, k, channels)."""
         held = self.held[codes][:, None]
-        buffered = codes[:, None] * self.depth + self.depth - held + places
+        rows = codes[:, None] * self.depth + self.depth - held + places
         if len(self.order):
             fresh = self.order[np.clip(self.start[codes][:, None] + places - held,
                                        0, len(self.order) - 1)]
-            buffered = np.where(places < held, buffered, fresh)
-        return self.source[buffered]
+            rows = np.where(places < held, rows, fresh)
+        return self.source[rows]
