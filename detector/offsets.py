@@ -9,6 +9,7 @@ commits them, so the new owner starts where this one stopped.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,10 +32,13 @@ Offsets = dict[TopicPartition, OffsetAndMetadata]
 class Committer:
     """Acknowledged offsets per partition, and what was asked for and known committed."""
 
-    def __init__(self, consumer: Any, timeout_ms: int, report: Callable[[bool], None]) -> None:
+    def __init__(self, consumer: Any, timeout_ms: int, report: Callable[[bool], None],
+                 async_interval: float = 0.2) -> None:
         self.consumer = consumer
         self.timeout_ms = timeout_ms
         self.report = report  # told whether the broker answered a commit
+        self.async_interval = async_interval  # seconds between asynchronous commits
+        self.next_async = 0.0
         self.acked: Offsets = {}
         self.asked: Offsets = {}
         self.committed: Offsets = {}
@@ -51,10 +55,18 @@ class Committer:
         return {tp: o for tp, o in list(self.acked.items()) if done.get(tp) != o}
 
     def commit_async(self) -> None:
-        """Ask for a commit of the new acknowledged offsets without waiting for the answer."""
+        """Ask for a commit of the new acknowledged offsets without waiting for the answer.
+
+        At most one every async_interval: small batches at a low rate would otherwise each cost
+        a commit request (a crash may then read up to that much again, which it may anyway).
+        """
+        now = time.monotonic()
+        if now < self.next_async:
+            return
         offsets = self.uncommitted(self.asked)
         if not offsets:
             return
+        self.next_async = now + self.async_interval
         self.asked.update(offsets)
         try:
             self.consumer.commit_async(offsets, callback=self.answered)
