@@ -58,7 +58,6 @@ def load_model(path: str | Path, channels: Sequence[str] | None = None) -> Model
         )
     scorer = Scorer(bundle)
     scorer.score(np.zeros((1, bundle.window, len(bundle.channels))))  # trace the call now
-
     return Model(bundle, scorer, Decoder(bundle.channels))
 
 

@@ -133,11 +133,6 @@ class WindowHistory:
             if slot is not None:
                 self._free.append(slot)
 
-    def clear(self) -> None:
-        """Drop every device's readings."""
-        for device in list(self._slots):
-            self.forget([device])
-
     def __len__(self) -> int:
         return len(self._slots)
 
