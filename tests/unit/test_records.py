@@ -59,6 +59,7 @@ BAD = {
         reading(seq="42"),
         reading(seq=1.5),
         reading(seq=-1),
+        reading(seq=2**63),
         reading(seq=True),
         reading(ts="yesterday"),
         reading(device=7),
