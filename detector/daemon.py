@@ -18,7 +18,6 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -27,12 +26,11 @@ import numpy as np
 from kafka import OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
-from detector.delivery import Message, Outbox
+from detector.delivery import Outbox
 from detector.devices import DeviceMemory
-from detector.events import Flagged, anomaly_events, dead_letter_headers
 from detector.metrics import Metrics
 from detector.offsets import Committer, Rebalance
-from detector.records import Readings
+from detector.outgoing import dead_letter_messages, event_messages, labels_of
 from detector.reloader import Model
 
 log = logging.getLogger(__name__)
@@ -194,8 +192,10 @@ class Daemon:
         flagged = self.memory.flags(readings.device, rows, above)
         scored = readings if len(rows) == len(readings) else readings.take(rows)
         now = time.time()
-        messages = self.events(records, scored, scores, flagged, model, now)
-        messages += self.dead_letters(records, readings)
+        topics = self.topics
+        messages = event_messages(topics.readings, topics.anomalies, records, scored, scores,
+                                  flagged, model, now)
+        messages += dead_letter_messages(topics.dlq, records, readings)
         offsets = {tp: OffsetAndMetadata(part[-1].offset + 1, "", -1)
                    for tp, part in batch.items()}
         self.outbox.submit(messages, offsets)
@@ -210,40 +210,6 @@ class Daemon:
         self.scored += len(scored)
         self.rejected += len(readings.rejected)
         self.metrics.batch_duration.observe(time.perf_counter() - started)
-
-    def events(self, records: Sequence, readings: Readings, scores: Any, flagged: np.ndarray,
-               model: Model, now: float) -> list[Message]:
-        """The anomaly events of the flagged readings."""
-        if not flagged.any():
-            return []
-        rows = np.flatnonzero(flagged)
-        chosen = [records[i] for i in readings.index[rows].tolist()]
-        found = Flagged(
-            topic=self.topics.readings,
-            partition=np.array([r.partition for r in chosen]),
-            offset=np.array([r.offset for r in chosen]),
-            device=[readings.device[j] for j in rows.tolist()],
-            seq=readings.seq[rows],
-            ts=readings.ts[rows],
-            values=readings.values[rows],
-            reconstruction=scores.reconstruction[rows],
-            error=scores.error[rows],
-            channel_errors=scores.channel_errors[rows],
-            score=scores.score[rows],
-            top_channel=scores.top_channel[rows],
-        )
-        pairs = anomaly_events(found, model.channels, model.scorer.threshold, model.version, now)
-        return [(self.topics.anomalies, key, value, None) for key, value in pairs]
-
-    def dead_letters(self, records: Sequence, readings: Readings) -> list[Message]:
-        """A dead letter for every rejected record: original key and value, reason headers."""
-        out: list[Message] = []
-        for rejection in readings.rejected:
-            r = records[rejection.index]
-            headers = dead_letter_headers(rejection.reason, rejection.message, r.topic,
-                                          r.partition, r.offset, r.headers)
-            out.append((self.topics.dlq, r.key, r.value, headers))
-        return out
 
     def update_lag(self) -> None:
         """Every lag_interval: readings behind on each assigned partition; probes the broker."""
@@ -315,17 +281,3 @@ def memory_for(model: Model, max_devices: int) -> DeviceMemory:
     """A fresh per-device memory for a model's window and persistence rule."""
     scorer = model.scorer
     return DeviceMemory(scorer.window, len(model.channels), scorer.persistence, max_devices)
-
-
-def labels_of(records: Sequence) -> list[bytes | None]:
-    """The raw `label` header of each record (None without one); quick when it comes first."""
-    return [h[0][1] if (h := r.headers) and h[0][0] == "label" else label_of(h)
-            for r in records]
-
-
-def label_of(headers: list | None) -> bytes | None:
-    """The value of the `label` header, if any."""
-    for key, value in headers or ():
-        if key == "label":
-            return value
-    return None
