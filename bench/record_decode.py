@@ -13,7 +13,9 @@ little), each layer of kafka-python's consumer path over those bytes:
 - the consumer's whole path (Fetcher.PartitionRecords.take: parser, per-record CRC call,
   header sizes, ConsumerRecord), with check_crcs on and off;
 - a lean loop over the same bytes that builds the same ConsumerRecords (bench/lean_records.py):
-  how much of that path is kafka-python's per-record overhead rather than the work itself.
+  how much of that path is kafka-python's per-record overhead rather than the work itself;
+- beside them, the detector's own decode and validation of the same values, 5,000 a batch
+  (detector.records.Decoder, the fast path every clean batch takes).
 
 The bare consumer of bench.throughput pays the consumer's whole path plus the fetches; the
 throughput target (>= 100,000 records/s) needs at most 10 us a record for everything.
@@ -36,6 +38,8 @@ from kafka.record.util import calc_crc32c
 
 from bench.common import table
 from bench.lean_records import lean_unpack
+from detector.records import Decoder
+from producer.signal import CHANNELS
 from producer.simulator import Simulator
 from producer.sinks import encode_reading
 
@@ -115,6 +119,8 @@ def main() -> None:
     data, n = fetched_bytes(args.records, args.batch_records), args.records
     if partition_records(data).take() != partition_records(data, unpack=lean_unpack).take():
         sys.exit("the lean loop does not give the same records as kafka-python")
+    values = [r.value for r in partition_records(data).take()]
+    decoder = Decoder(CHANNELS)
     cases = [
         ("batch CRC, crc32c package", lambda: [calc_crc32c(memoryview(b._buffer)[AT:])
                                               for b in batches(data)]),
@@ -126,6 +132,8 @@ def main() -> None:
         ("consumer path, check_crcs=False", lambda: consumer_path(data, False)),
         ("lean loop, same ConsumerRecords, CRC checked", lambda: consumer_path(data, True,
                                                                                 lean_unpack)),
+        ("the detector's decode and validation", lambda: [
+            decoder.decode(values[i:i + 5000]) for i in range(0, n, 5000)]),
     ]
     rows = []
     for name, work in cases:
