@@ -9,21 +9,28 @@ record that fails is rejected with one reason:
 | `empty`      | the value is null (a tombstone) or zero bytes                         |
 | `too_large`  | the value is larger than MAX_VALUE_BYTES (64 KiB), checked before parsing |
 | `decode`     | not UTF-8, or not JSON                                                |
-| `schema`     | not an object, a field missing, or a field of the wrong type          |
+| `schema`     | not an object, a field missing or of the wrong type, a bad device name |
 | `channels`   | the wrong number of values, or channel names the model does not know  |
 | `non_finite` | NaN, Infinity, or a number beyond float32 (the model's precision)     |
 
-Extra fields are ignored. A batch is first parsed record by record with msgspec straight into
-typed fields (the fast path); only a batch where that fails for some record is parsed again record
-by record with orjson and explicit checks, which name each failure (the careful path). orjson
-refuses NaN and Infinity; only a record it refuses is parsed again by the standard library, to tell
-`non_finite` from `decode`.
+A device name is 1 to 128 characters, each a letter, a digit or one of `_ . : @ / # + -` (so
+no spaces, control characters or escape sequences reach logs, terminals or headers). Extra fields
+are ignored, whatever they hold.
+
+A batch is first parsed record by record with msgspec straight into typed fields (the fast path);
+only a batch where that fails for some record is parsed again record by record (the careful path).
+The careful path tries the same msgspec parse on each record first, so a record's fate never
+depends on the batch it came in; only a record msgspec refuses is parsed with orjson and explicit
+checks, which name the failure. orjson refuses NaN and Infinity; only a record it refuses is parsed
+again by the standard library, to tell `non_finite` from `decode`. No exception but Invalid leaves
+a parse: hostile input (deep nesting, huge numbers, any bytes) ends as a rejection.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Annotated
@@ -36,18 +43,28 @@ MAX_VALUE_BYTES = 64 * 1024
 REASONS: tuple[str, ...] = ("decode", "schema", "channels", "non_finite", "too_large", "empty")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NUMBER = (int, float)
+MAX_DEVICE_LENGTH = 128
+DEVICE_NAME = re.compile(rf"[\w.:@/#+-]{{1,{MAX_DEVICE_LENGTH}}}")
 
 
 class CleanReading(msgspec.Struct, gc=False):
     """A reading as the fast path accepts it: typed by msgspec while it parses, no booleans."""
 
-    device: Annotated[str, msgspec.Meta(min_length=1)]
+    device: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_DEVICE_LENGTH)]
     seq: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
     ts: float  # a JSON integer becomes a float; JSON has no NaN or Infinity
     values: list[float]
 
 
 _parse_clean = msgspec.json.Decoder(CleanReading).decode
+
+
+def parse_clean(raw: bytes) -> CleanReading | None:
+    """The record as msgspec types it, or None for anything it refuses (whatever it raises)."""
+    try:
+        return _parse_clean(raw)
+    except Exception:  # DecodeError, RecursionError on deep nesting, MemoryError on hostile input
+        return None
 
 
 class Invalid(Exception):
@@ -97,13 +114,12 @@ class Decoder:
         self.width = len(self.channels)
         self.names = frozenset(self.channels)
         self.max_bytes = max_bytes
+        self.known_devices: set[str] = set()  # names already found valid (bounded)
 
     def decode(self, raws: Sequence[bytes | None]) -> Readings:
         """Decode and validate every raw value of a batch."""
         readings = self.decode_clean(raws)
-        if readings is None:
-            readings = self.decode_each(raws)
-        return drop_out_of_range(readings)
+        return self.decode_each(raws) if readings is None else readings
 
     def decode_clean(self, raws: Sequence[bytes | None]) -> Readings | None:
         """The fast path: every record parsed straight into its typed fields; None if any fails.
@@ -115,18 +131,19 @@ class Decoder:
             if max(map(len, raws)) > self.max_bytes:  # None raises TypeError, no raws ValueError
                 return None
             parsed = [_parse_clean(raw) for raw in raws]
-        except (msgspec.DecodeError, TypeError, ValueError):
+        except Exception:  # DecodeError, RecursionError on deep nesting, ...
             return None
         rows = [r.values for r in parsed]
-        if set(map(len, rows)) != {self.width}:
+        devices = [r.device for r in parsed]
+        if set(map(len, rows)) != {self.width} or not self.valid_devices(devices):
             return None
-        return Readings(
+        return drop_out_of_range(Readings(
             np.arange(len(parsed), dtype=np.int64),
-            [r.device for r in parsed],
+            devices,
             np.array([r.seq for r in parsed], dtype=np.int64),
             np.array([r.ts for r in parsed], dtype=np.float64),
             np.array(rows, dtype=np.float64),
-        )
+        ))
 
     def decode_each(self, raws: Sequence[bytes | None]) -> Readings:
         """The careful path: parse record by record, rejecting each bad one with its reason."""
@@ -148,14 +165,27 @@ class Decoder:
             seqs.append(seq)
             stamps.append(ts)
             rows.append(row)
-        return Readings(
+        return drop_out_of_range(Readings(
             np.array(index, dtype=np.int64),
             devices,
             np.array(seqs, dtype=np.int64),
             np.array(stamps, dtype=np.float64),
             np.array(rows, dtype=np.float64).reshape(len(rows), self.width),
             rejected,
-        )
+        ))
+
+    def valid_devices(self, devices: list[str]) -> bool:
+        """True when every name follows the device rule (names seen before are not checked)."""
+        known = self.known_devices
+        new = set(devices) - known
+        if not new:
+            return True
+        if not all(DEVICE_NAME.fullmatch(name) for name in new):
+            return False
+        if len(known) + len(new) > 100_000:
+            known.clear()
+        known.update(new)
+        return True
 
     def parse(self, raw: bytes | None) -> tuple[str, int, float, list]:
         """One record's device, seq, ts and values row, or raise Invalid."""
@@ -165,6 +195,10 @@ class Decoder:
             raise Invalid(
                 "too_large", f"the value is {len(raw)} bytes, more than the limit {self.max_bytes}"
             )
+        clean = parse_clean(raw)
+        if clean is not None and len(clean.values) == self.width:
+            check_device(clean.device)
+            return clean.device, clean.seq, clean.ts, clean.values
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
@@ -180,6 +214,7 @@ class Decoder:
             raise Invalid("schema", f"field {exc.args[0]!r} is missing") from None
         if type(device) is not str or not device:
             raise Invalid("schema", f"'device' must be a non-empty string, got {json_type(device)}")
+        check_device(device)
         if type(seq) is not int or not 0 <= seq < 2**63:
             raise Invalid("schema", f"'seq' must be an integer ≥ 0, got {json_type(seq)}")
         if type(ts) not in _NUMBER:
@@ -214,13 +249,30 @@ class Decoder:
     def name_mismatch(self, values: dict) -> str:
         """Which channel names an object of values lacks or adds."""
         missing = [c for c in self.channels if c not in values]
-        unknown = [str(k) for k in values if k not in self.names]
+        unknown = [shown(k) for k in values if k not in self.names]
         parts = []
         if unknown:
-            parts.append(f"unknown channel(s) {', '.join(unknown)}")
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            parts.append(f"unknown channel(s) {', '.join(unknown[:5])}{more}")
         if missing:
             parts.append(f"missing channel(s) {', '.join(missing)}")
         return f"'values' has {'; '.join(parts)} (the model expects {', '.join(self.channels)})"
+
+
+def check_device(name: str) -> None:
+    """Raise Invalid (`schema`) unless the device name follows the rule in the module docstring."""
+    if not DEVICE_NAME.fullmatch(name):
+        raise Invalid(
+            "schema",
+            f"'device' {shown(name)} must be 1 to {MAX_DEVICE_LENGTH} letters, digits or "
+            "_ . : @ / # + - (no spaces or control characters)",
+        )
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """A name from a record, quoted, escaped (no control characters) and cut to `limit`."""
+    cut = text if len(text) <= limit else text[:limit] + "…"
+    return ascii(cut) if not cut.isprintable() else repr(cut)
 
 
 def reparse(raw: bytes, error: Exception) -> object:
@@ -231,7 +283,7 @@ def reparse(raw: bytes, error: Exception) -> object:
     """
     try:
         obj = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    except Exception:  # ValueError, UnicodeDecodeError, RecursionError, ...
         raise Invalid("decode", f"not valid UTF-8 JSON: {error}") from None
     if has_non_finite(obj):
         raise Invalid("non_finite", "the reading holds NaN or Infinity")
