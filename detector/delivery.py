@@ -3,7 +3,9 @@ order, which batches the broker has acknowledged, so only their offsets get comm
 
 Waiting for acknowledgements overlaps with polling and scoring the next batch. A failed send is
 retried with exponential backoff (`backoff` s, doubling, capped at `backoff_max`); after
-`attempts` attempts the outbox raises DeliveryError and no later batch is reported as done.
+`attempts` attempts the outbox raises DeliveryError and no later batch is reported as done. A send
+that can never succeed (a message too large for the broker, a topic the client may not write, an
+invalid topic or record) is not retried: DeliveryError is raised at once, naming the real error.
 """
 
 from __future__ import annotations
@@ -16,13 +18,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka.errors import KafkaError
+from kafka.errors import (
+    AuthorizationError,
+    InvalidRecordError,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+)
 from kafka.partitioner.default import DefaultPartitioner, murmur2
 
 from detector.errors import DetectorError
 
 log = logging.getLogger(__name__)
 Message = tuple[str, bytes | None, bytes | None, list | None]  # topic, key, value, headers
+HOPELESS = (AuthorizationError, InvalidRecordError, InvalidTopicError, MessageSizeTooLargeError,
+            RecordListTooLargeError)  # errors that the same send meets again, however often
 
 
 class KeyedPartitioner(DefaultPartitioner):
@@ -60,6 +71,18 @@ class DeliveryError(DetectorError):
     exit_code = 3
 
 
+class Refused:
+    """A send that raised at once, shaped like the future it did not return."""
+
+    is_done = True
+
+    def __init__(self, exception: KafkaError) -> None:
+        self.exception = exception
+
+    def failed(self) -> bool:
+        return True
+
+
 @dataclass
 class Pending:
     """One batch: its offsets to commit, its sends, each (message, future), and when it was sent."""
@@ -94,7 +117,7 @@ class Outbox:
         self.queue.append(Pending(offsets, self.send(messages)))
 
     def send(self, messages: Sequence[Message]) -> list:
-        """(message, future) of each message; a send that raises gets a None future."""
+        """(message, future) of each message; a send that raises gets a Refused future."""
         sends = []
         for message in messages:
             topic, key, value, headers = message
@@ -102,14 +125,14 @@ class Outbox:
                 future = self.producer.send(topic, key=key, value=value, headers=headers)
             except KafkaError as exc:
                 log.debug("send to %s failed at once: %s", topic, exc)
-                future = None
+                future = Refused(exc)
             sends.append((message, future))
         return sends
 
     def stalled(self) -> float:
         """Seconds the oldest batch with a send not acknowledged yet has waited (0: none)."""
         for head in list(self.queue):  # a copy: /healthz asks from another thread
-            if not all(f is not None and f.is_done and not f.failed() for _, f in head.sends):
+            if not all(f.is_done and not f.failed() for _, f in head.sends):
                 return time.monotonic() - head.since
         return 0.0
 
@@ -126,8 +149,8 @@ class Outbox:
             offsets: dict = {}
             while self.queue:
                 head = self.queue[0]
-                if not all(f is not None and f.is_done for _, f in head.sends):
-                    if any(f is None or (f.is_done and f.failed()) for _, f in head.sends):
+                if not all(f.is_done for _, f in head.sends):
+                    if any(f.is_done and f.failed() for _, f in head.sends):
                         self.retry(head)
                     else:
                         break
@@ -149,13 +172,16 @@ class Outbox:
         self.flush()
         attempt = 1
         while True:
-            failed = [(m, f) for m, f in head.sends if f is None or not f.is_done or f.failed()]
+            failed = [(m, f) for m, f in head.sends if not f.is_done or f.failed()]
             if not failed:
                 return
-            error = next((f.exception for _, f in failed if f is not None and f.is_done), None)
-            error = error or "not acknowledged in time"
+            errors = [f.exception for _, f in failed if f.is_done]
+            hopeless = next((e for e in errors if isinstance(e, HOPELESS)), None)
+            error = hopeless or next(iter(errors), None) or "not acknowledged in time"
             topics = ", ".join(sorted({m[0] for m, _ in failed}))
-            if attempt >= self.attempts or self.stopping.is_set():
+            if hopeless is not None:
+                log.error("cannot publish to %s, retrying would not help: %r", topics, hopeless)
+            if attempt >= self.attempts or self.stopping.is_set() or hopeless is not None:
                 self.failure = DeliveryError(
                     f"could not publish {len(failed)} message(s) to {topics} after {attempt} "
                     f"attempt(s): {error}; nothing was committed past them, a restart reads "
@@ -167,7 +193,7 @@ class Outbox:
                         "offsets stay uncommitted", len(failed), topics, error, attempt + 1,
                         self.attempts, delay)
             self.stopping.wait(delay)
-            ok = [(m, f) for m, f in head.sends if f is not None and f.is_done and not f.failed()]
+            ok = [(m, f) for m, f in head.sends if f.is_done and not f.failed()]
             head.sends = ok + self.send([m for m, _ in failed])
             self.flush()
             attempt += 1

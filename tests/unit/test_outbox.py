@@ -5,16 +5,18 @@ from __future__ import annotations
 import threading
 
 import pytest
-from kafka.errors import MessageSizeTooLargeError
+from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, TopicAuthorizationFailedError
 
 from detector.delivery import DeliveryError, Outbox
 
 
 class Refused:
-    """A producer future the broker has refused."""
+    """A producer future the broker has refused with `exception`."""
 
     is_done = True
-    exception = MessageSizeTooLargeError()
+
+    def __init__(self, exception: Exception) -> None:
+        self.exception = exception
 
     def failed(self) -> bool:
         return True
@@ -23,12 +25,16 @@ class Refused:
 class RefusingProducer:
     """Every send is refused (a unit-test stand-in for a topic that takes no message)."""
 
-    def __init__(self) -> None:
+    def __init__(self, error: Exception | None = None, at_once: bool = False) -> None:
         self.sent = 0
+        self.error = error or KafkaTimeoutError("Batch expired")
+        self.at_once = at_once
 
     def send(self, topic, key=None, value=None, headers=None) -> Refused:
         self.sent += 1
-        return Refused()
+        if self.at_once:
+            raise self.error
+        return Refused(self.error)
 
     def flush(self, timeout=None) -> None:
         pass
@@ -45,3 +51,17 @@ def test_a_refused_batch_raises_on_every_later_call_and_releases_no_offset():
         outbox.done()  # the serve loop learns it too, and stops
 
     assert producer.sent == 3
+
+
+@pytest.mark.parametrize("at_once", [False, True])
+@pytest.mark.parametrize("error", [MessageSizeTooLargeError("the message is 1048700 bytes"),
+                                   TopicAuthorizationFailedError("dlq")])
+def test_a_send_that_can_never_succeed_is_not_retried_and_its_real_error_is_named(error,
+                                                                                  at_once):
+    producer = RefusingProducer(error, at_once=at_once)
+    outbox = Outbox(producer, threading.Event(), attempts=6, backoff=0.0)
+    outbox.submit([("dlq", b"k", b"v" * 10, [])], {"tp": 11})
+
+    with pytest.raises(DeliveryError, match=type(error).__name__):
+        outbox.done(wait=True)
+    assert producer.sent == 1
