@@ -89,6 +89,9 @@ def anomaly_events(
     return out
 
 
+MAX_MESSAGE_CHARS = 1000  # of a dead letter's error.message
+
+
 def dead_letter_headers(
     reason: str,
     message: str,
@@ -103,7 +106,7 @@ def dead_letter_headers(
     return [
         *kept,
         ("error.reason", reason.encode()),
-        ("error.message", message.encode("utf-8", "replace")),
+        ("error.message", message[:MAX_MESSAGE_CHARS].encode("utf-8", "replace")),
         ("source.topic", topic.encode()),
         ("source.partition", str(partition).encode()),
         ("source.offset", str(offset).encode()),

@@ -13,7 +13,7 @@ import numpy as np
 
 from detector.delivery import Message
 from detector.events import Flagged, anomaly_events, dead_letter_headers
-from detector.records import Readings
+from detector.records import MAX_VALUE_BYTES, Readings
 from detector.scoring import Scores
 
 
@@ -43,16 +43,44 @@ def event_messages(readings_topic: str, anomalies_topic: str, records: Sequence[
     return [(anomalies_topic, key, value, None) for key, value in pairs]
 
 
+MAX_KEY_BYTES = 1024  # of a dead letter's key; its value keeps at most MAX_VALUE_BYTES
+MAX_HEADER_BYTES = 16 * 1024  # of the original headers a dead letter carries
+
+
 def dead_letter_messages(dlq_topic: str, records: Sequence[Any], readings: Readings
                          ) -> list[Message]:
-    """A dead letter for every rejected record: original key and value, reason headers."""
+    """A dead letter for every rejected record: its key and value (cut to a bounded size, the
+    original sizes then in headers), its headers while they fit, and the reason headers.
+
+    Bounded so that a dead letter always fits the broker's message size, whatever came in.
+    """
     out: list[Message] = []
     for rejection in readings.rejected:
         r = records[rejection.index]
+        key, key_size = bounded(r.key, MAX_KEY_BYTES, "key")
+        value, value_size = bounded(r.value, MAX_VALUE_BYTES, "value")
         headers = dead_letter_headers(rejection.reason, rejection.message, r.topic,
-                                      r.partition, r.offset, r.headers)
-        out.append((dlq_topic, r.key, r.value, headers))
+                                      r.partition, r.offset, fitting(r.headers))
+        out.append((dlq_topic, key, value, headers + key_size + value_size))
     return out
+
+
+def bounded(data: bytes | None, limit: int, name: str) -> tuple[bytes | None, list]:
+    """The first `limit` bytes, and an `error.<name>_bytes` header with the size when cut."""
+    if data is None or len(data) <= limit:
+        return data, []
+    return data[:limit], [(f"error.{name}_bytes", str(len(data)).encode())]
+
+
+def fitting(headers: list | None) -> list:
+    """The leading headers whose keys and values together fit MAX_HEADER_BYTES."""
+    kept, size = [], 0
+    for key, value in headers or ():
+        size += len(key) + len(value or b"")
+        if size > MAX_HEADER_BYTES:
+            break
+        kept.append((key, value))
+    return kept
 
 
 def labels_of(records: Sequence[Any]) -> list[bytes | None]:

@@ -1,4 +1,5 @@
-"""Bad records on a real broker: each dead-lettered untouched with its reason, and counted."""
+"""Bad records on a real broker: each dead-lettered with its reason (bounded), and counted;
+hostile records never stop the daemon."""
 
 from __future__ import annotations
 
@@ -56,7 +57,11 @@ def test_each_bad_record_lands_on_the_dead_letter_topic_and_the_next_reading_is_
     for key, value, reason in CORPUS:
         record = by_key[key]
         headers = dict(record.headers)
-        assert record.value == value, key  # the original bytes, untouched
+        if value is not None and len(value) > MAX_VALUE_BYTES:  # a bounded copy, and the size
+            assert record.value == value[:MAX_VALUE_BYTES], key
+            assert int(headers["error.value_bytes"]) == len(value), key
+        else:
+            assert record.value == value, key  # the original bytes, untouched
         assert headers["error.reason"].decode() == reason, key
         assert headers["error.message"], key
         assert headers["source.topic"].decode() == topics.readings
@@ -67,5 +72,56 @@ def test_each_bad_record_lands_on_the_dead_letter_topic_and_the_next_reading_is_
     for reason, count in expected.items():
         assert detector.sample("detector_rejected_total", reason=reason) == count, reason
     assert detector.sample("detector_records_total") == 1
+    assert detector.proc.poll() is None and detector.healthz()[0] == 200
+    assert detector.stop() == 0
+
+
+def nested(depth: int) -> bytes:
+    """A good reading with an extra field nested `depth` lists deep."""
+    return json.dumps(GOOD)[:-1].encode() + b', "x": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+HOSTILE = [  # (key, value, expected error.reason or None when the reading is scored)
+    (b"nested-1000", nested(1000), None),  # crashed every replica before msgspec was guarded
+    (b"nested-30000", nested(30_000), "decode"),
+    (b"near-limit", json.dumps({**GOOD, "pad": "x" * 1_000_000}).encode(), "too_large"),
+    (b"long-device", json.dumps({**GOOD, "device": "d" * 65_000}).encode(), "schema"),
+    (b"escape-device", json.dumps({**GOOD, "device": "pump\x1b]0;owned\x07"}).encode(),
+     "schema"),
+    (b"huge-integer", json.dumps(GOOD)[:-1].encode() + b', "x": ' + b"9" * 60_000 + b"}", None),
+]
+
+
+def test_hostile_records_never_stop_the_daemon_and_the_good_readings_after_them_are_scored(
+    start_detector, serve_topics, kafka_bootstrap, consume_all
+):
+    from kafka import KafkaProducer
+
+    topics = serve_topics()
+    detector = start_detector(topics)
+    detector.wait_ready()
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=0,
+                             max_request_size=1_040_000)
+    try:
+        for key, value, _ in HOSTILE:
+            producer.send(topics.readings, key=key, value=value).get(timeout=30)
+        for seq in range(20):
+            good = json.dumps({**GOOD, "seq": 100 + seq}).encode()
+            producer.send(topics.readings, key=b"pump-1", value=good).get(timeout=30)
+    finally:
+        producer.close(timeout=10)
+
+    scored = 20 + sum(1 for *_, reason in HOSTILE if reason is None)
+    detector.wait_records(scored)
+    dead = {r.key: r for r in consume_all(topics.dlq, min_records=len(HOSTILE) - 2)}
+    expected = {key: reason for key, _, reason in HOSTILE if reason is not None}
+    assert {k: dict(r.headers)["error.reason"].decode() for k, r in dead.items()} == expected
+    near = dict(dead[b"near-limit"].headers)
+    assert len(dead[b"near-limit"].value) == MAX_VALUE_BYTES
+    assert int(near["error.value_bytes"]) == len(HOSTILE[2][1])
+    assert detector.wait_for(lambda: detector.sample("detector_consumer_lag_records",
+                                                     partition="0") == 0,
+                             "the group to catch up", timeout=60)
+    assert detector.sample("detector_records_total") == scored
     assert detector.proc.poll() is None and detector.healthz()[0] == 200
     assert detector.stop() == 0

@@ -61,3 +61,20 @@ def test_labels_come_from_the_label_header_wherever_it_is():
                record(1, b"", [("trace", b"x"), ("label", b"spike")]),
                record(2, b"", []), record(3, b"", None)]
     assert labels_of(records) == [b"normal", b"spike", None, None]
+
+
+def test_a_dead_letter_is_bounded_whatever_came_in_and_says_the_original_sizes():
+    from detector.outgoing import MAX_HEADER_BYTES, MAX_KEY_BYTES
+    from detector.records import MAX_VALUE_BYTES
+
+    huge = b"{" + b"x" * (1024 * 1024) + b"}"
+    many_headers = [(f"h{i}", b"v" * 1000) for i in range(100)]
+    bad = Record("readings", 3, 7, b"k" * 100_000, huge, many_headers)
+    readings = Decoder(CHANNELS).decode([bad.value])
+    ((_, key, value, headers),) = dead_letter_messages("readings.dlq", [bad], readings)
+    named = dict(headers)
+    assert named["error.reason"] == b"too_large"
+    assert value == huge[:MAX_VALUE_BYTES] and named["error.value_bytes"] == b"%d" % len(huge)
+    assert key == bad.key[:MAX_KEY_BYTES] and named["error.key_bytes"] == b"100000"
+    assert sum(len(k) + len(v) for k, v in headers) < MAX_HEADER_BYTES + 2000
+    assert len(key) + len(value) + sum(len(k) + len(v) for k, v in headers) < 100_000
