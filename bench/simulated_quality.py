@@ -17,6 +17,7 @@ import numpy as np
 
 from bench.common import run, table
 from detector.bundle import load_bundle
+from detector.postprocess import above_threshold
 from detector.scoring import Scorer
 from producer.anomalies import KINDS
 from producer.simulator import Simulator, normal_values
@@ -58,8 +59,8 @@ def main() -> None:
                 str(out),
             )
             scorer = Scorer(load_bundle(out))
-            far = np.mean(scorer.score(fresh).is_anomaly)
-            flagged = scorer.score(block.values).is_anomaly
+            far = np.mean(above_threshold(scorer.score(fresh).score))
+            flagged = above_threshold(scorer.score(block.values).score)
             row = [method, f"{far:.5f}"]
             for kind in KINDS:
                 point = np.mean(flagged[labels == kind])

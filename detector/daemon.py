@@ -188,8 +188,7 @@ class Daemon:
         windows, rows = self.memory.windows(readings.device, partitions[readings.index],
                                             readings.values)
         scores = model.scorer.score(windows)
-        above = ~(scores.score <= 1.0)  # NaN counts as above
-        flagged = self.memory.flags(readings.device, rows, above)
+        flagged = self.memory.flags(readings.device, rows, model.rule.above(scores.score))
         scored = readings if len(rows) == len(readings) else readings.take(rows)
         now = time.time()
         topics = self.topics
@@ -279,5 +278,5 @@ class Daemon:
 
 def memory_for(model: Model, max_devices: int) -> DeviceMemory:
     """A fresh per-device memory for a model's window and persistence rule."""
-    scorer = model.scorer
-    return DeviceMemory(scorer.window, len(model.channels), scorer.persistence, max_devices)
+    return DeviceMemory(model.scorer.window, len(model.channels), model.rule.persistence,
+                        max_devices)

@@ -10,20 +10,20 @@ import pandas as pd
 
 from detector.bundle import Bundle, load_bundle, require_channels
 from detector.errors import DataError
-from detector.postprocess import parse_persistence, persist_by_device
+from detector.postprocess import AlarmRule, parse_persistence
 from detector.scoring import Scorer
 from detector.tabular import Table, channel_matrix, detect_separator, read_csv
 from detector.windows import windows_by_device
 
 
 def score_table(
-    scorer: Scorer, table: Table, source: str, reconstruction: bool = False
+    scorer: Scorer, rule: AlarmRule, table: Table, source: str, reconstruction: bool = False
 ) -> pd.DataFrame:
     """The columns `error`, `score`, `is_anomaly`, `top_channel` for every row of the table.
 
     With a windowed model, the first window − 1 rows of each device have no full window: their
     error and score are left empty and they count as below the threshold. `is_anomaly` is the
-    scorer's persistence rule applied to each device's rows in order. With `reconstruction`,
+    alarm rule applied to each device's rows in order. With `reconstruction`,
     the model's reconstruction of each channel follows as `rec_<channel>`.
     """
     require_channels(scorer.channels, list(table.frame.columns), source)
@@ -33,12 +33,12 @@ def score_table(
     n = len(values)
     error = np.full(n, np.nan)
     score = np.full(n, np.nan)
-    above = np.zeros(n, dtype=bool)
+    scored = np.zeros(n, dtype=bool)
     top = np.full(n, "", dtype=object)
     error[rows] = scores.error
     score[rows] = scores.score
-    above[rows] = scores.is_anomaly
-    flagged = persist_by_device(above, scorer.persistence, table.devices).astype(np.int8)
+    scored[rows] = True
+    flagged = rule.flag_rows(score, scored, table.devices).astype(np.int8)
     top[rows] = np.asarray(scorer.channels, dtype=object)[scores.top_channel]
     columns = {"error": error, "score": score, "is_anomaly": flagged, "top_channel": top}
     if reconstruction:
@@ -67,13 +67,13 @@ def score_csv(
     rule = parse_persistence(persistence) if persistence else None
     bundle = load_bundle(bundle_dir)
     frame = read_csv(data)
-    scorer = Scorer(bundle, threshold=threshold, persistence=rule)
+    scorer = Scorer(bundle, threshold=threshold)
     both, skip = frame, 0
     if history is not None:
         before = read_csv(history)
         both, skip = joined(before, frame, bundle.channels, history, data), len(before)
     table = Table(both, bundle.channels, np.empty(0), None)
-    scored = score_table(scorer, table, str(data), reconstruction)
+    scored = score_table(scorer, AlarmRule.of(bundle.meta, rule), table, str(data), reconstruction)
     return frame, scored.iloc[skip:].reset_index(drop=True), bundle
 
 

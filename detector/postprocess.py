@@ -1,4 +1,7 @@
-"""Alarm post-processing: the persistence rule, k of the last n readings above the threshold.
+"""The alarm rule: when a score flags its reading, offline and online alike.
+
+A score is above the threshold when it exceeds 1, and so is a score that is not a number at all
+(NaN or infinite: never "normal"). The persistence rule then decides from those bits:
 
 A reading is flagged when at least k of the last n readings of its device (itself included) scored
 above the threshold. k = n = 1 flags every reading above the threshold (no persistence); larger k
@@ -58,6 +61,34 @@ def persistence_of(meta: dict) -> Persistence:
     """The rule a bundle's metadata records (1/1 for bundles that record none)."""
     stored = meta.get("persistence") or {}
     return Persistence(int(stored.get("k", 1)), int(stored.get("n", 1)))
+
+
+def above_threshold(score: np.ndarray) -> np.ndarray:
+    """Whether each score is above the threshold: over 1, or not finite (never "normal")."""
+    score = np.asarray(score, dtype=np.float64)
+    return ~(score <= 1.0) | np.isneginf(score)
+
+
+@dataclass(frozen=True)
+class AlarmRule:
+    """What flags a reading: its score above the threshold, then the persistence rule."""
+
+    persistence: Persistence = Persistence()
+
+    @classmethod
+    def of(cls, meta: dict, persistence: Persistence | None = None) -> AlarmRule:
+        """The rule a bundle records, or `persistence` in place of its own."""
+        return cls(persistence or persistence_of(meta))
+
+    above = staticmethod(above_threshold)
+
+    def flag_rows(self, score: np.ndarray, scored: np.ndarray, devices: np.ndarray | None = None
+                  ) -> np.ndarray:
+        """Flags of every row of a table; `scored` marks the rows with a score (a full window),
+        the others count as below the threshold but take their place among the last n."""
+        above = np.zeros(len(scored), dtype=bool)
+        above[scored] = self.above(np.asarray(score)[scored])
+        return persist_by_device(above, self.persistence, devices)
 
 
 def persist(above: np.ndarray, rule: Persistence) -> np.ndarray:

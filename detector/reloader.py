@@ -20,6 +20,7 @@ import numpy as np
 
 from detector.bundle import ARRAYS_FILE, META_FILE, MODEL_FILE, Bundle, load_bundle, read_meta
 from detector.errors import BundleError
+from detector.postprocess import AlarmRule
 from detector.records import Decoder
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Model:
-    """What the serve loop needs of a bundle: its scorer and a decoder for its channels."""
+    """What the serve loop needs of a bundle: its scorer, alarm rule and a decoder."""
 
     bundle: Bundle
     scorer: Any  # detector.scoring.Scorer
+    rule: AlarmRule
     decoder: Decoder
 
     @property
@@ -58,7 +60,7 @@ def load_model(path: str | Path, channels: Sequence[str] | None = None) -> Model
         )
     scorer = Scorer(bundle)
     scorer.score(np.zeros((1, bundle.window, len(bundle.channels))))  # trace the call now
-    return Model(bundle, scorer, Decoder(bundle.channels))
+    return Model(bundle, scorer, AlarmRule.of(bundle.meta), Decoder(bundle.channels))
 
 
 def signature(path: Path) -> tuple | None:

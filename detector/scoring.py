@@ -2,8 +2,8 @@
 
 The error of a window is the mean squared reconstruction error over its readings and channels, in
 units of each channel's training standard deviation, so channels of any scale weigh alike. The score
-is error / threshold; a window is above the threshold when its score exceeds 1. Whether that flags
-the reading is the persistence rule's call (`detector.postprocess`), which the Scorer carries.
+is error / threshold. Scoring only measures: whether a score flags its reading is the alarm rule's
+call (`detector.postprocess.AlarmRule`), the same offline and online.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import numpy as np
 
 from detector.bundle import Bundle
 from detector.inference import Engine, make_engine
-from detector.postprocess import Persistence, persistence_of
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,6 @@ class Scores:
     error: np.ndarray  # (n,)
     channel_errors: np.ndarray  # (n, channels)
     score: np.ndarray  # (n,) = error / threshold
-    is_anomaly: np.ndarray  # (n,) bool: score > 1, before any persistence rule
     top_channel: np.ndarray  # (n,) index of the channel with the largest error
 
     def __len__(self) -> int:
@@ -40,11 +38,9 @@ class Scorer:
         bundle: Bundle,
         engine: str | Engine = "auto",
         threshold: float | None = None,
-        persistence: Persistence | None = None,
     ) -> None:
         self.bundle = bundle
         self.threshold = float(threshold) if threshold is not None else bundle.threshold
-        self.persistence = persistence or persistence_of(bundle.meta)
         self.window = bundle.window
         self.channels = bundle.channels
         self.version = bundle.version if "version" in bundle.meta else ""
@@ -68,7 +64,6 @@ class Scorer:
             error=error,
             channel_errors=channel_errors,
             score=score,
-            is_anomaly=score > 1.0,
             top_channel=channel_errors.argmax(axis=1),
         )
 
@@ -80,6 +75,5 @@ def empty_scores(channels: int) -> Scores:
         np.empty(0),
         np.empty((0, channels)),
         np.empty(0),
-        np.empty(0, dtype=bool),
         np.empty(0, dtype=np.int64),
     )

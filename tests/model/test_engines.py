@@ -17,7 +17,7 @@ def test_numpy_and_keras_engines_agree(bundles):
     a, b = fast.score(values), keras.score(values)
     assert np.allclose(a.reconstruction, b.reconstruction, rtol=1e-4, atol=1e-3)
     assert np.allclose(a.error, b.error, rtol=1e-3, atol=1e-7)
-    assert np.array_equal(a.is_anomaly, b.is_anomaly)
+    assert np.array_equal(a.top_channel, b.top_channel)
 
 
 def test_the_keras_model_in_the_bundle_loads_with_the_bundles_shape(bundles):

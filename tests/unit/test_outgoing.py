@@ -25,7 +25,7 @@ def reading(i: int) -> bytes:
 def scores_for(n: int) -> Scores:
     return Scores(reconstruction=np.zeros((n, 2)), error=np.arange(n, dtype=float),
                   channel_errors=np.zeros((n, 2)), score=np.arange(n, dtype=float),
-                  is_anomaly=np.zeros(n, dtype=bool), top_channel=np.zeros(n, dtype=int))
+                  top_channel=np.zeros(n, dtype=int))
 
 
 def test_events_go_to_the_flagged_readings_with_their_record_ids():

@@ -10,8 +10,10 @@ from detector.bundle import Bundle
 from detector.errors import DataError
 from detector.offline import score_table
 from detector.postprocess import (
+    AlarmRule,
     Persistence,
     PersistenceState,
+    above_threshold,
     parse_persistence,
     persist,
     persist_by_device,
@@ -84,13 +86,15 @@ def test_score_table_flags_what_a_streaming_consumer_with_ring_buffers_flags():
     devices = rng.choice(["a", "b", "c"], size=600)
     table = Table(pd.DataFrame({"x": values[:, 0], "y": values[:, 1], "device": devices}),
                   ["x", "y"], values, None)  # fmt: skip
-    offline = score_table(scorer, table, "test")["is_anomaly"].to_numpy().astype(bool)
+    offline = score_table(scorer, AlarmRule(rule), table, "test")["is_anomaly"]
+    offline = offline.to_numpy().astype(bool)
 
-    state, buffers, online = PersistenceState(scorer.persistence), {}, []
+    state, buffers, online = PersistenceState(rule), {}, []
     for row, device in zip(values, devices, strict=True):
         buffer = buffers.setdefault(device, [])
         buffer[:] = [*buffer, row][-window:]
-        above = len(buffer) == window and bool(scorer.score(np.array([buffer])).is_anomaly[0])
+        above = len(buffer) == window and bool(above_threshold(scorer.score(np.array([buffer]))
+                                                                .score)[0])
         online.append(state.update(device, above))
     assert 50 < offline.sum() < 550
     assert np.array_equal(offline, np.array(online))
@@ -102,7 +106,7 @@ def test_first_window_minus_one_rows_of_each_device_are_unscored_and_unflagged()
     devices = np.array(["a", "b"] * 6)
     table = Table(pd.DataFrame({"x": values[:, 0], "y": values[:, 1], "device": devices}),
                   ["x", "y"], values, None)  # fmt: skip
-    scored = score_table(scorer, table, "test")
+    scored = score_table(scorer, AlarmRule(), table, "test")
     assert scored["error"].isna().tolist() == [True] * 6 + [False] * 6
     assert scored["is_anomaly"].tolist() == [0] * 6 + [1] * 6
 
@@ -129,3 +133,28 @@ def test_rules_parse_and_bad_ones_say_what_to_write():
     for bad in ("0/3", "4/3", "three/5", "1/2/3", "2"):
         with pytest.raises(DataError, match=r"K/N|k <= n"):
             parse_persistence(bad)
+
+
+def test_a_score_that_is_not_a_number_is_never_normal():
+    scores = np.array([0.5, 1.0, 1.0000001, np.nan, np.inf, -np.inf, 3.0])
+    assert above_threshold(scores).tolist() == [False, False, True, True, True, True, True]
+    rule = AlarmRule(Persistence(1, 1))
+    flags = rule.flag_rows(scores, np.ones(len(scores), dtype=bool))
+    assert flags.tolist() == above_threshold(scores).tolist()
+    unscored = rule.flag_rows(np.full(3, np.nan), np.zeros(3, dtype=bool))
+    assert unscored.tolist() == [False] * 3  # no window yet: no score, not above
+
+
+def test_offline_and_online_flag_non_finite_scores_alike():
+    from detector.devices import DeviceMemory
+
+    rule = AlarmRule(Persistence(2, 3))
+    scores = np.array([0.2, np.nan, 5.0, 0.1, np.inf, np.nan, 0.3, 0.2, 0.1])
+    devices = np.array(["a"] * len(scores))
+    offline = rule.flag_rows(scores, np.ones(len(scores), dtype=bool), devices)
+    memory = DeviceMemory(1, 2, rule.persistence)
+    batches = [slice(i, i + 2) for i in range(0, len(scores), 2)]  # online: batches of two
+    online = np.concatenate([memory.flags(devices[b].tolist(), np.arange(len(devices[b])),
+                                          rule.above(scores[b])) for b in batches])
+    assert offline.tolist() == online.tolist() == [False, False, True, True, True, True, True,
+                                                    False, False]
