@@ -114,16 +114,27 @@ def dead_letter_headers(
 
 
 def describe(event: object) -> str:
-    """One readable line for an anomaly event: time, device, score, top channel and more."""
+    """One readable line for an anomaly event: time, device, score, top channel and more.
+
+    Every field is escaped (detector.printable): an event cannot retitle the terminal, move the
+    cursor or forge lines.
+    """
+    from detector.printable import printable, text_of
+
+    def field(name: str) -> str:
+        return printable(text_of(event.get(name, "?")))
+
     if not isinstance(event, dict):
-        return f"(not an anomaly event: {str(event)[:200]})"
+        return f"(not an anomaly event: {printable(text_of(event)[:200])})"
     stamp = iso_time(event.get("ts"))
     score = event.get("score")
-    shown = f"{score:9.2f}" if isinstance(score, int | float) else f"{score!s:>9}"
+    try:
+        shown = f"{score:9.2f}" if isinstance(score, int | float) else f"{field('score'):>9}"
+    except OverflowError:  # an int too large for a float
+        shown = f"{'huge':>9}"
     return (
-        f"{stamp}  {event.get('device', '?')!s:<14} score {shown}  "
-        f"top {event.get('top_channel', '?')!s:<8} seq {event.get('seq', '?')}  "
-        f"model {event.get('model_version', '?')}  [{event.get('event_id', '?')}]"
+        f"{stamp}  {field('device'):<14} score {shown}  top {field('top_channel'):<8} "
+        f"seq {field('seq')}  model {field('model_version')}  [{field('event_id')}]"
     )
 
 

@@ -19,14 +19,19 @@ as_root() {
   fi
 }
 
-# pid_alive PIDFILE [PATTERN]: print the pid if it runs (and its command line holds PATTERN).
+# pid_alive PIDFILE PATTERN: print the pid if it runs and its command line holds PATTERN (what we
+# started). A pid that runs something else (the pid was reused) is never ours to signal: the stale
+# pid file is dropped, with a message on stderr.
 pid_alive() {
-  local pidfile=$1 pattern=${2:-} pid
+  local pidfile=$1 pattern=$2 pid
+  [[ -n $pattern ]] || die "pid_alive $pidfile: no command-line pattern to check the process by"
   [[ -s $pidfile ]] || return 1
   pid=$(<"$pidfile")
   [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  if [[ -n $pattern ]]; then
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pattern" || return 1
+  if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$pattern"; then
+    warn "$pidfile: pid $pid runs something else (no '$pattern' in its command line); dropping the stale pid file"
+    rm -f "$pidfile"
+    return 1
   fi
   say "$pid"
 }

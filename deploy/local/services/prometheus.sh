@@ -9,7 +9,8 @@
 # (default 127.0.0.1:8000) and PROMETHEUS_PRODUCER_TARGETS (default 127.0.0.1:8001), space or
 # comma separated; set one to the empty string for no default target. Other files named
 # detector*.json or producer*.json there (e.g. from a test) are scraped too, without a restart.
-# `stack up prometheus` while it runs re-renders the configuration and reloads it with the rules.
+# `stack up prometheus` while it runs re-renders the configuration and reloads it with the rules
+# (SIGHUP to the pid it checked is ours; the HTTP lifecycle API stays off).
 # shellcheck shell=bash
 
 PROMETHEUS_BIN=${PROMETHEUS_BIN:-prometheus}
@@ -37,6 +38,33 @@ prometheus_http() {
     printf "%s %s HTTP/1.0\r\nHost: %s:%s\r\nContent-Length: 0\r\n\r\n" "$2" "$3" "$0" "$1" >&3
     read -r _ code _ <&3 && printf "%s\n" "$code"' \
     "$PROMETHEUS_HOST" "$PROMETHEUS_PORT" "$1" "$2" 2>/dev/null
+}
+
+# prometheus_metric NAME: the value of one of Prometheus's own metrics (bash only, no curl).
+prometheus_metric() {
+  # shellcheck disable=SC2016  # the inner bash expands them
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1
+    printf "GET /metrics HTTP/1.0\r\nHost: %s:%s\r\n\r\n" "$0" "$1" >&3
+    cat <&3' "$PROMETHEUS_HOST" "$PROMETHEUS_PORT" 2>/dev/null |
+    awk -v name="$1" '$1 == name { v = $2 } END { if (v != "") print v }'
+}
+
+# prometheus_reload PID: reload the configuration and rules with SIGHUP (the lifecycle API, which
+# would let anyone who reaches the port reload or stop Prometheus, stays off); wait until
+# Prometheus reports a successful reload at or after the signal.
+prometheus_reload() {
+  local pid=$1 since deadline=$((SECONDS + 30)) stamp
+  since=$(date +%s)
+  kill -HUP "$pid" || return 1
+  while ((SECONDS < deadline)); do
+    stamp=$(prometheus_metric prometheus_config_last_reload_success_timestamp_seconds)
+    if [[ -n $stamp ]] && awk -v t="$stamp" -v s="$since" 'BEGIN { exit !(t + 0 >= s + 0) }'; then
+      [[ $(prometheus_metric prometheus_config_last_reload_successful) == 1 ]]
+      return
+    fi
+    sleep 0.3
+  done
+  return 1
 }
 
 # Prometheus answers that it is ready to serve queries.
@@ -111,7 +139,7 @@ prometheus_start() {
   prometheus_prepare
   if pid=$(prometheus_pid); then
     prometheus_wait_ready "$pid" || return 1
-    [[ $(prometheus_http POST /-/reload) == 200 ]] ||
+    prometheus_reload "$pid" ||
       { show_log_tail "$PROMETHEUS_LOG" 20; warn "prometheus: reload failed"; return 1; }
     say "prometheus: already running (pid $pid) on $PROMETHEUS_URL; configuration and rules reloaded"
     return 0
@@ -125,8 +153,7 @@ prometheus_start() {
     --storage.tsdb.path="$PROMETHEUS_DIR/data" \
     --storage.tsdb.retention.time="$PROMETHEUS_RETENTION" \
     --web.listen-address="$PROMETHEUS_HOST:$PROMETHEUS_PORT" \
-    --web.external-url="$PROMETHEUS_URL" \
-    --web.enable-lifecycle
+    --web.external-url="$PROMETHEUS_URL"
   pid=$(<"$PROMETHEUS_PIDFILE")
   if ! prometheus_wait_ready "$pid"; then
     show_log_tail "$PROMETHEUS_LOG" 30
