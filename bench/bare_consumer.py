@@ -4,7 +4,7 @@
         [--collect-rarely] [--lag]
 
 It reads TOPIC from the beginning with `detector serve`'s own consumer settings
-(detector.cli_serve.consumer_settings) and prints `records/s <rate>`, timed from its first
+(detector.cli.serve.consumer_settings) and prints `records/s <rate>`, timed from its first
 non-empty poll, and `cpu_us <us>`: the process's CPU time per record (all its threads).
 --collect-rarely gives it the detector's garbage-collector settings too.
 With --lag it reads COUNT records as they arrive and prints `lag_ms <p50> <p99> <max>`: when
@@ -20,7 +20,7 @@ import numpy as np
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.stream import BOOTSTRAP
-from detector.cli_serve import collect_rarely, consumer_settings
+from detector.cli.serve import collect_rarely, consumer_settings
 
 
 def consume(topic: str, count: int, partitions: int, batch_size: int) -> tuple[float, float]:

@@ -129,7 +129,7 @@ def main() -> None:
                               "every reading to be committed", timeout=600)
             cpu = (detector.cpu() - cpu) / (time.perf_counter() - started)
             load = os.getloadavg()[0]
-            buckets = histogram(detector.metrics(), LAG)
+            buckets = histogram(detector.stream.metrics(), LAG)
         finally:
             detector.stop()
         before, after = event_lags(detector.anomalies, topic)

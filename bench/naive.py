@@ -20,12 +20,12 @@ import numpy as np
 
 from bench.common import table
 from bench.stream import train
-from detector.bundle import load_bundle
-from detector.inference import keras_model
-from detector.records import Decoder
-from detector.scoring import Scorer
+from detector.core.bundle import load_bundle
+from detector.core.inference import keras_model
+from detector.core.scoring import Scorer
+from detector.stream.decode import Decoder
 from producer.simulator import Simulator
-from producer.sinks import encode_reading
+from producer.wire import encode_reading
 
 
 def naive(model: object, values: np.ndarray, seconds: float) -> tuple[float, np.ndarray]:

@@ -15,7 +15,7 @@ little), each layer of kafka-python's consumer path over those bytes:
 - a lean loop over the same bytes that builds the same ConsumerRecords (bench/lean_records.py):
   how much of that path is kafka-python's per-record overhead rather than the work itself;
 - beside them, the detector's own decode and validation of the same values, 5,000 a batch
-  (detector.records.Decoder, the fast path every clean batch takes).
+  (detector.stream.decode.Decoder, the fast path every clean batch takes).
 
 The bare consumer of bench.throughput pays the consumer's whole path plus the fetches; the
 throughput target (>= 100,000 records/s) needs at most 10 us a record for everything.
@@ -38,7 +38,7 @@ from kafka.record.util import calc_crc32c
 
 from bench.common import table
 from bench.lean_records import lean_unpack
-from detector.records import Decoder
+from detector.stream.decode import Decoder
 from producer.signal import CHANNELS
 from producer.simulator import Simulator
 from producer.sinks import encode_reading

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import run, table
-from detector.bundle import load_bundle
-from detector.postprocess import above_threshold
-from detector.scoring import Scorer
+from detector.core.alarm import above_threshold
+from detector.core.bundle import load_bundle
+from detector.core.scoring import Scorer
 from producer.anomalies import KINDS
 from producer.simulator import Simulator, normal_values
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.evaluation import Quality, quality
-from detector.postprocess import parse_persistence, persist
-from detector.tabular import read_csv
+from detector.core.alarm import parse_persistence, persist
+from detector.offline.evaluate import Quality, quality
+from producer.tables import read_csv
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = REPO.parent / "shared" / "data" / "skab-dev"

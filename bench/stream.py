@@ -26,7 +26,7 @@ from kafka.admin import NewTopic
 
 from bench.common import BIN, REPO
 from producer.simulator import Simulator
-from producer.sinks import encode_reading
+from producer.wire import encode_reading
 
 BOOTSTRAP = os.environ.get("BENCH_BOOTSTRAP", "127.0.0.1:9092")
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -8,7 +8,7 @@ times in turn, times:
 
 - the bare consumer (bench/bare_consumer.py: polls and touches each value, with the detector's
   consumer settings), once with Python's default garbage collector and once with the detector's
-  settings for it (detector.cli_serve.collect_rarely), so the comparison is like for like;
+  settings for it (detector.cli.serve.collect_rarely), so the comparison is like for like;
 - `detector serve` consuming the same topic with a fresh group until the group's committed
   offset reaches the end (KafkaAdminClient, every 50 ms); its clock starts when /healthz first
   says ready (its first batch is in), the bare consumer's at its first non-empty poll.

@@ -1,14 +1,14 @@
-"""Errors a user can fix: each carries a one-line message and ends the CLI with status 2."""
+"""Errors a user can fix: each carries a one-line message and ends the CLI with status 2.
 
+The base class and DataError are the wire vocabulary's (`producer.wire`), so a CSV the producer's
+tables refuse ends a detector command the same way.
+"""
 
-class DetectorError(Exception):
-    """A problem with the user's input or configuration, said in one line."""
+from producer.wire import DataError, InputError
 
-    exit_code = 2
+DetectorError = InputError
 
-
-class DataError(DetectorError):
-    """The input data cannot be used (NaN cells, no channels, too few rows...)."""
+__all__ = ["BundleError", "ConfigError", "DataError", "DetectorError"]
 
 
 class BundleError(DetectorError):

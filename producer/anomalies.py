@@ -20,13 +20,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from producer.signal import MIRRORED, NOISE, level_at
+from producer.wire import ANOMALY_KINDS
 
 SPIKE = 15.0
 DRIFT = 12.0
 BURST = 8.0
 DURATION = {"spike": 1, "drift": 60, "stuck": 40, "correlation_break": 10, "noise_burst": 20}
-KINDS: tuple[str, ...] = tuple(DURATION)
-LABELS: tuple[str, ...] = ("normal", *KINDS)
+KINDS = ANOMALY_KINDS
+assert tuple(DURATION) == KINDS
 
 
 @dataclass

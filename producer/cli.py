@@ -11,9 +11,9 @@ from typing import Any
 import click
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from producer.anomalies import LABELS
 from producer.simulator import Simulator
 from producer.sinks import CsvSink, KafkaSink, Pacer, Sink
+from producer.wire import LABELS
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import click
 import numpy as np
 
-from detector.errors import DataError
-from detector.tabular import channel_matrix, pick_channels, read_csv
+from producer.tables import channel_matrix, pick_channels, read_csv
+from producer.wire import DataError
 
 
 def label_text(value: object) -> str:

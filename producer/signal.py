@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-CHANNELS: tuple[str, ...] = ("col_1", "col_2", "col_3", "col_4", "col_5")
+from producer.wire import CHANNELS
+
 MIRRORED: tuple[int, ...] = (1, 3)  # col_2 and col_4 read 100 - level
 FOLLOWING: tuple[int, ...] = (0, 2, 4)  # col_1, col_3 and col_5 read the level
 PERIOD = 200  # readings for one sweep 0 -> 100 -> 0

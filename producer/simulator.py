@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from producer.anomalies import KINDS, LABELS, Anomaly, apply_anomaly, plan_anomaly
+from producer.anomalies import KINDS, Anomaly, apply_anomaly, plan_anomaly
 from producer.signal import CHANNELS, PERIOD, level_at, noisy_values
+from producer.wire import LABELS
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
-
 from producer.signal import CHANNELS
+from producer.wire import encode_reading
 
 
 class Sink(Protocol):
@@ -19,11 +18,6 @@ class Sink(Protocol):
     def send(self, device: str, seq: int, ts: float, values: Any, label: str | None) -> None: ...
 
     def close(self) -> None: ...
-
-
-def encode_reading(device: str, seq: int, ts: float, values: Any) -> bytes:
-    """The wire format of a reading: UTF-8 JSON (values a list, or an object keyed by channel)."""
-    return orjson.dumps({"device": device, "seq": seq, "ts": ts, "values": values})
 
 
 class KafkaSink:

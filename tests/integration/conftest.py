@@ -17,7 +17,7 @@ def kafka_producer(kafka_bootstrap: str) -> Iterator[KafkaProducer]:
 
 
 # --- `detector serve` as a subprocess: a trained bundle, topics, the daemon, the producer --------
-# (section added with detector/daemon.py; the helper class lives in detector_process.py)
+# (section added with detector/stream/daemon.py; the helper class lives in detector_process.py)
 
 import subprocess  # noqa: E402
 import sys  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from detector.records import MAX_VALUE_BYTES
+from detector.stream.decode import MAX_VALUE_BYTES
 
 GOOD = {"device": "pump-1", "seq": 1, "ts": 1764301234.125, "values": [50, 50, 50, 50, 50]}
 CORPUS = [  # (key, value, expected error.reason)

@@ -40,7 +40,7 @@ def test_hot_reload_keeps_the_old_model_on_a_bad_bundle_and_swaps_in_a_good_one(
     (model / "bundle.json").write_text("{ this is not json")
     detector.wait_for(lambda: detector.sample("detector_model_reloads_total",
                                               result="error") == 1, "a failed reload")
-    info = {dict(labels).get("version") for (name, labels) in detector.metrics()
+    info = {dict(labels).get("version") for (name, labels) in detector.stream.metrics()
             if name == "detector_model_info"}
     assert info == {old["version"]}
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from detector.bundle import load_bundle
-from detector.inference import KerasEngine, NumpyDense, keras_model
-from detector.scoring import Scorer
+from detector.core.bundle import load_bundle
+from detector.core.inference import KerasEngine, NumpyDense, keras_model
+from detector.core.scoring import Scorer
 from producer.simulator import Simulator
 
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from detector.bundle import load_bundle
-from detector.postprocess import above_threshold
-from detector.scoring import Scorer
+from detector.core.alarm import above_threshold
+from detector.core.bundle import load_bundle
+from detector.core.scoring import Scorer
 from producer.simulator import Simulator, normal_values
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 from click.testing import CliRunner
 
-from detector.bundle import load_bundle
+from detector.core.bundle import load_bundle
 from producer.cli import main as producer
 from tests.model.conftest import run_cli
 

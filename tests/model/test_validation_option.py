@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from detector.model import fitting_order
+from detector.core.model import fitting_order
 from tests.model.conftest import run_cli
 
 SMALL = ("--simulate", "3000", "--epochs", "5")

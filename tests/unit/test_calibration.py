@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from detector.calibration import calibrate, fit_gpd_pwm
+from detector.core.calibration import calibrate, fit_gpd_pwm
 from detector.errors import DataError
 
 

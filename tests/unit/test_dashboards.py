@@ -15,7 +15,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from detector.metrics import Metrics
+from detector.stream.metrics import Metrics
 from producer.cli import records_counter
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.devices import DeviceMemory
+from detector.core.alarm import Persistence, persist_by_device
+from detector.core.windows import WindowHistory, windows_by_device
 from detector.errors import DataError
-from detector.postprocess import Persistence, persist_by_device
-from detector.windows import WindowHistory, windows_by_device
+from detector.stream.memory import DeviceMemory
 
 
 def stream(history: WindowHistory, devices: list[str], values: np.ndarray,

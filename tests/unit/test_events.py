@@ -5,7 +5,9 @@ import json
 import numpy as np
 import orjson
 
-from detector.events import Flagged, anomaly_events, dead_letter_headers, describe, event_id
+from detector.cli.watch import describe
+from detector.stream.messages import Flagged, anomaly_events, dead_letter_headers
+from producer.wire import event_id
 
 CHANNELS = ["col_1", "col_2", "col_3", "col_4", "col_5"]
 FIELDS = {"event_id", "device", "seq", "ts", "values", "reconstruction", "error", "threshold",

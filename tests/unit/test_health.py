@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from detector.health import HealthServer
+from detector.stream.http import HealthServer
 
 TIMEOUT = 0.5  # the server's per-connection deadline in these tests
 PATIENCE = 10.0  # how long a test waits for something that should take about TIMEOUT

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from detector.metrics import SCORE_BUCKETS, Metrics
-from detector.records import REASONS
+from detector.stream.decode import REASONS
+from detector.stream.metrics import SCORE_BUCKETS, Metrics
 from producer.anomalies import KINDS
 
 CHANNELS = ["col_1", "col_2", "col_3", "col_4", "col_5"]

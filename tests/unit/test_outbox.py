@@ -7,7 +7,7 @@ import threading
 import pytest
 from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError, TopicAuthorizationFailedError
 
-from detector.delivery import DeliveryError, Outbox
+from detector.stream.outbox import DeliveryError, Outbox
 
 
 class Refused:

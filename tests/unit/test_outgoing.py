@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import orjson
 
-from detector.outgoing import dead_letter_messages, event_messages, labels_of
-from detector.records import Decoder
-from detector.scoring import Scores
+from detector.core.scoring import Scores
+from detector.stream.decode import Decoder
+from detector.stream.messages import dead_letter_messages, event_messages, labels_of
 
 Record = namedtuple("Record", "topic partition offset key value headers")
 CHANNELS = ["a", "b"]
@@ -64,8 +64,8 @@ def test_labels_come_from_the_label_header_wherever_it_is():
 
 
 def test_a_dead_letter_is_bounded_whatever_came_in_and_says_the_original_sizes():
-    from detector.outgoing import MAX_HEADER_BYTES, MAX_KEY_BYTES
-    from detector.records import MAX_VALUE_BYTES
+    from detector.stream.decode import MAX_VALUE_BYTES
+    from detector.stream.messages import MAX_HEADER_BYTES, MAX_KEY_BYTES
 
     huge = b"{" + b"x" * (1024 * 1024) + b"}"
     many_headers = [(f"h{i}", b"v" * 1000) for i in range(100)]

@@ -3,7 +3,7 @@
 import pytest
 from kafka.partitioner.default import DefaultPartitioner
 
-from detector.delivery import KeyedPartitioner
+from detector.stream.outbox import KeyedPartitioner
 
 
 class Cluster:

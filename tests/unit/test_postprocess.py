@@ -6,10 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector.bundle import Bundle
-from detector.errors import DataError
-from detector.offline import score_table
-from detector.postprocess import (
+from detector.core.alarm import (
     AlarmRule,
     Persistence,
     PersistenceState,
@@ -19,8 +16,11 @@ from detector.postprocess import (
     persist_by_device,
     persistence_of,
 )
-from detector.scoring import Scorer
-from detector.tabular import Table
+from detector.core.bundle import Bundle
+from detector.core.scoring import Scorer
+from detector.errors import DataError
+from detector.offline.score import score_table
+from producer.tables import Table
 
 
 def test_k_of_n_flags_a_reading_when_enough_recent_ones_are_above():
@@ -146,7 +146,7 @@ def test_a_score_that_is_not_a_number_is_never_normal():
 
 
 def test_offline_and_online_flag_non_finite_scores_alike():
-    from detector.devices import DeviceMemory
+    from detector.stream.memory import DeviceMemory
 
     rule = AlarmRule(Persistence(2, 3))
     scores = np.array([0.2, np.nan, 5.0, 0.1, np.inf, np.nan, 0.3, 0.2, 0.1])

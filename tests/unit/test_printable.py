@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from detector.events import describe
+from detector.cli.watch import describe
 from detector.printable import printable
 
 FIELDS = ["ts", "device", "score", "top_channel", "seq", "model_version", "event_id"]

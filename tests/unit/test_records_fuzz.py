@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detector.records import MAX_DEVICE_LENGTH, REASONS, Decoder
+from detector.stream.decode import MAX_DEVICE_LENGTH, REASONS, Decoder
 
 CHANNELS = ["col_1", "col_2", "col_3", "col_4", "col_5"]
 DECODER = Decoder(CHANNELS)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from detector.errors import DataError
-from detector.tabular import load_table
+from producer.tables import load_table
 
 
 def write(tmp_path, text, name="data.csv"):

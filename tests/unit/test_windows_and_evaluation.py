@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from detector.evaluation import quality, recall_by_kind, truth_of
-from detector.windows import windows_by_device
+from detector.core.windows import windows_by_device
+from detector.offline.evaluate import quality, recall_by_kind, truth_of
 
 
 def test_windows_hold_each_reading_with_the_ones_before_it_from_the_same_device():

@@ -8,12 +8,12 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from detector.bundle import Bundle, load_bundle, require_channels
+from detector.core.alarm import AlarmRule, parse_persistence
+from detector.core.bundle import Bundle, load_bundle, require_channels
+from detector.core.scoring import Scorer
+from detector.core.windows import windows_by_device
 from detector.errors import DataError
-from detector.postprocess import AlarmRule, parse_persistence
-from detector.scoring import Scorer
-from detector.tabular import Table, channel_matrix, detect_separator, read_csv
-from detector.windows import windows_by_device
+from producer.tables import Table, channel_matrix, detect_separator, read_csv
 
 
 def score_table(

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.bundle import Bundle, save_bundle
-from detector.calibration import calibrate
+from detector.core.alarm import Persistence
+from detector.core.bundle import Bundle, save_bundle
+from detector.core.calibration import calibrate
+from detector.core.inference import KerasEngine, dense_arrays, scaling_arrays
+from detector.core.model import Architecture, TrainingOptions, train
+from detector.core.scoring import Scorer
+from detector.core.windows import windows_by_device
 from detector.errors import DataError
-from detector.inference import KerasEngine, dense_arrays, scaling_arrays
-from detector.model import Architecture, TrainingOptions, train
-from detector.postprocess import Persistence
-from detector.scoring import Scorer
-from detector.windows import windows_by_device
 
 MIN_WINDOWS = 30
 

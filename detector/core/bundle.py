@@ -2,7 +2,7 @@
 
 `weights.npz` holds the dense layers' weights and the scaling as plain arrays, so dense models
 score with NumPy without importing TensorFlow; `model.keras` is the trained Keras model itself.
-Loading checks everything but the Keras model's contents (see `detector.inference.keras_model`).
+Loading checks everything but the Keras model's contents (`detector.core.inference.keras_model`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from detector.calibration import METHODS
+from detector.core.calibration import METHODS
 from detector.errors import DataError
 
 DEFAULT_SIMULATED_DEVICES = 8
@@ -111,9 +111,9 @@ def train(
     seed: int,
 ) -> None:
     """Train a model bundle on normal DATA.csv, or on --simulate N simulated readings."""
-    from detector.model import Architecture, TrainingOptions, default_hidden
-    from detector.postprocess import parse_persistence
-    from detector.training import TrainingPlan, train_bundle
+    from detector.core.alarm import parse_persistence
+    from detector.core.model import Architecture, TrainingOptions, default_hidden
+    from detector.offline.train import TrainingPlan, train_bundle
 
     if window < 1:
         raise DataError(f"--window must be at least 1, got {window}")
@@ -148,7 +148,7 @@ def training_data(data: str | None, simulate: int, columns: str | None, seed: in
         values = np.concatenate([b.values for b in blocks])
         devices = np.concatenate([np.asarray(b.device) for b in blocks])
         return values, list(CHANNELS), devices, f"{simulate} simulated normal readings"
-    from detector.tabular import load_table
+    from producer.tables import load_table
 
     table = load_table(data, parse_columns(columns))
     return table.values, table.channels, table.devices, str(data)
@@ -189,7 +189,7 @@ def score(
     persistence: str | None,
 ) -> None:
     """Add error, score, is_anomaly and top_channel to every row of DATA.csv."""
-    from detector.offline import score_csv, write_scored_csv
+    from detector.offline.score import score_csv, write_scored_csv
 
     started = time.monotonic()
     frame, scored, loaded = score_csv(bundle, data, history, threshold, persistence, reconstruction)
@@ -227,10 +227,10 @@ def evaluate(
     persistence: str | None,
 ) -> None:
     """Precision, recall, F1, false-alarm and missed-alarm rates of BUNDLE on labelled DATA.csv."""
-    from detector import plots as draw
-    from detector.evaluation import quality, recall_by_kind, truth_of
-    from detector.offline import score_csv
-    from detector.tabular import LABEL_COLUMNS
+    from detector.offline import plots as draw
+    from detector.offline.evaluate import quality, recall_by_kind, truth_of
+    from detector.offline.score import score_csv
+    from producer.tables import LABEL_COLUMNS
 
     frame, scored, loaded = score_csv(bundle, data, history, threshold, persistence)
     label_column = label_column or next((c for c in LABEL_COLUMNS if c in frame.columns), None)
@@ -265,8 +265,8 @@ def evaluate(
 @click.option("--json", "as_json", is_flag=True, help="Print bundle.json as it is.")
 def info(bundle: str, as_json: bool) -> None:
     """What a bundle holds: version, channels, window, architecture, threshold, training."""
-    from detector.bundle import load_bundle
-    from detector.postprocess import persistence_of
+    from detector.core.alarm import persistence_of
+    from detector.core.bundle import load_bundle
 
     meta = load_bundle(bundle).meta
     if as_json:

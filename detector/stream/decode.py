@@ -28,9 +28,7 @@ a parse: hostile input (deep nesting, huge numbers, any bytes) ends as a rejecti
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Annotated
@@ -39,12 +37,20 @@ import msgspec
 import numpy as np
 import orjson
 
+from detector.stream.checks import (
+    DEVICE_NAME,
+    MAX_DEVICE_LENGTH,
+    Invalid,
+    check_device,
+    json_type,
+    reparse,
+    shown,
+)
+
 MAX_VALUE_BYTES = 64 * 1024
 REASONS: tuple[str, ...] = ("decode", "schema", "channels", "non_finite", "too_large", "empty")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NUMBER = (int, float)
-MAX_DEVICE_LENGTH = 128
-DEVICE_NAME = re.compile(rf"[\w.:@/#+-]{{1,{MAX_DEVICE_LENGTH}}}")
 
 
 class CleanReading(msgspec.Struct, gc=False):
@@ -65,15 +71,6 @@ def parse_clean(raw: bytes) -> CleanReading | None:
         return _parse_clean(raw)
     except Exception:  # DecodeError, RecursionError on deep nesting, MemoryError on hostile input
         return None
-
-
-class Invalid(Exception):
-    """One record's rejection: a reason from REASONS and a message for the dead letter."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 @dataclass
@@ -259,50 +256,6 @@ class Decoder:
         return f"'values' has {'; '.join(parts)} (the model expects {', '.join(self.channels)})"
 
 
-def check_device(name: str) -> None:
-    """Raise Invalid (`schema`) unless the device name follows the rule in the module docstring."""
-    if not DEVICE_NAME.fullmatch(name):
-        raise Invalid(
-            "schema",
-            f"'device' {shown(name)} must be 1 to {MAX_DEVICE_LENGTH} letters, digits or "
-            "_ . : @ / # + - (no spaces or control characters)",
-        )
-
-
-def shown(text: str, limit: int = 40) -> str:
-    """A name from a record, quoted, escaped (no control characters) and cut to `limit`."""
-    cut = text if len(text) <= limit else text[:limit] + "…"
-    return ascii(cut) if not cut.isprintable() else repr(cut)
-
-
-def reparse(raw: bytes, error: Exception) -> object:
-    """Parse what orjson refused with the standard library, which accepts NaN and Infinity.
-
-    Returns the object only when it holds a non-finite number (so it is rejected as such);
-    anything else is a `decode` error.
-    """
-    try:
-        obj = json.loads(raw)
-    except Exception:  # ValueError, UnicodeDecodeError, RecursionError, ...
-        raise Invalid("decode", f"not valid UTF-8 JSON: {error}") from None
-    if has_non_finite(obj):
-        raise Invalid("non_finite", "the reading holds NaN or Infinity")
-    raise Invalid("decode", f"not valid JSON: {error}")
-
-
-def has_non_finite(obj: object, depth: int = 0) -> bool:
-    """True when a parsed JSON value holds NaN or an infinity anywhere."""
-    if type(obj) is float:
-        return not math.isfinite(obj)
-    if depth > 32:
-        return False
-    if type(obj) is list:
-        return any(has_non_finite(v, depth + 1) for v in obj)
-    if type(obj) is dict:
-        return any(has_non_finite(v, depth + 1) for v in obj.values())
-    return False
-
-
 def drop_out_of_range(readings: Readings) -> Readings:
     """Reject readings with a value beyond float32 (vectorised: one check for the batch)."""
     values = readings.values
@@ -322,20 +275,3 @@ def drop_out_of_range(readings: Readings) -> Readings:
         )
     rejected.sort(key=lambda r: r.index)
     return replace(readings.take(ok), rejected=rejected)
-
-
-def json_type(value: object) -> str:
-    """The JSON name of a parsed value's type, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__

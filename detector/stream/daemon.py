@@ -2,7 +2,7 @@
 
 Delivery is at-least-once. A batch's offsets (the next offset of each partition) are committed
 only once the broker has acknowledged every anomaly event and dead letter of the batch and of
-every batch before it (detector.delivery: the wait overlaps with the next batch). A send that
+every batch before it (detector.stream.outbox: the wait overlaps with the next batch). A send that
 fails is retried with exponential backoff (1 s, 2 s, 4 s ... capped at 30 s); after
 `send_attempts` attempts the daemon stops with DeliveryError (exit status 3) and commits nothing
 past the failed batch. A rebalance waits for the acknowledgements and commits before the
@@ -26,12 +26,12 @@ import numpy as np
 from kafka import OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
-from detector.delivery import Outbox
-from detector.devices import DeviceMemory
-from detector.metrics import Metrics
-from detector.offsets import Committer, Rebalance
-from detector.outgoing import dead_letter_messages, event_messages, labels_of
-from detector.reloader import Model
+from detector.stream.memory import DeviceMemory
+from detector.stream.messages import dead_letter_messages, event_messages, labels_of
+from detector.stream.metrics import Metrics
+from detector.stream.offsets import Committer, Rebalance
+from detector.stream.outbox import Outbox
+from detector.stream.reloader import Model
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from detector.errors import DataError
+from producer.wire import DataError
 
 TIME_COLUMNS = ("ts", "timestamp", "datetime", "time")
 LABEL_COLUMNS = ("anomaly", "changepoint", "label", "is_anomaly")

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from detector.bundle import ARRAYS_FILE, META_FILE, MODEL_FILE, Bundle, load_bundle, read_meta
+from detector.core.alarm import AlarmRule
+from detector.core.bundle import ARRAYS_FILE, META_FILE, MODEL_FILE, Bundle, load_bundle, read_meta
 from detector.errors import BundleError
-from detector.postprocess import AlarmRule
-from detector.records import Decoder
+from detector.stream.decode import Decoder
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class Model:
     """What the serve loop needs of a bundle: its scorer, alarm rule and a decoder."""
 
     bundle: Bundle
-    scorer: Any  # detector.scoring.Scorer
+    scorer: Any  # detector.core.scoring.Scorer
     rule: AlarmRule
     decoder: Decoder
 
@@ -49,7 +49,7 @@ def load_model(path: str | Path, channels: Sequence[str] | None = None) -> Model
 
     `channels`, when given, are the channels the readings carry; the bundle must have them.
     """
-    from detector.scoring import Scorer
+    from detector.core.scoring import Scorer
 
     bundle = load_bundle(path)
     if channels is not None and list(channels) != bundle.channels:

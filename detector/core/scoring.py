@@ -3,7 +3,7 @@
 The error of a window is the mean squared reconstruction error over its readings and channels, in
 units of each channel's training standard deviation, so channels of any scale weigh alike. The score
 is error / threshold. Scoring only measures: whether a score flags its reading is the alarm rule's
-call (`detector.postprocess.AlarmRule`), the same offline and online.
+call (`detector.core.alarm.AlarmRule`), the same offline and online.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.bundle import Bundle
-from detector.inference import Engine, make_engine
+from detector.core.bundle import Bundle
+from detector.core.inference import Engine, make_engine
 
 
 @dataclass(frozen=True)

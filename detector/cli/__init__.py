@@ -28,8 +28,9 @@ def main() -> None:
 
 def register() -> None:
     """Attach every subcommand to the group."""
-    from detector.cli_serve import serve, watch
-    from detector.commands import evaluate, info, score, train
+    from detector.cli.offline import evaluate, info, score, train
+    from detector.cli.serve import serve
+    from detector.cli.watch import watch
 
     for command in (train, score, evaluate, info, serve, watch):
         main.add_command(command)

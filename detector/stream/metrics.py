@@ -16,8 +16,8 @@ from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from detector.records import REASONS
-from producer.anomalies import LABELS
+from detector.stream.decode import REASONS
+from producer.wire import LABELS
 
 OTHER_LABEL = "other"  # a `label` header the simulator never sends
 RELOAD_RESULTS = ("success", "error")

@@ -1,4 +1,4 @@
-"""`detector serve` (the streaming daemon) and `detector watch` (print anomaly events).
+"""`detector serve`: the streaming daemon, wired from its options.
 
 Every `serve` option can also come from an environment variable DETECTOR_<OPTION>, e.g.
 DETECTOR_MODEL, DETECTOR_BOOTSTRAP, DETECTOR_METRICS_PORT. Heavy imports (TensorFlow, Kafka) wait
@@ -129,12 +129,12 @@ def run_serve(o: dict) -> None:
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
     from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
-    from detector.daemon import Daemon, Options, Topics
-    from detector.delivery import KeyedPartitioner
-    from detector.health import HealthServer
-    from detector.metrics import Metrics
-    from detector.reloader import Reloader, load_model
-    from detector.topics import ensure_topics
+    from detector.stream.daemon import Daemon, Options, Topics
+    from detector.stream.http import HealthServer
+    from detector.stream.metrics import Metrics
+    from detector.stream.outbox import KeyedPartitioner
+    from detector.stream.reloader import Reloader, load_model
+    from detector.stream.topics import ensure_topics
 
     if o["max_devices"] < o["batch_size"]:
         raise ConfigError(f"--max-devices ({o['max_devices']}) must be at least --batch-size "
@@ -216,50 +216,3 @@ def install_signals(stop: Any) -> None:
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
-
-
-@click.command()
-@option("bootstrap", default="127.0.0.1:9092", show_default=True, help="Kafka bootstrap servers.")
-@click.option("--topic", default="anomalies", show_default=True, help="Topic of the events.")
-@click.option("--from-beginning", is_flag=True, help="Print the events already on the topic too.")
-@click.option("--count", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Stop after this many events (0 = run until Ctrl-C).")
-def watch(bootstrap: str, topic: str, from_beginning: bool, count: int) -> None:
-    """Print each anomaly event as one line: time, device, score, top channel."""
-    import time
-
-    import orjson
-    from kafka import KafkaConsumer, TopicPartition
-
-    from detector.events import describe
-
-    configure_logging("WARNING")
-    consumer = connect("consumer", KafkaConsumer, bootstrap, group_id=None,
-                       enable_auto_commit=False)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    seen = 0
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            click.echo(f"waiting for topic {topic} to exist ...", err=True)
-        while not partitions:
-            time.sleep(1.0)
-            partitions = consumer.partitions_for_topic(topic)
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        (consumer.seek_to_beginning if from_beginning else consumer.seek_to_end)(*assigned)
-        while count == 0 or seen < count:
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    try:
-                        event = orjson.loads(record.value) if record.value else None
-                    except orjson.JSONDecodeError:
-                        event = record.value
-                    click.echo(describe(event))
-                    seen += 1
-                    if count and seen >= count:
-                        break
-    except KeyboardInterrupt:
-        pass
-    finally:
-        consumer.close()

@@ -12,8 +12,8 @@ from collections.abc import Collection, Hashable, Sequence
 
 import numpy as np
 
-from detector.postprocess import Persistence, PersistenceState
-from detector.windows import WindowHistory
+from detector.core.alarm import Persistence, PersistenceState
+from detector.core.windows import WindowHistory
 
 
 class DeviceMemory:

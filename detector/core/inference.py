@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from detector.bundle import MODEL_FILE, Bundle
+from detector.core.bundle import MODEL_FILE, Bundle
 from detector.errors import BundleError
 
 ACTIVATIONS = {
@@ -91,7 +91,7 @@ class KerasEngine:
 
 def keras_model(bundle: Bundle) -> Any:
     """Load the bundle's Keras model, checking it against the metadata."""
-    from detector.model import keras
+    from detector.core.model import keras
 
     model_file = bundle.path / MODEL_FILE
     try:

@@ -1,0 +1,90 @@
+"""`detector watch`: print each anomaly event as one line, every field escaped for the terminal."""
+
+from __future__ import annotations
+
+import signal
+from datetime import UTC, datetime
+
+import click
+
+from detector.cli.serve import configure_logging, connect, option
+from detector.printable import printable, text_of
+
+
+@click.command()
+@option("bootstrap", default="127.0.0.1:9092", show_default=True, help="Kafka bootstrap servers.")
+@click.option("--topic", default="anomalies", show_default=True, help="Topic of the events.")
+@click.option("--from-beginning", is_flag=True, help="Print the events already on the topic too.")
+@click.option("--count", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Stop after this many events (0 = run until Ctrl-C).")
+def watch(bootstrap: str, topic: str, from_beginning: bool, count: int) -> None:
+    """Print each anomaly event as one line: time, device, score, top channel."""
+    import time
+
+    import orjson
+    from kafka import KafkaConsumer, TopicPartition
+
+    configure_logging("WARNING")
+    consumer = connect("consumer", KafkaConsumer, bootstrap, group_id=None,
+                       enable_auto_commit=False)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    seen = 0
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            click.echo(f"waiting for topic {topic} to exist ...", err=True)
+        while not partitions:
+            time.sleep(1.0)
+            partitions = consumer.partitions_for_topic(topic)
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        (consumer.seek_to_beginning if from_beginning else consumer.seek_to_end)(*assigned)
+        while count == 0 or seen < count:
+            for records in consumer.poll(timeout_ms=1000).values():
+                for record in records:
+                    try:
+                        event = orjson.loads(record.value) if record.value else None
+                    except orjson.JSONDecodeError:
+                        event = record.value
+                    click.echo(describe(event))
+                    seen += 1
+                    if count and seen >= count:
+                        break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()
+
+
+def describe(event: object) -> str:
+    """One readable line for an anomaly event: time, device, score, top channel and more.
+
+    Every field is escaped (detector.printable): an event cannot retitle the terminal, move the
+    cursor or forge lines.
+    """
+    def field(name: str) -> str:
+        return printable(text_of(event.get(name, "?")))
+
+    if not isinstance(event, dict):
+        return f"(not an anomaly event: {printable(text_of(event)[:200])})"
+    stamp = iso_time(event.get("ts"))
+    score = event.get("score")
+    try:
+        shown = f"{score:9.2f}" if isinstance(score, int | float) else f"{field('score'):>9}"
+    except OverflowError:  # an int too large for a float
+        shown = f"{'huge':>9}"
+    return (
+        f"{stamp}  {field('device'):<14} score {shown}  top {field('top_channel'):<8} "
+        f"seq {field('seq')}  model {field('model_version')}  [{field('event_id')}]"
+    )
+
+
+def iso_time(when: object) -> str:
+    """Seconds since the epoch as UTC ISO 8601 with milliseconds, or '?'."""
+    if not isinstance(when, int | float) or isinstance(when, bool):
+        return "?"
+    try:
+        moment = datetime.fromtimestamp(when, UTC)
+    except (OverflowError, OSError, ValueError):
+        return "?"
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,196 @@
+"""What one polled batch publishes: anomaly events and dead letters, as producer messages (pure).
+
+The batch's Kafka records (anything with topic, partition, offset, key, value and headers), its
+decoded readings and their scores in; (topic, key, value, headers) tuples out. An event is the JSON
+of the design's wire format, keyed by device id; every number in it is finite (a non-finite error
+or score is written as the largest double, so a consumer never meets NaN or Infinity). A dead
+letter carries the record's key and value (cut to a bounded size), its headers while they fit,
+and why and where it came from.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from detector.core.scoring import Scores
+from detector.stream.decode import MAX_VALUE_BYTES, Readings
+from detector.stream.outbox import Message
+from producer.wire import LABEL_HEADER, event_id
+
+BIGGEST = sys.float_info.max
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """The flagged readings of one batch, row-aligned (n rows)."""
+
+    topic: str
+    partition: np.ndarray  # (n,) int
+    offset: np.ndarray  # (n,) int
+    device: Sequence[str]
+    seq: np.ndarray  # (n,) int
+    ts: np.ndarray  # (n,) float
+    values: np.ndarray  # (n, channels)
+    reconstruction: np.ndarray  # (n, channels)
+    error: np.ndarray  # (n,)
+    channel_errors: np.ndarray  # (n, channels)
+    score: np.ndarray  # (n,)
+    top_channel: np.ndarray  # (n,) channel index
+
+
+def finite(x: np.ndarray) -> np.ndarray:
+    """x as float64 with NaN and ±Infinity replaced by ±the largest double."""
+    return np.nan_to_num(np.asarray(x, dtype=np.float64), nan=BIGGEST, posinf=BIGGEST,
+                         neginf=-BIGGEST)
+
+
+def anomaly_events(
+    flagged: Flagged,
+    channels: Sequence[str],
+    threshold: float,
+    model_version: str,
+    detected_at: float,
+) -> list[tuple[bytes, bytes]]:
+    """(key, value) of the anomaly event of every flagged reading."""
+    values = finite(flagged.values).tolist()  # Python lists: quicker to index and serialise
+    reconstruction = finite(flagged.reconstruction).tolist()
+    channel_errors = finite(flagged.channel_errors).tolist()
+    error = finite(flagged.error).tolist()
+    score = finite(flagged.score).tolist()
+    ts = finite(flagged.ts).tolist()
+    seq = np.asarray(flagged.seq).tolist()
+    partition = np.asarray(flagged.partition).tolist()
+    offset = np.asarray(flagged.offset).tolist()
+    top_channel = np.asarray(flagged.top_channel).tolist()
+    threshold = float(finite(np.float64(threshold)))
+    names = list(channels)
+    out = []
+    for i, device in enumerate(flagged.device):
+        event = {
+            "event_id": event_id(flagged.topic, partition[i], offset[i]),
+            "device": device,
+            "seq": seq[i],
+            "ts": ts[i],
+            "values": values[i],
+            "reconstruction": reconstruction[i],
+            "error": error[i],
+            "threshold": threshold,
+            "score": score[i],
+            "channel_errors": dict(zip(names, channel_errors[i], strict=True)),
+            "top_channel": names[top_channel[i]],
+            "channels": names,
+            "model_version": model_version,
+            "detected_at": detected_at,
+        }
+        out.append((device.encode(), orjson.dumps(event)))
+    return out
+
+
+MAX_MESSAGE_CHARS = 1000  # of a dead letter's error.message
+
+
+def dead_letter_headers(
+    reason: str,
+    message: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    original: Sequence[tuple[str, bytes]] | None = None,
+) -> list[tuple[str, bytes]]:
+    """The headers of a dead letter: the record's own headers, then why and where it came from."""
+    ours = {"error.reason", "error.message", "source.topic", "source.partition", "source.offset"}
+    kept = [(k, v) for k, v in (original or ()) if k not in ours]
+    return [
+        *kept,
+        ("error.reason", reason.encode()),
+        ("error.message", message[:MAX_MESSAGE_CHARS].encode("utf-8", "replace")),
+        ("source.topic", topic.encode()),
+        ("source.partition", str(partition).encode()),
+        ("source.offset", str(offset).encode()),
+    ]
+
+
+def event_messages(readings_topic: str, anomalies_topic: str, records: Sequence[Any],
+                   readings: Readings, scores: Scores, flagged: np.ndarray, model: Any,
+                   now: float) -> list[Message]:
+    """The anomaly events of the flagged readings (`model`: a detector.stream.reloader.Model)."""
+    if not flagged.any():
+        return []
+    rows = np.flatnonzero(flagged)
+    chosen = [records[i] for i in readings.index[rows].tolist()]
+    found = Flagged(
+        topic=readings_topic,
+        partition=np.array([r.partition for r in chosen]),
+        offset=np.array([r.offset for r in chosen]),
+        device=[readings.device[j] for j in rows.tolist()],
+        seq=readings.seq[rows],
+        ts=readings.ts[rows],
+        values=readings.values[rows],
+        reconstruction=scores.reconstruction[rows],
+        error=scores.error[rows],
+        channel_errors=scores.channel_errors[rows],
+        score=scores.score[rows],
+        top_channel=scores.top_channel[rows],
+    )
+    pairs = anomaly_events(found, model.channels, model.scorer.threshold, model.version, now)
+    return [(anomalies_topic, key, value, None) for key, value in pairs]
+
+
+MAX_KEY_BYTES = 1024  # of a dead letter's key; its value keeps at most MAX_VALUE_BYTES
+MAX_HEADER_BYTES = 16 * 1024  # of the original headers a dead letter carries
+
+
+def dead_letter_messages(dlq_topic: str, records: Sequence[Any], readings: Readings
+                         ) -> list[Message]:
+    """A dead letter for every rejected record: its key and value (cut to a bounded size, the
+    original sizes then in headers), its headers while they fit, and the reason headers.
+
+    Bounded so that a dead letter always fits the broker's message size, whatever came in.
+    """
+    out: list[Message] = []
+    for rejection in readings.rejected:
+        r = records[rejection.index]
+        key, key_size = bounded(r.key, MAX_KEY_BYTES, "key")
+        value, value_size = bounded(r.value, MAX_VALUE_BYTES, "value")
+        headers = dead_letter_headers(rejection.reason, rejection.message, r.topic,
+                                      r.partition, r.offset, fitting(r.headers))
+        out.append((dlq_topic, key, value, headers + key_size + value_size))
+    return out
+
+
+def bounded(data: bytes | None, limit: int, name: str) -> tuple[bytes | None, list]:
+    """The first `limit` bytes, and an `error.<name>_bytes` header with the size when cut."""
+    if data is None or len(data) <= limit:
+        return data, []
+    return data[:limit], [(f"error.{name}_bytes", str(len(data)).encode())]
+
+
+def fitting(headers: list | None) -> list:
+    """The leading headers whose keys and values together fit MAX_HEADER_BYTES."""
+    kept, size = [], 0
+    for key, value in headers or ():
+        size += len(key) + len(value or b"")
+        if size > MAX_HEADER_BYTES:
+            break
+        kept.append((key, value))
+    return kept
+
+
+def labels_of(records: Sequence[Any]) -> list[bytes | None]:
+    """The raw `label` header of each record (None without one); quick when it comes first."""
+    return [h[0][1] if (h := r.headers) and h[0][0] == LABEL_HEADER else label_of(h)
+            for r in records]
+
+
+def label_of(headers: list | None) -> bytes | None:
+    """The value of the `label` header, if any."""
+    for key, value in headers or ():
+        if key == LABEL_HEADER:
+            return value
+    return None

@@ -1,0 +1,37 @@
+"""The vocabulary the producer and the detector share: channels, labels, the reading, ids, errors.
+
+Arrows run one way: the detector imports the producer's vocabulary (and its simulator, for
+`detector train --simulate`); the producer never imports the detector, so it stays light (no
+TensorFlow) and can ship alone. Pure: the standard library and orjson.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+CHANNELS: tuple[str, ...] = ("col_1", "col_2", "col_3", "col_4", "col_5")  # the simulator's
+ANOMALY_KINDS: tuple[str, ...] = ("spike", "drift", "stuck", "correlation_break", "noise_burst")
+LABELS: tuple[str, ...] = ("normal", *ANOMALY_KINDS)  # values of a reading's `label` header
+LABEL_HEADER = "label"
+
+
+def encode_reading(device: str, seq: int, ts: float, values: Any) -> bytes:
+    """The wire format of a reading: UTF-8 JSON (values a list, or an object keyed by channel)."""
+    return orjson.dumps({"device": device, "seq": seq, "ts": ts, "values": values})
+
+
+def event_id(topic: str, partition: int, offset: int) -> str:
+    """The id of the anomaly event of the reading at this offset: stable across redelivery."""
+    return f"{topic}:{partition}:{offset}"
+
+
+class InputError(Exception):
+    """A problem with the user's input or configuration, said in one line (exit status 2)."""
+
+    exit_code = 2
+
+
+class DataError(InputError):
+    """The input data cannot be used (NaN cells, no channels, too few rows...)."""
