@@ -1,0 +1,54 @@
+"""The house's rules, read from the code's own imports: arrows one way, modules short."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MAX_LINES = 300
+
+
+def modules(package: str) -> list[Path]:
+    """Every Python file of a package (its folder under the repository)."""
+    return sorted((REPO / package).rglob("*.py"))
+
+
+def imported(path: Path) -> set[str]:
+    """The dotted names a module imports, at any depth of its code."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+FORBIDDEN = {  # package: what it must never import
+    "detector/core": ("detector.stream", "detector.offline", "detector.cli", "kafka",
+                      "prometheus_client", "click"),
+    "detector/stream": ("detector.offline", "detector.cli"),
+    "detector/offline": ("detector.stream", "detector.cli", "kafka"),
+    "producer": ("detector", "tensorflow", "keras"),
+}
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_arrows_run_one_way(package):
+    bad = {
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in modules(package)
+        for name in imported(path)
+        if any(name == f or name.startswith(f + ".") for f in FORBIDDEN[package])
+    }
+    assert not bad, sorted(bad)
+
+
+def test_no_module_is_over_300_lines():
+    long = {str(p.relative_to(REPO)): n for pkg in ("detector", "producer", "bench")
+            for p in modules(pkg) if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, long
