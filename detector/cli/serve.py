@@ -131,8 +131,8 @@ def run_serve(o: dict) -> None:
 
     from detector.stream.daemon import Daemon, Options, Topics
     from detector.stream.http import HealthServer
+    from detector.stream.kafka import KeyedPartitioner
     from detector.stream.metrics import Metrics
-    from detector.stream.outbox import KeyedPartitioner
     from detector.stream.reloader import Reloader, load_model
     from detector.stream.topics import ensure_topics
 

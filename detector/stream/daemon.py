@@ -9,6 +9,9 @@ past the failed batch. A rebalance waits for the acknowledgements and commits be
 partitions go; SIGTERM does the same before leaving. So a record may be read twice (after a crash
 or a lost membership) but is never skipped; consumers of the anomaly topic de-duplicate by
 `event_id`.
+
+The broker is behind detector.stream.ports: kafka-python's clients in production, the in-memory
+ones of detector.stream.inmemory in unit tests.
 """
 
 from __future__ import annotations
@@ -18,20 +21,20 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import numpy as np
-from kafka import OffsetAndMetadata, TopicPartition
-from kafka.errors import KafkaError
 
+from detector.stream.kafka import KafkaError, next_offset
 from detector.stream.memory import DeviceMemory
 from detector.stream.messages import dead_letter_messages, event_messages, labels_of
 from detector.stream.metrics import Metrics
 from detector.stream.offsets import Committer, Rebalance
 from detector.stream.outbox import Outbox
-from detector.stream.reloader import Model
+from detector.stream.ports import Partition, Record, Sink, Source
+from detector.stream.reloader import Model, Reloader
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +50,10 @@ class Topics:
 class Options:
     max_records: int = 5000  # records per poll, scored in one call
     poll_timeout_ms: int = 500
+    idle: float = 0.2  # seconds to wait after a poll that came back empty at once
     send_attempts: int = 6  # the first send and 5 retries
     send_timeout: float = 30.0  # seconds to wait for a batch's acknowledgements
-    backoff: float = 1.0
+    backoff: float = 1.0  # seconds before the first retry of a send, and after a failed poll
     backoff_max: float = 30.0
     lag_interval: float = 5.0  # seconds between consumer-lag updates
     broker_timeout_ms: int = 5000  # for commits and end-offset queries
@@ -63,9 +67,9 @@ class Options:
 class Daemon:
     """Consumes readings and publishes events with the collaborators it is given."""
 
-    def __init__(self, consumer: Any, producer: Any, model: Model, metrics: Metrics,
+    def __init__(self, consumer: Source, producer: Sink, model: Model, metrics: Metrics,
                  topics: Topics = Topics(), options: Options = Options(),
-                 reloader: Any = None) -> None:
+                 reloader: Reloader | None = None) -> None:
         self.consumer = consumer
         self.producer = producer
         self.model = model
@@ -104,12 +108,7 @@ class Daemon:
 
     def run(self) -> None:
         """Join the group and process batches until stop(); then commit and close."""
-        drain = partial(self.outbox.done, wait=True)
-        # The topic's metadata first: a member that joins without it gets no partitions and the
-        # whole group rebalances once more when it arrives.
-        self.consumer.partitions_for_topic(self.topics.readings)
-        listener = Rebalance(self.offsets, drain, self.revoked.extend)
-        self.consumer.subscribe([self.topics.readings], listener=listener)
+        self.join()
         try:
             while not self.stopping.is_set():
                 self.step()
@@ -117,25 +116,35 @@ class Daemon:
         finally:
             self.close()
 
+    def join(self) -> None:
+        """Subscribe to the readings with the listener that commits before partitions go."""
+        drain = partial(self.outbox.done, wait=True)
+        # The topic's metadata first: a member that joins without it gets no partitions and the
+        # whole group rebalances once more when it arrives.
+        self.consumer.partitions_for_topic(self.topics.readings)
+        listener = Rebalance(self.offsets, drain, self.revoked.extend)
+        self.consumer.subscribe([self.topics.readings], listener=listener)
+
     def step(self) -> None:
         """One poll and the processing of what it returns."""
         self.swap_model()
-        self.forget_revoked()
         started = time.monotonic()
         try:
             batch = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms,
                                        max_records=self.max_records)
         except KafkaError as exc:
-            log.warning("poll failed (%s); retrying in 1 s", exc)
-            self.stopping.wait(1.0)
+            log.warning("poll failed (%s); retrying in %g s", exc, self.options.backoff)
+            self.broker_answered(False)  # the next lag probe or commit says when it is back
+            self.stopping.wait(self.options.backoff)
             return
+        self.forget_revoked()  # a rebalance runs inside poll: before any reading is scored
         self.partitions = sorted(tp.partition for tp in self.consumer.assignment())
         if batch:
             began = time.monotonic()
             self.process(batch)
             self.fit_batch(sum(map(len, batch.values())), time.monotonic() - began)
         elif time.monotonic() - started < 0.05:  # poll gave up at once: no busy loop
-            self.stopping.wait(0.2)
+            self.stopping.wait(self.options.idle)
         self.settle(wait=not batch)
         self.update_lag()
         self.collect_garbage()
@@ -175,8 +184,8 @@ class Daemon:
             log.warning("the broker does not answer; waiting for it")
         self.broker_ok = ok
 
-    def process(self, batch: dict[TopicPartition, list]) -> None:
-        """Score a polled batch, publish its events and dead letters, count it, commit it."""
+    def process(self, batch: Mapping[Partition, Sequence[Record]]) -> None:
+        """Score a polled batch, hand its events and dead letters to the outbox, count it."""
         started = time.perf_counter()
         parts = list(batch.values())
         records = parts[0] if len(parts) == 1 else [r for part in parts for r in part]
@@ -195,9 +204,8 @@ class Daemon:
         messages = event_messages(topics.readings, topics.anomalies, records, scored, scores,
                                   flagged, model, now)
         messages += dead_letter_messages(topics.dlq, records, readings)
-        offsets = {tp: OffsetAndMetadata(part[-1].offset + 1, "", -1)
-                   for tp, part in batch.items()}
-        self.outbox.submit(messages, offsets)
+        self.outbox.submit(messages, {tp: next_offset(part[-1].offset + 1)
+                                      for tp, part in batch.items()})
         labels = labels_of(records)
         if len(scored) < len(records):
             labels = [labels[i] for i in scored.index.tolist()]

@@ -11,28 +11,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
-from kafka import AsyncConsumerRebalanceListener, OffsetAndMetadata, TopicPartition
-from kafka.errors import (
-    CommitFailedError,
-    IllegalGenerationError,
+from detector.stream.kafka import (
+    REBALANCING,
+    AsyncConsumerRebalanceListener,
     KafkaError,
     KafkaTimeoutError,
-    RebalanceInProgressError,
-    UnknownMemberIdError,
+    OffsetAndMetadata,
+    TopicPartition,
 )
+from detector.stream.ports import Source
 
 log = logging.getLogger(__name__)
-REBALANCING = (CommitFailedError, RebalanceInProgressError, IllegalGenerationError,
-               UnknownMemberIdError)
 Offsets = dict[TopicPartition, OffsetAndMetadata]
 
 
 class Committer:
     """Acknowledged offsets per partition, and what was asked for and known committed."""
 
-    def __init__(self, consumer: Any, timeout_ms: int, report: Callable[[bool], None],
+    def __init__(self, consumer: Source, timeout_ms: int, report: Callable[[bool], None],
                  async_interval: float = 0.2) -> None:
         self.consumer = consumer
         self.timeout_ms = timeout_ms

@@ -18,51 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka.errors import (
-    AuthorizationError,
-    InvalidRecordError,
-    InvalidTopicError,
-    KafkaError,
-    MessageSizeTooLargeError,
-    RecordListTooLargeError,
-)
-from kafka.partitioner.default import DefaultPartitioner, murmur2
-
 from detector.errors import DetectorError
+from detector.stream.kafka import HOPELESS, KafkaError
+from detector.stream.ports import Sink
 
 log = logging.getLogger(__name__)
 Message = tuple[str, bytes | None, bytes | None, list | None]  # topic, key, value, headers
-HOPELESS = (AuthorizationError, InvalidRecordError, InvalidTopicError, MessageSizeTooLargeError,
-            RecordListTooLargeError)  # errors that the same send meets again, however often
-
-
-class KeyedPartitioner(DefaultPartitioner):
-    """kafka-python's default partitioner, remembering each key's murmur2 hash.
-
-    Events are keyed by device id and the same ids come back all the time, so the pure-Python
-    hash (a fifth of a send's cost) is worked out once per device. Same partitions as the
-    default; records without a key go to it.
-    """
-
-    limit = 100_000  # keys remembered before starting afresh
-
-    def __init__(self) -> None:
-        self.hashes: dict[bytes, int] = {}
-
-    def partition(self, topic: str, key: Any, serialized_key: bytes | None, value: Any,
-                  serialized_value: bytes | None, cluster: Any) -> int:
-        if serialized_key is None:
-            return super().partition(topic, key, serialized_key, value, serialized_value,
-                                     cluster)
-        partitions = cluster.partitions_for_topic(topic)
-        if not partitions:
-            raise ValueError(f"Topic {topic} not found in ClusterMetadata")
-        hashed = self.hashes.get(serialized_key)
-        if hashed is None:
-            if len(self.hashes) >= self.limit:
-                self.hashes.clear()
-            hashed = self.hashes[serialized_key] = murmur2(serialized_key) & 0x7FFFFFFF
-        return sorted(partitions)[hashed % len(partitions)]
 
 
 class DeliveryError(DetectorError):
@@ -83,6 +44,14 @@ class Refused:
         return True
 
 
+def never_succeeds(future: Any) -> bool:
+    """A failed send no retry can help: an error of HOPELESS, or one the client raised at once
+    that is not retriable (e.g. a message over the producer's own max_request_size)."""
+    error = future.exception
+    return isinstance(error, HOPELESS) or (isinstance(future, Refused)
+                                           and not getattr(error, "retriable", False))
+
+
 @dataclass
 class Pending:
     """One batch: its offsets to commit, its sends, each (message, future), and when it was sent."""
@@ -95,7 +64,7 @@ class Pending:
 class Outbox:
     """Batches in flight, oldest first."""
 
-    def __init__(self, producer: Any, stopping: threading.Event, attempts: int = 6,
+    def __init__(self, producer: Sink, stopping: threading.Event, attempts: int = 6,
                  backoff: float = 1.0, backoff_max: float = 30.0, timeout: float = 30.0,
                  depth: int = 2) -> None:
         self.producer = producer
@@ -176,7 +145,8 @@ class Outbox:
             if not failed:
                 return
             errors = [f.exception for _, f in failed if f.is_done]
-            hopeless = next((e for e in errors if isinstance(e, HOPELESS)), None)
+            hopeless = next((f.exception for _, f in failed if f.is_done and never_succeeds(f)),
+                            None)
             error = hopeless or next(iter(errors), None) or "not acknowledged in time"
             topics = ", ".join(sorted({m[0] for m, _ in failed}))
             if hopeless is not None:

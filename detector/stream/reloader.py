@@ -43,14 +43,21 @@ class Model:
     def channels(self) -> list[str]:
         return self.bundle.channels
 
+    @classmethod
+    def of(cls, bundle: Bundle) -> Model:
+        """The model of a loaded bundle, its scorer warmed up (the first call traced now)."""
+        from detector.core.scoring import Scorer
+
+        scorer = Scorer(bundle)
+        scorer.score(np.zeros((1, bundle.window, len(bundle.channels))))
+        return cls(bundle, scorer, AlarmRule.of(bundle.meta), Decoder(bundle.channels))
+
 
 def load_model(path: str | Path, channels: Sequence[str] | None = None) -> Model:
     """Load a bundle for serving, warm its scorer up, or raise a BundleError saying what to fix.
 
     `channels`, when given, are the channels the readings carry; the bundle must have them.
     """
-    from detector.core.scoring import Scorer
-
     bundle = load_bundle(path)
     if channels is not None and list(channels) != bundle.channels:
         raise BundleError(
@@ -58,9 +65,7 @@ def load_model(path: str | Path, channels: Sequence[str] | None = None) -> Model
             f"readings carry {', '.join(channels)}: train a bundle on these channels "
             "(detector train --columns ...) or point --model at one"
         )
-    scorer = Scorer(bundle)
-    scorer.score(np.zeros((1, bundle.window, len(bundle.channels))))  # trace the call now
-    return Model(bundle, scorer, AlarmRule.of(bundle.meta), Decoder(bundle.channels))
+    return Model.of(bundle)
 
 
 def signature(path: Path) -> tuple | None:

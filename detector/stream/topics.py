@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from kafka.errors import TopicAlreadyExistsError
+from detector.stream.kafka import TopicAlreadyExistsError
 
 log = logging.getLogger(__name__)
 

@@ -53,9 +53,11 @@ def test_a_refused_batch_raises_on_every_later_call_and_releases_no_offset():
     assert producer.sent == 3
 
 
-@pytest.mark.parametrize("at_once", [False, True])
-@pytest.mark.parametrize("error", [MessageSizeTooLargeError("the message is 1048700 bytes"),
-                                   TopicAuthorizationFailedError("dlq")])
+@pytest.mark.parametrize(("error", "at_once"), [
+    (MessageSizeTooLargeError("over the producer's max_request_size"), True),  # client's limit
+    (TopicAuthorizationFailedError("dlq"), False),
+    (TopicAuthorizationFailedError("dlq"), True),
+])
 def test_a_send_that_can_never_succeed_is_not_retried_and_its_real_error_is_named(error,
                                                                                   at_once):
     producer = RefusingProducer(error, at_once=at_once)
@@ -65,3 +67,12 @@ def test_a_send_that_can_never_succeed_is_not_retried_and_its_real_error_is_name
     with pytest.raises(DeliveryError, match=type(error).__name__):
         outbox.done(wait=True)
     assert producer.sent == 1
+
+
+def test_a_topic_that_refuses_a_size_is_retried_since_its_limit_can_be_raised():
+    producer = RefusingProducer(MessageSizeTooLargeError("topic max.message.bytes"))
+    outbox = Outbox(producer, threading.Event(), attempts=4, backoff=0.0)
+    outbox.submit([("anomalies", b"k", b"v", [])], {"tp": 11})
+    with pytest.raises(DeliveryError, match="after 4 attempt"):
+        outbox.done(wait=True)
+    assert producer.sent == 4

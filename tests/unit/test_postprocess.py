@@ -1,7 +1,5 @@
 """The persistence rule: k of a device's last n readings above the threshold, offline and online."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,11 +14,11 @@ from detector.core.alarm import (
     persist_by_device,
     persistence_of,
 )
-from detector.core.bundle import Bundle
 from detector.core.scoring import Scorer
 from detector.errors import DataError
 from detector.offline.score import score_table
 from producer.tables import Table
+from tests.helpers.dense import dense_bundle
 
 
 def test_k_of_n_flags_a_reading_when_enough_recent_ones_are_above():
@@ -53,27 +51,6 @@ def test_streaming_in_any_batches_gives_the_offline_flags(rule):
         online.extend(state.update_batch(devices[batch], above[batch]))
         start += size
     assert np.array_equal(offline, np.array(online))
-
-
-def dense_bundle(window: int, persistence: dict | None = None) -> Bundle:
-    """A bundle whose dense model reconstructs every reading as the channel means (zero weights)."""
-    size = window * 2
-    meta = {
-        "channels": ["x", "y"],
-        "window": window,
-        "architecture": {"kind": "dense", "activation": "linear"},
-        "calibration": {"threshold": 1.0},
-        "scale": {"std": [1.0, 1.0]},
-    }
-    if persistence:
-        meta["persistence"] = persistence
-    arrays = {
-        "mean": np.zeros(2),
-        "std": np.ones(2),
-        "kernel_0": np.zeros((size, size)),
-        "bias_0": np.zeros(size),
-    }
-    return Bundle(Path("unused"), meta, arrays)
 
 
 def test_score_table_flags_what_a_streaming_consumer_with_ring_buffers_flags():
