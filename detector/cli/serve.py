@@ -107,6 +107,9 @@ def parse_channels(text: str | None) -> list[str] | None:
 @option("max-devices", type=click.IntRange(min=1), default=100_000, show_default=True,
         help="Devices whose recent readings are kept for windowed models and persistence; "
              "past it the device seen least recently starts afresh.")
+@option("warmup-records", type=click.IntRange(min=0), default=100_000, show_default=True,
+        help="Records per partition read back on assignment to rebuild each device's windows "
+             "and persistence before scoring (0: start every device afresh).")
 @option("channels", help="Channels the readings carry, comma-separated; the model must match.")
 @option("max-poll-interval-ms", type=click.IntRange(min=1000), default=300_000,
         show_default=True,
@@ -131,7 +134,7 @@ def run_serve(o: dict) -> None:
 
     from detector.stream.daemon import Daemon, Options, Topics
     from detector.stream.http import HealthServer
-    from detector.stream.kafka import KeyedPartitioner
+    from detector.stream.kafka import KeyedPartitioner, cap_gzip
     from detector.stream.metrics import Metrics
     from detector.stream.reloader import Reloader, load_model
     from detector.stream.topics import ensure_topics
@@ -164,6 +167,7 @@ def run_serve(o: dict) -> None:
     finally:
         admin.close()
     client_id = f"detector-{socket.gethostname()}-{os.getpid()}"
+    cap_gzip()  # a hostile gzip batch may inflate to 64 MiB at most
     consumer = connect(
         "consumer", KafkaConsumer, bootstrap, group_id=o["group"], client_id=client_id,
         enable_auto_commit=False, auto_offset_reset=o["offset_reset"],
@@ -184,7 +188,7 @@ def run_serve(o: dict) -> None:
     options = Options(max_records=o["batch_size"], send_attempts=o["send_attempts"],
                       score_delay=o["score_delay_ms"] / 1000,
                       max_poll_interval=o["max_poll_interval_ms"] / 1000,
-                      max_devices=o["max_devices"])
+                      max_devices=o["max_devices"], warmup_records=o["warmup_records"])
     daemon = Daemon(consumer, producer, model, metrics, topics, options)
     if o["reload_interval"] > 0:
         def reloaded(result: str, message: str) -> None:

@@ -126,6 +126,11 @@ class WindowHistory:
         self._held = np.concatenate([self._held, np.zeros(size - old, dtype=np.int64)])
         self._free.extend(range(size - 1, old - 1, -1))
 
+    def held(self, device: Hashable) -> int:
+        """How many readings of a device are held (window − 1 once its windows are full)."""
+        slot = self._slots.get(device)
+        return 0 if slot is None else int(self._held[slot])
+
     def forget(self, devices: Sequence[Hashable]) -> None:
         """Drop what is held of these devices."""
         for device in devices:

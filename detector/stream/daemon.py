@@ -16,7 +16,6 @@ ones of detector.stream.inmemory in unit tests.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -27,7 +26,7 @@ from functools import partial
 
 import numpy as np
 
-from detector.stream.kafka import KafkaError, next_offset
+from detector.stream.kafka import UNREADABLE, KafkaError, next_offset
 from detector.stream.memory import DeviceMemory
 from detector.stream.messages import dead_letter_messages, event_messages, labels_of
 from detector.stream.metrics import Metrics
@@ -35,6 +34,9 @@ from detector.stream.offsets import Committer, Rebalance
 from detector.stream.outbox import Outbox
 from detector.stream.ports import Partition, Record, Sink, Source
 from detector.stream.reloader import Model, Reloader
+from detector.stream.unreadable import step_past
+from detector.stream.upkeep import Upkeep
+from detector.stream.warmup import Warmup
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class Options:
     max_poll_interval: float = 300.0  # the consumer's max.poll.interval.ms, in seconds
     collect_interval: float = 60.0  # seconds between full garbage collections
     max_devices: int = 100_000  # devices whose windows and persistence bits are remembered
+    warmup_records: int = 100_000  # records per partition replayed to rebuild device memory
 
 
 class Daemon:
@@ -87,9 +90,11 @@ class Daemon:
                              options.backoff_max, options.send_timeout)
         self.offsets = Committer(consumer, options.broker_timeout_ms, self.broker_answered)
         self.memory = memory_for(model, options.max_devices)
+        self.warmup = Warmup(consumer, options.warmup_records if self.memory.active else 0,
+                             metrics)
         self.revoked: deque[int] = deque()  # partitions taken away (from the consumer's thread)
-        self.next_lag = 0.0
-        self.next_collect = time.monotonic() + options.collect_interval
+        self.upkeep = Upkeep(consumer, metrics, options.lag_interval, options.collect_interval,
+                             options.broker_timeout_ms, self.broker_answered)
         metrics.set_model(model.bundle.meta)
 
     def stop(self) -> None:
@@ -97,13 +102,14 @@ class Daemon:
         self.stopping.set()
 
     def readiness(self) -> tuple[bool, dict]:
-        """Ready when a model is loaded, partitions are assigned, the broker answers and events
-        are acknowledged (none waits longer than ack_patience, e.g. while sends are retried)."""
+        """Ready when a model is loaded, partitions are assigned and warmed up, the broker
+        answers and events are acknowledged (none waits longer than ack_patience)."""
         parts, ok, stalled = self.partitions, self.broker_ok, self.outbox.stalled()
+        warming = self.warmup.partitions
         publishing = stalled <= self.options.ack_patience
-        ready = bool(parts) and ok and publishing and not self.stopping.is_set()
+        ready = bool(parts) and ok and publishing and not warming and not self.stopping.is_set()
         delivery = "ok" if publishing else f"no acknowledgement for {stalled:.0f} s"
-        return ready, {"model": self.model.version, "partitions": parts,
+        return ready, {"model": self.model.version, "partitions": parts, "warming": warming,
                        "broker": "ok" if ok else "unreachable", "delivery": delivery}
 
     def run(self) -> None:
@@ -132,22 +138,25 @@ class Daemon:
         try:
             batch = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms,
                                        max_records=self.max_records)
+        except UNREADABLE as exc:
+            self.step_past_unreadable(exc)
+            return
         except KafkaError as exc:
             log.warning("poll failed (%s); retrying in %g s", exc, self.options.backoff)
             self.broker_answered(False)  # the next lag probe or commit says when it is back
             self.stopping.wait(self.options.backoff)
             return
         self.forget_revoked()  # a rebalance runs inside poll: before any reading is scored
+        batch = self.warmup.assigned(batch)  # new partitions first replay what came before
         self.partitions = sorted(tp.partition for tp in self.consumer.assignment())
         if batch:
             began = time.monotonic()
-            self.process(batch)
+            self.handle(batch)
             self.fit_batch(sum(map(len, batch.values())), time.monotonic() - began)
         elif time.monotonic() - started < 0.05:  # poll gave up at once: no busy loop
             self.stopping.wait(self.options.idle)
         self.settle(wait=not batch)
-        self.update_lag()
-        self.collect_garbage()
+        self.upkeep.tick()
 
     def fit_batch(self, size: int, seconds: float) -> None:
         """Halve the batch when one took over half of max.poll.interval.ms, so the next fits.
@@ -184,6 +193,23 @@ class Daemon:
             log.warning("the broker does not answer; waiting for it")
         self.broker_ok = ok
 
+    def handle(self, batch: Mapping[Partition, Sequence[Record]]) -> None:
+        """Replay what a warming partition read before where it resumes; process the rest."""
+        replay, live = self.warmup.split(batch)
+        if replay:
+            self.warmup.replay(replay, self.model, self.memory)
+        if self.warmup.warming:  # before the live readings join the memory
+            self.warmup.finish(self.memory.history.held, self.model.scorer.window - 1)
+        if live:
+            self.process(live)
+
+    def step_past_unreadable(self, error: Exception) -> None:
+        """Dead-letter the offset whose batch cannot be read and go on (see unreadable)."""
+        if not step_past(self.consumer, self.options.poll_timeout_ms, self.handle, self.warmup,
+                         self.outbox, self.topics.dlq, self.metrics):
+            log.warning("poll failed (%s) and no partition fails alone; retrying", error)
+            self.stopping.wait(self.options.backoff)
+
     def process(self, batch: Mapping[Partition, Sequence[Record]]) -> None:
         """Score a polled batch, hand its events and dead letters to the outbox, count it."""
         started = time.perf_counter()
@@ -218,24 +244,6 @@ class Daemon:
         self.rejected += len(readings.rejected)
         self.metrics.batch_duration.observe(time.perf_counter() - started)
 
-    def update_lag(self) -> None:
-        """Every lag_interval: readings behind on each assigned partition; probes the broker."""
-        now = time.monotonic()
-        if now < self.next_lag:
-            return
-        self.next_lag = now + self.options.lag_interval
-        assigned = list(self.consumer.assignment())
-        try:
-            ends = self.consumer.end_offsets(assigned, timeout_ms=self.options.broker_timeout_ms)
-            lag = {tp.partition: end - self.consumer.position(tp, timeout_ms=1000)
-                   for tp, end in ends.items()}
-        except KafkaError as exc:
-            log.debug("lag: %s", exc)
-            self.broker_answered(False)
-            return
-        self.broker_answered(True)
-        self.metrics.set_lag(lag)
-
     def forget_revoked(self) -> None:
         """Drop what is remembered of the devices of partitions revoked since the last poll."""
         if not self.revoked:
@@ -243,21 +251,10 @@ class Daemon:
         gone = set()
         while self.revoked:
             gone.add(self.revoked.popleft())
+        self.warmup.revoked(gone)
         forgotten = self.memory.forget_partitions(gone)
         if forgotten:
             log.info("forgot the windows of %d device(s) of revoked partition(s)", forgotten)
-
-    def collect_garbage(self) -> None:
-        """Every collect_interval: a full garbage collection.
-
-        serve makes young collections rare (cli_serve.collect_rarely), so without this the
-        cycles that reach the oldest generation wait long for theirs and the RSS creeps up.
-        """
-        now = time.monotonic()
-        if now < self.next_collect:
-            return
-        self.next_collect = now + self.options.collect_interval
-        gc.collect()
 
     def swap_model(self) -> None:
         """Between batches: take a newly loaded model from the reloader."""
@@ -266,6 +263,8 @@ class Daemon:
             return
         old, self.model = self.model.version, model
         self.memory = memory_for(model, self.options.max_devices)  # windows of the old model go
+        self.warmup.bound = self.options.warmup_records if self.memory.active else 0
+        self.warmup.again()  # rebuilt from the log for the new model's windows
         self.metrics.set_model(model.bundle.meta)
         self.metrics.reloads.labels(result="success").inc()
         log.info("now serving model %s (was %s)", model.version, old)

@@ -57,6 +57,11 @@ class InMemoryBroker:
                           int(time.time() * 1000)))
         return log[-1]
 
+    def append_unreadable(self, topic: str, error: Exception, partition: int = 0) -> None:
+        """A record the client cannot read (a corrupt or oversized batch): polls reaching it
+        raise `error`, as kafka-python's do."""
+        self.append(topic, error, partition=partition)  # type: ignore[arg-type]
+
     def records(self, topic: str) -> list[Record]:
         """Every record of a topic, partition after partition."""
         return [r for log in self.topics.get(topic, []) for r in log]
@@ -96,6 +101,7 @@ class InMemoryConsumer:
         self.assigned: set[TopicPartition] = set()
         self.positions: dict[TopicPartition, int] = {}
         self.next_assignment: set[TopicPartition] | None = None  # taken at the next poll
+        self.paused: set[TopicPartition] = set()
         self.commits: list[dict[int, int]] = []  # partition -> next offset, of every commit
         self.closed = False
 
@@ -124,9 +130,13 @@ class InMemoryConsumer:
         if self.next_assignment is not None:
             self.reassign(self.next_assignment)
         batch, room = {}, max_records or 500
-        for tp in sorted(self.assigned):
+        for tp in sorted(self.assigned - self.paused):
             start = self.positions[tp]
             taken = self.broker.topics[tp.topic][tp.partition][start:start + room]
+            bad = next((i for i, r in enumerate(taken) if isinstance(r.value, Exception)), None)
+            if bad == 0 and not batch:  # an unreadable batch, as kafka-python raises it
+                raise taken[0].value
+            taken = taken[:bad]
             if taken:
                 batch[tp] = taken
                 self.positions[tp] = start + len(taken)
@@ -173,6 +183,20 @@ class InMemoryConsumer:
         self.broker.check()
         return self.positions[partition]
 
+    def beginning_offsets(self, partitions: Iterable[TopicPartition],
+                          timeout_ms: int | None = None) -> dict[TopicPartition, int]:
+        self.broker.check()
+        return dict.fromkeys(partitions, 0)
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.positions[partition] = offset
+
+    def pause(self, *partitions: TopicPartition) -> None:
+        self.paused.update(partitions)
+
+    def resume(self, *partitions: TopicPartition) -> None:
+        self.paused.difference_update(partitions)
+
     def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None:
         self.closed = True
 
@@ -211,6 +235,8 @@ class InMemoryProducer:
 
     def send(self, topic: str, value: bytes | None = None, key: bytes | None = None,
              headers: list | None = None, partition: int | None = None) -> Sent:
+        if key is None and value is None:  # as kafka-python refuses it
+            raise ValueError("Need at least one: key or value")
         size = len(key or b"") + len(value or b"")
         if size > self.broker.max_message_bytes:  # kafka-python refuses it before sending
             raise kafka.MessageSizeTooLargeError(f"the message is {size} bytes")

@@ -158,6 +158,8 @@ def dead_letter_messages(dlq_topic: str, records: Sequence[Any], readings: Readi
         r = records[rejection.index]
         key, key_size = bounded(r.key, MAX_KEY_BYTES, "key")
         value, value_size = bounded(r.value, MAX_VALUE_BYTES, "value")
+        if key is None and value is None:  # a keyless tombstone: Kafka takes no message of neither
+            value = b""
         headers = dead_letter_headers(rejection.reason, rejection.message, r.topic,
                                       r.partition, r.offset, fitting(r.headers))
         out.append((dlq_topic, key, value, headers + key_size + value_size))

@@ -126,6 +126,21 @@ class Metrics:
             "detector_window_filling_records",
             "Valid readings held, not scored: their device's window was not full yet.",
             registry=registry)
+        self.warming = Gauge(
+            "detector_partitions_warming",
+            "Assigned partitions whose device memory is being rebuilt from the log (not ready).",
+            registry=registry)
+        self.warmup_duration = Histogram(
+            "detector_warmup_duration_seconds",
+            "Time to rebuild one partition's device memory from the log.",
+            buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0), registry=registry)
+        self.warmup_records = Counter(
+            "detector_warmup_records", "Records replayed into device memory, not scored again.",
+            registry=registry)
+        self.warmup_short = Counter(
+            "detector_warmup_short_devices",
+            "Devices left short of a full window because the warm-up bound cut their history.",
+            registry=registry)
         self.calibration_quantile = Gauge(
             "detector_calibration_error_quantile",
             "Quantiles of the reconstruction error on held-out normal data at calibration.",

@@ -6,16 +6,14 @@ No broker, no TensorFlow, no sleeping: the test decides what the broker does bet
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
 import pytest
 from kafka.errors import TopicAuthorizationFailedError
-from prometheus_client import CollectorRegistry
 
 import detector.stream
-from detector.stream.daemon import Daemon, Options
 from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer, InMemoryProducer
 from detector.stream.kafka import (
     KafkaConsumer,
@@ -23,58 +21,11 @@ from detector.stream.kafka import (
     KafkaTimeoutError,
     TopicPartition,
 )
-from detector.stream.metrics import Metrics
 from detector.stream.outbox import DeliveryError
 from detector.stream.ports import Sink, Source
 from detector.stream.reloader import Model
-from producer.wire import encode_reading
 from tests.helpers.dense import dense_bundle
-
-FAST = Options(max_records=100, poll_timeout_ms=0, idle=0.0, send_attempts=3, send_timeout=0.0,
-               backoff=0.0, backoff_max=0.0, lag_interval=0.0, broker_timeout_ms=0)
-NORMAL, HIGH = [0.1, -0.1], [3.0, 3.0]  # errors 0.01 and 9 against a threshold of 1
-
-
-@dataclass
-class Loop:
-    """A daemon wired to an in-memory broker, with helpers to feed it and read what it wrote."""
-
-    broker: InMemoryBroker
-    consumer: InMemoryConsumer
-    producer: InMemoryProducer
-    registry: CollectorRegistry
-    daemon: Daemon
-    seq: dict[str, int] = field(default_factory=dict)
-
-    def read(self, device: str, values: list[float], partition: int = 0) -> None:
-        """Append a reading of `device` to the readings topic."""
-        seq = self.seq[device] = self.seq.get(device, -1) + 1
-        self.broker.append("readings", encode_reading(device, seq, 1.7e9 + seq, values),
-                           device.encode(), [("label", b"normal")], partition)
-
-    def raw(self, value: bytes, partition: int = 0) -> None:
-        """Append a record as it comes, whatever it holds."""
-        self.broker.append("readings", value, b"poison", None, partition)
-
-    def events(self) -> list[dict]:
-        return [orjson.loads(r.value) for r in self.broker.records("anomalies")]
-
-    def committed(self) -> dict[int, int]:
-        return self.broker.offsets("detector")
-
-    def sample(self, name: str, **labels: str) -> float | None:
-        return self.registry.get_sample_value(name, labels)
-
-
-def loop(partitions: int = 1, window: int = 1, options: Options = FAST) -> Loop:
-    """A joined daemon on a fresh broker and registry."""
-    broker = InMemoryBroker({"readings": partitions, "anomalies": 1, "readings.dlq": 1})
-    consumer, producer = InMemoryConsumer(broker), InMemoryProducer(broker)
-    registry = CollectorRegistry()
-    daemon = Daemon(consumer, producer, Model.of(dense_bundle(window, version="v1")),
-                    Metrics(registry), options=options)
-    daemon.join()
-    return Loop(broker, consumer, producer, registry, daemon)
+from tests.helpers.serve_loop import FAST, HIGH, NORMAL, Offer, loop
 
 
 def test_both_implementations_fit_the_ports():
@@ -178,21 +129,6 @@ def test_a_rebalance_commits_what_is_acknowledged_before_the_partitions_go(ackno
         assert t.committed() == {0: 2}
 
 
-class Offer:
-    """A reloader stand-in: take() hands over the model it was given, once."""
-
-    def __init__(self) -> None:
-        self.model: Model | None = None
-        self.stopped = False
-
-    def take(self) -> Model | None:
-        model, self.model = self.model, None
-        return model
-
-    def stop(self) -> None:
-        self.stopped = True
-
-
 def test_a_model_reloaded_between_batches_scores_the_next_batch():
     t = loop()
     t.daemon.reloader = offer = Offer()
@@ -234,8 +170,8 @@ def test_readiness_follows_the_broker_away_and_back():
     t = loop()
     t.read("pump-1", NORMAL)
     t.daemon.step()
-    assert t.daemon.readiness() == (True, {"model": "v1", "partitions": [0], "broker": "ok",
-                                           "delivery": "ok"})
+    assert t.daemon.readiness() == (True, {"model": "v1", "partitions": [0], "warming": [],
+                                           "broker": "ok", "delivery": "ok"})
 
     t.broker.down = True
     t.daemon.step()

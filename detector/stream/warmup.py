@@ -1,0 +1,149 @@
+"""Warm-up: rebuild each device's windows and persistence bits from the partition itself.
+
+A windowed model, or a persistence rule, needs each device's recent readings. Whoever consumes a
+partition next (after a rebalance, a restart, a crash, a replica joining or leaving) would start
+every device empty and leave its next window − 1 readings unscored. So on every new assignment,
+and after a hot reload, the serve loop seeks each partition back at most `bound` records before
+where it resumes and replays that stretch into device memory only: no events, no dead letters,
+no scored metrics, no commits. The replayed readings were scored by whoever read them first.
+A partition is not ready while it warms up; `/healthz` and `detector_partitions_warming` say so,
+and the time each took is logged and exported. A device whose history lies beyond the bound
+starts its windows afresh: counted in `detector_warmup_short_devices_total` and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from detector.stream.metrics import Metrics
+from detector.stream.ports import Partition, Record, Source
+
+log = logging.getLogger(__name__)
+Batch = Mapping[Partition, Sequence[Record]]
+
+
+@dataclass
+class Warming:
+    """One partition on its way back: replay records before `until`, the offset it resumes at."""
+
+    until: int
+    cut: bool  # the bound left older records of the partition unread
+    started: float = field(default_factory=time.monotonic)
+    replayed: int = 0
+    devices: set = field(default_factory=set)  # of the replayed readings, when cut
+
+
+class Warmup:
+    """Which assigned partitions warm up, and which records of a batch are replayed."""
+
+    def __init__(self, consumer: Source, bound: int, metrics: Metrics) -> None:
+        self.consumer = consumer
+        self.bound = bound
+        self.metrics = metrics
+        self.known: set[Partition] = set()  # the assignment as the loop last saw it
+        self.warming: dict[Partition, Warming] = {}
+
+    @property
+    def partitions(self) -> list[int]:
+        """The numbers of the partitions warming up."""
+        return sorted(tp.partition for tp in self.warming)
+
+    def revoked(self, numbers: Collection[int]) -> None:
+        """Partitions taken away (by number): a later assignment of them warms up again."""
+        for tp in [tp for tp in self.known if tp.partition in numbers]:
+            self.known.discard(tp)
+            self.warming.pop(tp, None)
+
+    def assigned(self, batch: Batch) -> Batch:
+        """After a poll: start warming the newly assigned partitions; the batch without them
+        (their records are read again once the replay reaches them)."""
+        current = self.consumer.assignment()
+        new = current - self.known
+        self.known = set(current)
+        if not new:
+            return batch
+        firsts = {tp: part[0].offset for tp, part in batch.items() if tp in new and part}
+        sought = self.begin({tp: firsts.get(tp) for tp in new})
+        return {tp: part for tp, part in batch.items() if tp not in sought}
+
+    def again(self) -> None:
+        """Warm every assigned partition up again from where it is (a model with new windows)."""
+        self.begin(dict.fromkeys(self.consumer.assignment()))
+
+    def begin(self, resume: Mapping[Partition, int | None]) -> set[Partition]:
+        """Seek each partition back to replay what lies before its resume offset (None: its
+        position), at most `bound` records; the partitions sought back."""
+        if not self.bound or not resume:
+            return set()
+        firsts = self.consumer.beginning_offsets(list(resume))
+        sought = set()
+        for tp, until in resume.items():
+            until = self.consumer.position(tp) if until is None else until
+            start = max(firsts[tp], until - self.bound)
+            if start < until:
+                self.consumer.seek(tp, start)
+                sought.add(tp)
+                self.warming[tp] = Warming(until, cut=start > firsts[tp])
+                log.info("partition %d: replaying offsets %d-%d into memory before scoring",
+                         tp.partition, start, until - 1)
+        self.metrics.warming.set(len(self.warming))
+        return sought
+
+    def split(self, batch: Batch) -> tuple[dict, dict]:
+        """(replay, live): the records of a batch to replay, and those to process."""
+        if not self.warming:
+            return {}, dict(batch)
+        replay, live = {}, {}
+        for tp, part in batch.items():
+            state = self.warming.get(tp)
+            cut = 0 if state is None else bisect_left(part, state.until, key=offset_of)
+            if cut:
+                replay[tp] = part[:cut]
+                state.replayed += cut
+            if cut < len(part):
+                live[tp] = part[cut:]
+        return replay, live
+
+    def replay(self, batch: Batch, model: Any, memory: Any) -> None:
+        """Rebuild `memory` (a DeviceMemory) from records read before, with `model` (a served
+        Model): windows, and persistence bits where a rule needs them; nothing else."""
+        for tp, part in batch.items():
+            readings = model.decoder.decode([r.value for r in part])
+            partitions = np.full(len(readings), tp.partition)
+            windows, rows = memory.windows(readings.device, partitions, readings.values)
+            if memory.persistence.rule.active:
+                memory.flags(readings.device, rows, model.rule.above(model.scorer.score(windows)
+                                                                     .score))
+            state = self.warming[tp]
+            if state.cut:
+                state.devices.update(readings.device)
+
+    def finish(self, held: Callable[[Hashable], int], needed: int) -> None:
+        """Partitions whose replay is done: log, export and forget them. `held(device)` says how
+        many readings a device holds, `needed` how many the next window takes."""
+        for tp, state in list(self.warming.items()):
+            if self.consumer.position(tp) < state.until:
+                continue
+            del self.warming[tp]
+            seconds = time.monotonic() - state.started
+            short = sum(1 for device in state.devices if held(device) < needed)
+            self.metrics.warmup_duration.observe(seconds)
+            self.metrics.warmup_records.inc(state.replayed)
+            self.metrics.warmup_short.inc(short)
+            log.info("partition %d warmed up: %d record(s) replayed in %.2f s%s", tp.partition,
+                     state.replayed, seconds,
+                     f"; {short} device(s) start afresh, their history lies beyond the bound "
+                     f"of {self.bound} records" if short else "")
+        self.metrics.warming.set(len(self.warming))
+
+
+def offset_of(record: Record) -> int:
+    """A record's offset (the key that orders a partition's records)."""
+    return record.offset

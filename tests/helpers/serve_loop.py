@@ -1,0 +1,79 @@
+"""The serve loop wired to an in-memory broker, for unit tests: feed it, step it, read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import orjson
+from prometheus_client import CollectorRegistry
+
+from detector.stream.daemon import Daemon, Options
+from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer, InMemoryProducer
+from detector.stream.metrics import Metrics
+from detector.stream.reloader import Model
+from producer.wire import encode_reading
+from tests.helpers.dense import dense_bundle
+
+FAST = Options(max_records=100, poll_timeout_ms=0, idle=0.0, send_attempts=3, send_timeout=0.0,
+               backoff=0.0, backoff_max=0.0, lag_interval=0.0, broker_timeout_ms=0)
+NORMAL, HIGH = [0.1, -0.1], [3.0, 3.0]  # errors 0.01 and 9 against a threshold of 1
+
+
+@dataclass
+class Loop:
+    """A daemon wired to an in-memory broker, with helpers to feed it and read what it wrote."""
+
+    broker: InMemoryBroker
+    consumer: InMemoryConsumer
+    producer: InMemoryProducer
+    registry: CollectorRegistry
+    daemon: Daemon
+    seq: dict[str, int] = field(default_factory=dict)
+
+    def read(self, device: str, values: list[float], partition: int = 0) -> None:
+        """Append a reading of `device` to the readings topic."""
+        seq = self.seq[device] = self.seq.get(device, -1) + 1
+        self.broker.append("readings", encode_reading(device, seq, 1.7e9 + seq, values),
+                           device.encode(), [("label", b"normal")], partition)
+
+    def raw(self, value: bytes, partition: int = 0) -> None:
+        """Append a record as it comes, whatever it holds."""
+        self.broker.append("readings", value, b"poison", None, partition)
+
+    def events(self) -> list[dict]:
+        return [orjson.loads(r.value) for r in self.broker.records("anomalies")]
+
+    def committed(self) -> dict[int, int]:
+        return self.broker.offsets("detector")
+
+    def sample(self, name: str, **labels: str) -> float | None:
+        return self.registry.get_sample_value(name, labels)
+
+
+def loop(partitions: int = 1, window: int = 1, options: Options = FAST,
+         persistence: dict | None = None, broker: InMemoryBroker | None = None) -> Loop:
+    """A joined daemon on a fresh registry, and a fresh broker unless one is given (a restart:
+    the new member of the same group resumes from its commits)."""
+    if broker is None:
+        broker = InMemoryBroker({"readings": partitions, "anomalies": 1, "readings.dlq": 1})
+    consumer, producer = InMemoryConsumer(broker), InMemoryProducer(broker)
+    registry = CollectorRegistry()
+    model = Model.of(dense_bundle(window, persistence, version="v1"))
+    daemon = Daemon(consumer, producer, model, Metrics(registry), options=options)
+    daemon.join()
+    return Loop(broker, consumer, producer, registry, daemon)
+
+
+class Offer:
+    """A reloader stand-in: take() hands over the model it was given, once."""
+
+    def __init__(self) -> None:
+        self.model: Model | None = None
+        self.stopped = False
+
+    def take(self) -> Model | None:
+        model, self.model = self.model, None
+        return model
+
+    def stop(self) -> None:
+        self.stopped = True

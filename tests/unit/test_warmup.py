@@ -1,0 +1,151 @@
+"""Windowed state survives restarts, rebalances and reloads; unreadable batches are stepped past.
+
+The reference is one daemon that reads the whole stream without interruption: whatever happens in
+between, the events published (de-duplicated by event id) are the same readings with the same
+scores, and no reading past each device's first window − 1 is left unscored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import orjson
+
+from detector.stream.kafka import InflatedTooLarge, TopicPartition
+from detector.stream.reloader import Model
+from tests.helpers.dense import dense_bundle
+from tests.helpers.serve_loop import FAST, HIGH, NORMAL, Loop, Offer, loop
+
+WINDOW, RULE, DEVICES = 3, {"k": 2, "n": 3}, ("pump-a", "pump-b", "pump-c")
+SLOW = replace(FAST, max_records=7)  # small batches: a warm-up takes several steps
+
+
+def stream(t: Loop, count: int, seed: int = 0, partitions: int = 1) -> None:
+    """`count` readings of three devices, a few of them high, device i on partition i % n."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        i = int(rng.integers(len(DEVICES)))
+        t.read(DEVICES[i], HIGH if rng.random() < 0.15 else NORMAL, partition=i % partitions)
+
+
+def drain(t: Loop, steps: int = 200) -> None:
+    """Step until the loop has read and committed everything there is."""
+    for _ in range(steps):
+        t.daemon.step()
+        ends = {p: len(log) for p, log in enumerate(t.broker.topics["readings"])}
+        if t.committed() == {p: n for p, n in ends.items() if n} and not t.daemon.warmup.warming:
+            return
+    raise AssertionError(f"not drained: committed {t.committed()}")
+
+
+def events(t: Loop) -> dict[str, float]:
+    """event_id -> score of every event on the anomalies topic (duplicates collapse)."""
+    return {e["event_id"]: e["score"] for e in map(orjson.loads, (
+        r.value for r in t.broker.records("anomalies")))}
+
+
+def reference(count: int, partitions: int = 1) -> dict[str, float]:
+    """The events of one daemon reading the whole stream at once."""
+    t = loop(partitions, WINDOW, SLOW, RULE)
+    stream(t, count, partitions=partitions)
+    drain(t)
+    return events(t)
+
+
+def test_a_restarted_replica_rebuilds_the_windows_before_it_scores():
+    whole = loop(1, WINDOW, SLOW, RULE)
+    stream(whole, 120)
+    drain(whole)
+    records = whole.broker.topics["readings"][0]
+
+    first = loop(1, WINDOW, SLOW, RULE)
+    copy(records[:60], first)
+    drain(first)  # then it is killed: no goodbye
+    copy(records[60:], first)
+    second = loop(1, WINDOW, SLOW, RULE, broker=first.broker)
+    second.daemon.step()  # joins, seeks back, starts replaying
+    assert second.daemon.readiness()[0] is False
+    assert second.daemon.readiness()[1]["warming"] == [0]
+    drain(second)
+
+    assert events(second) == events(whole)
+    assert second.sample("detector_window_filling_records_total") == 0
+    assert second.sample("detector_records_total") == 60
+    assert second.sample("detector_warmup_records_total") == 60
+    assert second.sample("detector_partitions_warming") == 0
+    assert second.daemon.readiness()[0] is True
+
+
+def copy(records: list, t: Loop) -> None:
+    """Append these records to the loop's readings topic, as they are."""
+    for r in records:
+        t.broker.append("readings", r.value, r.key, r.headers, r.partition)
+
+
+def test_a_partition_taken_away_and_given_back_is_warmed_up_again():
+    expected = reference(90, partitions=2)
+    t = loop(2, WINDOW, SLOW, RULE)
+    stream(t, 90, partitions=2)
+    for _ in range(4):
+        t.daemon.step()
+    t.consumer.rebalance([TopicPartition("readings", 0)])  # partition 1 goes to another replica
+    t.daemon.step()
+    t.consumer.rebalance([TopicPartition("readings", 0), TopicPartition("readings", 1)])
+    drain(t)
+    assert events(t) == expected
+    filling = t.sample("detector_window_filling_records_total")
+    assert filling == len(DEVICES) * (WINDOW - 1)  # only each device's very first readings
+
+
+def test_a_reload_to_a_longer_window_warms_up_instead_of_holding_readings():
+    t = loop(1, WINDOW, SLOW, RULE)
+    stream(t, 40)
+    drain(t)
+    t.daemon.reloader = offer = Offer()
+    offer.model = Model.of(dense_bundle(5, RULE, version="v2"))
+    stream(t, 40, seed=1)
+    drain(t)
+    assert t.sample("detector_window_filling_records_total") == len(DEVICES) * (WINDOW - 1)
+    assert t.sample("detector_records_total") == 80 - len(DEVICES) * (WINDOW - 1)
+    assert {e["model_version"] for e in map(orjson.loads, (
+        r.value for r in t.broker.records("anomalies")))} >= {"v2"}
+
+
+def test_a_device_whose_history_lies_beyond_the_bound_is_counted():
+    first = loop(1, WINDOW, SLOW, RULE)
+    stream(first, 60)
+    first.read("pump-a", NORMAL)
+    first.read("pump-b", NORMAL)  # the bound of 2 reaches back to here: one reading each
+    drain(first)
+    stream(first, 30, seed=2)
+    second = loop(1, WINDOW, replace(SLOW, warmup_records=2), RULE, broker=first.broker)
+    drain(second)
+    assert second.sample("detector_warmup_records_total") == 2
+    assert second.sample("detector_warmup_short_devices_total") == 2  # pump-a and pump-b
+
+
+def test_an_unreadable_batch_is_dead_lettered_and_stepped_past():
+    t = loop()
+    t.read("pump-1", NORMAL)
+    t.broker.append_unreadable("readings", InflatedTooLarge("inflates past 64 MiB"))
+    t.read("pump-1", HIGH)
+    drain(t)
+    (letter,) = t.broker.records("readings.dlq")
+    headers = dict(letter.headers)
+    assert headers["error.reason"] == b"too_large" and headers["source.offset"] == b"1"
+    assert b"cannot be read" in headers["error.message"] and letter.value == b""
+    assert [e["event_id"] for e in map(orjson.loads, (
+        r.value for r in t.broker.records("anomalies")))] == ["readings:0:2"]
+    assert t.committed() == {0: 3}
+    assert t.sample("detector_rejected_total", reason="too_large") == 1
+
+
+def test_a_keyless_tombstone_is_dead_lettered_not_a_crash():
+    t = loop()
+    t.broker.append("readings", None, None, None, 0)
+    t.read("pump-1", NORMAL)
+    drain(t)
+    (letter,) = t.broker.records("readings.dlq")
+    assert dict(letter.headers)["error.reason"] == b"empty" and letter.key is None
+    assert t.sample("detector_records_total") == 1
