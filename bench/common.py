@@ -1,4 +1,7 @@
-"""Helpers shared by the benchmarks: paths, timing, running the project's commands, tables."""
+"""Helpers shared by the benchmarks: timing the project's commands, tables.
+
+The processes, the broker and the bundles come from the tests' helpers (tests/helpers/).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 

@@ -14,33 +14,31 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 from bench.common import table
-from bench.stream import Detector, Scratch, end_offsets, fill, train
+from bench.stream import Scratch, serve, workbench
 
 MIB = 1024 * 1024
 
 
 def start_to_ready(model: Path, topic: str, scratch: Scratch) -> tuple[float, str]:
     """Seconds from launch to /healthz 200; the command."""
-    process = Detector(model, topic, scratch.group(), scratch)
-    try:
+    with serve(model, topic, scratch.group(), scratch) as process:
         process.wait_for(process.ready, "ready", every=0.02)
-        return time.monotonic() - process.started, process.shown
-    finally:
+        seconds = time.monotonic() - process.started
         process.stop()
+    return seconds, process.shown
 
 
 def memory(model: Path, topic: str, count: int, scratch: Scratch) -> tuple[int, int, int]:
     """Peak RSS while consuming the backlog, RSS when it is done, RSS after 10 s idle."""
     group = scratch.group()
-    process = Detector(model, topic, group, scratch)
     peak = 0
-    try:
+    with serve(model, topic, group, scratch) as process:
         process.wait_for(process.ready, "ready")
+
         def backlog_done() -> bool:
             nonlocal peak
             peak = max(peak, process.rss())
@@ -50,7 +48,6 @@ def memory(model: Path, topic: str, count: int, scratch: Scratch) -> tuple[int, 
         done = process.rss()
         time.sleep(10)
         idle = process.rss()
-    finally:
         process.stop()
     return max(peak, done), done, idle
 
@@ -60,12 +57,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300_000)
     parser.add_argument("--starts", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, Scratch() as scratch:
-        print("training a model ...", flush=True)
-        model = train(Path(tmp) / "model")
-        topic = scratch.topic("readings")
-        fill(topic, args.count)
-        assert end_offsets(topic, 1) == args.count
+    with workbench(args.count) as (scratch, model, topic):
         starts = []
         for _ in range(args.starts):
             seconds, command = start_to_ready(model, topic, scratch)

@@ -23,17 +23,16 @@ import argparse
 import os
 import shlex
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import orjson
 from kafka import KafkaConsumer, TopicPartition
-from prometheus_client.parser import text_string_to_metric_families
 
-from bench.common import BIN, REPO, table
-from bench.stream import BOOTSTRAP, Detector, Scratch, bare_command, train
+from bench.common import table
+from bench.stream import BOOTSTRAP, bare_command, serve, workbench
+from tests.helpers import REPO
+from tests.helpers.processes import producer_command
 
 LAG = "detector_event_lag_seconds"
 BROKER_TIME = {"message.timestamp.type": "LogAppendTime"}
@@ -70,13 +69,14 @@ def event_lags(anomalies: str, readings: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array(before), np.array(after)
 
 
-def histogram(text: str, name: str) -> list[tuple[float, float]]:
-    """(upper bound, cumulative count) of a histogram in /metrics text."""
-    for family in text_string_to_metric_families(text):
-        if family.name == name:
-            return sorted((float(s.labels["le"]), s.value) for s in family.samples
-                          if s.name == f"{name}_bucket")
-    raise SystemExit(f"{name} is not in /metrics")
+def histogram(samples: dict[tuple[str, frozenset], float],
+              name: str) -> list[tuple[float, float]]:
+    """(upper bound, cumulative count) of a histogram among the samples of /metrics."""
+    buckets = sorted((float(dict(labels)["le"]), value) for (sample, labels), value
+                     in samples.items() if sample == f"{name}_bucket")
+    if not buckets:
+        raise SystemExit(f"{name} is not in /metrics")
+    return buckets
 
 
 def quantile(buckets: list[tuple[float, float]], q: float) -> float:
@@ -100,9 +100,7 @@ def row(what: str, seconds: np.ndarray) -> tuple[str, str, str, str]:
 
 def produce(topic: str, rate: float, count: int, devices: int) -> tuple[list[str], float]:
     """Run the producer CLI to the end; its command and the rate it kept."""
-    command = [str(BIN / "producer"), "simulate", "--bootstrap", BOOTSTRAP, "--topic", topic,
-               "--rate", f"{rate:g}", "--count", str(count), "--devices", str(devices),
-               "--metrics-port", "0"]
+    command = producer_command(BOOTSTRAP, topic, count=count, rate=rate, devices=devices)
     started = time.perf_counter()
     subprocess.run(command, cwd=REPO, check=True, capture_output=True)
     return command, count / (time.perf_counter() - started)
@@ -115,12 +113,9 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=100)
     args = parser.parse_args()
     count = int(args.rate * args.seconds)
-    with tempfile.TemporaryDirectory() as tmp, Scratch() as scratch:
-        print("training a model ...", flush=True)
-        model = train(Path(tmp) / "model")
-        topic, group = scratch.topic("readings", configs=BROKER_TIME), scratch.group()
-        detector = Detector(model, topic, group, scratch)
-        try:
+    with workbench(configs=BROKER_TIME) as (scratch, model, topic):
+        group = scratch.group()
+        with serve(model, topic, group, scratch) as detector:
             detector.wait_for(detector.ready, "ready")
             print(f"detector: producing {count:,} readings at {args.rate:,.0f}/s ...", flush=True)
             cpu, started = detector.cpu(), time.perf_counter()
@@ -129,10 +124,9 @@ def main() -> None:
                               "every reading to be committed", timeout=600)
             cpu = (detector.cpu() - cpu) / (time.perf_counter() - started)
             load = os.getloadavg()[0]
-            buckets = histogram(detector.stream.metrics(), LAG)
-        finally:
+            buckets = histogram(detector.metrics(), LAG)
             detector.stop()
-        before, after = event_lags(detector.anomalies, topic)
+        before, after = event_lags(detector.topics.anomalies, topic)
         print("baseline: a bare consumer with the same producer ...", flush=True)
         second = scratch.topic("readings", configs=BROKER_TIME)
         bare = [*bare_command(second, count), "--lag"]

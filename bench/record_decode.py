@@ -12,8 +12,6 @@ little), each layer of kafka-python's consumer path over those bytes:
 - the record parser alone (iterating DefaultRecordBatch);
 - the consumer's whole path (Fetcher.PartitionRecords.take: parser, per-record CRC call,
   header sizes, ConsumerRecord), with check_crcs on and off;
-- a lean loop over the same bytes that builds the same ConsumerRecords (bench/lean_records.py):
-  how much of that path is kafka-python's per-record overhead rather than the work itself;
 - beside them, the detector's own decode and validation of the same values, 5,000 a batch
   (detector.stream.decode.Decoder, the fast path every clean batch takes).
 
@@ -37,7 +35,6 @@ from kafka.record.memory_records import MemoryRecords
 from kafka.record.util import calc_crc32c
 
 from bench.common import table
-from bench.lean_records import lean_unpack
 from detector.stream.decode import Decoder
 from producer.signal import CHANNELS
 from producer.simulator import Simulator
@@ -83,18 +80,14 @@ def batches(data: bytes) -> list[DefaultRecordBatch]:
     return out
 
 
-def partition_records(data: bytes, check_crcs: bool = True,
-                      unpack: Callable | None = None) -> Fetcher.PartitionRecords:
-    """kafka-python's per-partition record source over the bytes (its loop swapped if given)."""
-    kind = Fetcher.PartitionRecords
-    if unpack is not None:
-        kind = type("Lean", (kind,), {"_unpack_records": unpack})
-    return kind(0, TP, MemoryRecords(data), check_crcs=check_crcs)
+def partition_records(data: bytes, check_crcs: bool = True) -> Fetcher.PartitionRecords:
+    """kafka-python's per-partition record source over the bytes."""
+    return Fetcher.PartitionRecords(0, TP, MemoryRecords(data), check_crcs=check_crcs)
 
 
-def consumer_path(data: bytes, check_crcs: bool, unpack: Callable | None = None) -> int:
+def consumer_path(data: bytes, check_crcs: bool) -> int:
     """Records that Fetcher.PartitionRecords hands over, 5,000 per take like the detector."""
-    part, seen = partition_records(data, check_crcs, unpack), 0
+    part, seen = partition_records(data, check_crcs), 0
     while part:
         seen += len(part.take(5000))
     return seen
@@ -117,8 +110,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     data, n = fetched_bytes(args.records, args.batch_records), args.records
-    if partition_records(data).take() != partition_records(data, unpack=lean_unpack).take():
-        sys.exit("the lean loop does not give the same records as kafka-python")
     values = [r.value for r in partition_records(data).take()]
     decoder = Decoder(CHANNELS)
     cases = [
@@ -130,8 +121,6 @@ def main() -> None:
                                                               for r in b]),
         ("consumer path, check_crcs=True (the default)", lambda: consumer_path(data, True)),
         ("consumer path, check_crcs=False", lambda: consumer_path(data, False)),
-        ("lean loop, same ConsumerRecords, CRC checked", lambda: consumer_path(data, True,
-                                                                                lean_unpack)),
         ("the detector's decode and validation", lambda: [
             decoder.decode(values[i:i + 5000]) for i in range(0, n, 5000)]),
     ]

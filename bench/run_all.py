@@ -13,14 +13,19 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+if not __package__:  # run as a file (make bench): the repository root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.helpers import REPO
+from tests.helpers.broker import broker_answers
+
 PY = sys.executable
+BOOTSTRAP = os.environ.get("BENCH_BOOTSTRAP", "127.0.0.1:9092")
 BENCHMARKS = {
     "throughput": [PY, "-m", "bench.throughput"],
     "naive": [PY, "-m", "bench.naive"],
@@ -33,20 +38,9 @@ BENCHMARKS = {
 }
 STREAMING = {"throughput", "latency", "scale", "footprint", "soak"}
 LONG = {
-    "skab": [PY, "bench/skab.py"],
-    "soak": [PY, "bench/soak.py"],
+    "skab": [PY, "-m", "bench.skab"],
+    "soak": [PY, "-m", "bench.soak"],
 }
-
-
-def broker_answers() -> bool:
-    """Whether something accepts connections at the benchmarks' Kafka address."""
-    host, _, port = os.environ.get("BENCH_BOOTSTRAP", "127.0.0.1:9092").partition(",")[0] \
-        .rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=3):
-            return True
-    except OSError:
-        return False
 
 
 def main() -> None:
@@ -64,7 +58,7 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     chosen = args.names or [*BENCHMARKS, *(LONG if args.all else [])]
-    if STREAMING & set(chosen) and not broker_answers():
+    if STREAMING & set(chosen) and broker_answers(BOOTSTRAP, timeout=5) is not None:
         sys.exit("no Kafka broker answers at 127.0.0.1:9092 (or BENCH_BOOTSTRAP): start one with "
                  "deploy/local/stack up kafka")
     results = []

@@ -13,12 +13,12 @@ of the rate. Reports readings/s of each and the speed-up (two replicas / one). T
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from bench.common import table
-from bench.stream import Detector, Scratch, end_offsets, fill, train
+from bench.stream import Scratch, serve, workbench
 
 
 def consume(model: Path, topic: str, count: int, replicas: int,
@@ -26,11 +26,12 @@ def consume(model: Path, topic: str, count: int, replicas: int,
     """Readings/s of `replicas` detectors in one group over the topic; one replica's command."""
     group = scratch.group()
     outputs = (scratch.name("anomalies"), scratch.name("dlq"))
-    processes = [Detector(model, topic, group, scratch, partitions=2, outputs=outputs)
-                 for _ in range(replicas)]
-    try:
+    with ExitStack() as running:
+        processes = [running.enter_context(serve(model, topic, group, scratch, partitions=2,
+                                                 outputs=outputs)) for _ in range(replicas)]
+
         def shared() -> bool:
-            held = [p.health().get("partitions") or [] for p in processes]
+            held = [p.healthz()[1].get("partitions") or [] for p in processes]
             return sorted(x for h in held for x in h) == [0, 1] and all(held)
 
         processes[0].wait_for(shared, "every replica to hold partitions", every=0.02)
@@ -38,10 +39,9 @@ def consume(model: Path, topic: str, count: int, replicas: int,
         processes[0].wait_for(lambda: scratch.committed(group, topic) >= count,
                               "the committed offsets to reach the end", timeout=900)
         elapsed = time.perf_counter() - started
-    finally:
         codes = [p.stop() for p in processes]
     if any(codes):
-        raise SystemExit(f"a detector exited {codes}:\n{''.join(processes[0].lines)[-3000:]}")
+        raise SystemExit(f"a detector exited {codes}:\n{processes[0].log[-3000:]}")
     return (count - before) / elapsed, processes[0].shown
 
 
@@ -51,14 +51,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     rows, speedups = [], []
-    with tempfile.TemporaryDirectory() as tmp, Scratch() as scratch:
-        print("training a model ...", flush=True)
-        model = train(Path(tmp) / "model")
-        topic = scratch.topic("readings", partitions=2)
-        seconds = fill(topic, args.count, partitions=2)
-        assert end_offsets(topic, 2) == args.count
-        print(f"filled {topic} (2 partitions) with {args.count:,} readings in {seconds:.1f} s",
-              flush=True)
+    with workbench(args.count, partitions=2) as (scratch, model, topic):
         for run in range(1, args.repeats + 1):
             one, command = consume(model, topic, args.count, 1, scratch)
             two, _ = consume(model, topic, args.count, 2, scratch)

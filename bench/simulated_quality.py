@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import run, table
+from bench.common import table
 from detector.core.alarm import above_threshold
 from detector.core.bundle import load_bundle
 from detector.core.scoring import Scorer
 from producer.anomalies import KINDS
 from producer.simulator import Simulator, normal_values
+from tests.helpers.bundles import train_bundle
 
 
 def event_recall(labels: np.ndarray, devices: np.ndarray, flagged: np.ndarray, kind: str) -> float:
@@ -47,17 +48,8 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for method in ("pot", "quantile"):
-            out = Path(tmp) / method
-            run(
-                "detector",
-                "train",
-                "--simulate",
-                str(args.train_rows),
-                "--calibration",
-                method,
-                "--out",
-                str(out),
-            )
+            out = train_bundle(Path(tmp) / method, "--simulate", str(args.train_rows),
+                               "--calibration", method)
             scorer = Scorer(load_bundle(out))
             far = np.mean(above_threshold(scorer.score(fresh).score))
             flagged = above_threshold(scorer.score(block.values).score)

@@ -1,6 +1,6 @@
 """SKAB, the benchmark's own protocol, through the project's command line.
 
-    .venv/bin/python bench/skab.py [FOLDER] [--jobs 2] [--train-args "..."]
+    .venv/bin/python -m bench.skab [FOLDER] [--jobs 2] [--train-args "..."]
 
 For each labelled CSV under FOLDER (default ../shared/data/skab-dev): `detector train` on its first
 400 rows (scaler, model and threshold come from those rows alone), then `detector score` on the
@@ -28,11 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
+if not __package__:  # run as a file (bench/skab.py): the repository root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import table
 from detector.core.alarm import parse_persistence, persist
 from detector.offline.evaluate import Quality, quality
 from producer.tables import read_csv
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = REPO.parent / "shared" / "data" / "skab-dev"
 TRAIN_ROWS = 400
 DEFAULT_TRAIN_ARGS = (
@@ -143,12 +147,6 @@ def figures(q: Quality) -> tuple[str, str, str]:
     return f"{q.f1:.2f}", f"{q.far:.2f}", f"{q.mar:.2f}"
 
 
-def markdown(rows: list[tuple], header: tuple) -> str:
-    """A Markdown table."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
@@ -182,21 +180,21 @@ def main() -> None:
           f"{100 * np.mean(np.concatenate([r.truth for r in results])):.1f} % anomalous), "
           f"{elapsed:.0f} s wall\n")  # fmt: skip
     setting = args.train_args or "the default point-wise model"
-    table = [(f"**this project** ({setting})", *figures(ours))]
-    table += [(f"{name} (published, 34 files)", f"{f1:.2f}", far, mar)
+    board = [(f"**this project** ({setting})", *figures(ours))]
+    board += [(f"{name} (published, 34 files)", f"{f1:.2f}", far, mar)
               for name, f1, far, mar in PUBLISHED]  # fmt: skip
-    print(markdown(table, ("Algorithm", "F1", "FAR, %", "MAR, %")))
+    print(table(board, ("Algorithm", "F1", "FAR, %", "MAR, %")))
     print("\nOperating points of the same scores, F1 / FAR / MAR (threshold = calibrated × m):\n")
     points = [(f"× {m:g}", *(" / ".join(figures(total(results, m, rule))) for rule in RULES))
               for m in MARGINS]  # fmt: skip
-    print(markdown(points, ("margin", *(f"persistence {rule}" for rule in RULES))))
+    print(table(points, ("margin", *(f"persistence {rule}" for rule in RULES))))
     print("\nCeiling: the margin chosen with the labels for the lowest MAR at FAR <= 10 % (not a "
           "result, it peeks at the test labels):")  # fmt: skip
     for rule in RULES:
         margin, q = best_at_far(results, rule)
         print(f"  persistence {rule}: × {margin:.2f} -> F1 / FAR / MAR " + " / ".join(figures(q)))
     print(f"\ncounts: TP {ours.tp}, FP {ours.fp}, FN {ours.fn}, TN {ours.tn}")
-    print(f"command: .venv/bin/python bench/skab.py {shlex.quote(str(args.folder))} "
+    print(f"command: .venv/bin/python -m bench.skab {shlex.quote(str(args.folder))} "
           f"--jobs {args.jobs} --train-args {shlex.quote(args.train_args)}")  # fmt: skip
 
 

@@ -1,6 +1,6 @@
 """Soak: Kafka + producer + `detector serve` for N minutes at a steady rate; RSS and CPU over time.
 
-    .venv/bin/python bench/soak.py [--minutes 30] [--rate 500] [--interval 10] [--warmup 3]
+    .venv/bin/python -m bench.soak [--minutes 30] [--rate 500] [--interval 10] [--warmup 3]
 
 Uses the broker at --bootstrap (default 127.0.0.1:9092), starting the local stack's Kafka when
 nothing answers there (and stopping it at the end). Fresh topics and group per run, deleted after.
@@ -14,24 +14,24 @@ projected over 30 minutes. Target: after warm-up, RSS grows at most 5 % over 30 
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
-STACK = REPO / "deploy" / "local" / "stack"
-TICKS = os.sysconf("SC_CLK_TCK")
+if not __package__:  # run as a file (bench/soak.py): the repository root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.stream import Scratch, train
+from tests.helpers import REPO
+from tests.helpers.broker import broker_answers, run_stack
+from tests.helpers.processes import DetectorProcess, ServeTopics, producer_command, terminate
+
 TARGET = 5.0  # % RSS growth allowed over 30 minutes after warm-up
+MIB = 1024 * 1024
 
 
 @dataclass
@@ -43,66 +43,12 @@ class Sample:
     lag: float  # readings behind, all partitions
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process, in seconds (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process in MiB (VmRSS of /proc/<pid>/status)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def scrape(port: int) -> dict[str, float]:
+def scrape(detector: DetectorProcess) -> dict[str, float]:
     """detector_records_total and the summed consumer lag from /metrics."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
-        text = reply.read().decode()
-    out = {"records": 0.0, "lag": 0.0}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == "detector_records_total":
-                out["records"] = s.value
-            elif s.name == "detector_consumer_lag_records":
-                out["lag"] += s.value
-    return out
-
-
-def free_port() -> int:
-    """A local TCP port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def broker_answers(bootstrap: str) -> bool:
-    """True when a Kafka broker answers a metadata request at bootstrap."""
-    from kafka import KafkaAdminClient
-
-    try:
-        KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000).close()
-    except Exception:
-        return False
-    return True
-
-
-def wait_ready(port: int, detector: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    """Until the detector's /healthz says ready; exit with its log if it dies or never does."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if detector.poll() is not None:
-            sys.exit(f"the detector exited ({detector.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.5)
-    sys.exit(f"the detector was not ready after {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+    samples = detector.metrics()
+    return {"records": samples.get(("detector_records_total", frozenset()), 0.0),
+            "lag": sum(value for (name, _), value in samples.items()
+                       if name == "detector_consumer_lag_records")}
 
 
 def slope_per_minute(samples: list[Sample]) -> float:
@@ -147,85 +93,54 @@ def report(samples: list[Sample], warmup_min: float, minutes: float) -> bool:
 
 def run(args: argparse.Namespace, work: Path) -> bool:
     """Start the processes, sample until the time is up, stop them; the verdict."""
-    run_id = uuid.uuid4().hex[:8]
-    topic, group = f"soak-readings-{run_id}", f"soak-{run_id}"
-    topics = [topic, f"soak-anomalies-{run_id}", f"soak-dlq-{run_id}"]
-    model = Path(args.model) if args.model else work / "model"
-    if not args.model:
+    model = Path(args.model) if args.model else None
+    if model is None:
         print("training a model on 20000 simulated readings ...", flush=True)
-        subprocess.run([str(BIN / "detector"), "train", "--simulate", "20000", "--epochs", "10",
-                        "--seed", "0", "--out", str(model)], check=True, capture_output=True)
-    port, log = free_port(), work / "detector.log"
-    detector = subprocess.Popen(
-        [str(BIN / "detector"), "serve", "--model", str(model), "--bootstrap", args.bootstrap,
-         "--topic", topic, "--anomalies-topic", topics[1], "--dlq-topic", topics[2],
-         "--group", group, "--metrics-port", str(port), "--metrics-host", "127.0.0.1"],
-        stdout=subprocess.DEVNULL, stderr=log.open("w"), cwd=REPO,
-    )
-    producer = None
-    try:
-        wait_ready(port, detector, log)
-        producer = subprocess.Popen(
-            [str(BIN / "producer"), "simulate", "--bootstrap", args.bootstrap, "--topic", topic,
-             "--rate", str(args.rate), "--devices", str(args.devices), "--anomaly-rate", "0.002",
-             "--metrics-port", "0"],
-            stdout=subprocess.DEVNULL, stderr=(work / "producer.log").open("w"), cwd=REPO,
-        )
-        print(f"detector pid {detector.pid}, {args.rate:g} readings/s for {args.minutes:g} min, "
-              f"a sample every {args.interval:g} s (topic {topic})", flush=True)
-        print(f"{'min':>6} {'RSS MiB':>8} {'CPU %':>6} {'scored/s':>9} {'lag':>7}", flush=True)
-        samples = sample_loop(args, detector, producer, port, log)
-    finally:
-        stop(producer, detector)
-        delete_topics(args.bootstrap, topics)
+        model = train(work / "model", epochs=10)
+    with Scratch(args.bootstrap) as scratch:
+        topics = ServeTopics(scratch.name("soak-readings"), scratch.name("soak-anomalies"),
+                             scratch.name("soak-dlq"), scratch.group("soak"))
+        with DetectorProcess.serve(model, topics, args.bootstrap,
+                                   "--metrics-host", "127.0.0.1") as detector:
+            detector.wait_ready(timeout=120)
+            producer = subprocess.Popen(
+                producer_command(args.bootstrap, topics.readings, rate=args.rate,
+                                 devices=args.devices, anomaly_rate=0.002),
+                stdout=subprocess.DEVNULL, stderr=(work / "producer.log").open("w"), cwd=REPO,
+            )
+            try:
+                print(f"detector pid {detector.proc.pid}, {args.rate:g} readings/s for "
+                      f"{args.minutes:g} min, a sample every {args.interval:g} s "
+                      f"(topic {topics.readings})", flush=True)
+                print(f"{'min':>6} {'RSS MiB':>8} {'CPU %':>6} {'scored/s':>9} {'lag':>7}",
+                      flush=True)
+                samples = sample_loop(args, detector, producer)
+            finally:
+                terminate(producer)
+            detector.stop()
     return report(samples, args.warmup, args.minutes)
 
 
-def sample_loop(args: argparse.Namespace, detector: subprocess.Popen,
-                producer: subprocess.Popen, port: int, log: Path) -> list[Sample]:
+def sample_loop(args: argparse.Namespace, detector: DetectorProcess,
+                producer: subprocess.Popen) -> list[Sample]:
     """Every interval: one sample, printed; until --minutes have passed."""
     samples: list[Sample] = []
     started = time.monotonic()
-    cpu0, t0, rec0 = cpu_seconds(detector.pid), started, scrape(port)["records"]
+    cpu0, t0, rec0 = detector.cpu(), started, scrape(detector)["records"]
     while time.monotonic() - started < args.minutes * 60:
         time.sleep(args.interval)
-        if detector.poll() is not None:
-            sys.exit(f"the detector exited ({detector.returncode}):\n{log.read_text()[-3000:]}")
+        if detector.proc.poll() is not None:
+            sys.exit(f"the detector exited ({detector.proc.returncode}):\n{detector.log[-3000:]}")
         if producer.poll() is not None:
             sys.exit(f"the producer exited ({producer.returncode})")
-        now, cpu, seen = time.monotonic(), cpu_seconds(detector.pid), scrape(port)
-        sample = Sample(now - started, rss_mib(detector.pid), (cpu - cpu0) / (now - t0) * 100,
+        now, cpu, seen = time.monotonic(), detector.cpu(), scrape(detector)
+        sample = Sample(now - started, detector.rss() / MIB, (cpu - cpu0) / (now - t0) * 100,
                         (seen["records"] - rec0) / (now - t0), seen["lag"])
         cpu0, t0, rec0 = cpu, now, seen["records"]
         samples.append(sample)
         print(f"{sample.elapsed / 60:6.1f} {sample.rss_mib:8.1f} {sample.cpu_pct:6.1f} "
               f"{sample.rate:9.0f} {sample.lag:7.0f}", flush=True)
     return samples
-
-
-def stop(producer: subprocess.Popen | None, detector: subprocess.Popen) -> None:
-    """SIGTERM both (producer first), waiting for each."""
-    for process in (producer, detector):
-        if process is None or process.poll() is not None:
-            continue
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def delete_topics(bootstrap: str, topics: list[str]) -> None:
-    """Delete the run's topics (best effort)."""
-    from kafka import KafkaAdminClient
-
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-        admin.delete_topics(topics, raise_errors=False)
-        admin.close()
-    except Exception as exc:
-        print(f"could not delete the topics {topics}: {exc}", file=sys.stderr)
 
 
 def main() -> None:
@@ -241,18 +156,20 @@ def main() -> None:
     if args.minutes <= args.warmup:
         parser.error("--minutes must be longer than --warmup")
     started_kafka = False
-    if not broker_answers(args.bootstrap):
+    if broker_answers(args.bootstrap, timeout=5) is not None:
         if args.bootstrap != "127.0.0.1:9092":
             sys.exit(f"no Kafka broker answers at {args.bootstrap}")
         print("starting the local stack's Kafka ...", flush=True)
-        subprocess.run([str(STACK), "up", "kafka"], check=True)
+        result = run_stack("up", "kafka")
+        if result.returncode != 0:
+            sys.exit(f"deploy/local/stack up kafka failed:\n{result.stdout}{result.stderr}")
         started_kafka = True
     try:
         with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
             ok = run(args, Path(tmp))
     finally:
         if started_kafka:
-            subprocess.run([str(STACK), "down", "kafka"], check=False)
+            run_stack("down", "kafka")
     sys.exit(0 if ok else 1)
 
 

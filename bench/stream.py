@@ -1,41 +1,40 @@
 """Kafka helpers shared by the streaming benchmarks: scratch topics, filling, `detector serve`.
 
+`detector serve`, training and the broker's offsets come from the tests' helpers (tests/helpers/).
+
 The broker is 127.0.0.1:9092 unless BENCH_BOOTSTRAP says otherwise. Every topic and group a
 benchmark makes has a fresh random name and is deleted when the benchmark ends.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
-import re
 import shlex
 import subprocess
-import threading
+import tempfile
 import time
-import urllib.error
-import urllib.request
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 
-from bench.common import BIN, REPO
+from bench.common import BIN
 from producer.simulator import Simulator
 from producer.wire import encode_reading
+from tests.helpers import REPO
+from tests.helpers.broker import committed, end_offsets, unique_name
+from tests.helpers.bundles import train_bundle
+from tests.helpers.processes import DetectorProcess, ServeTopics
 
 BOOTSTRAP = os.environ.get("BENCH_BOOTSTRAP", "127.0.0.1:9092")
-TICKS = os.sysconf("SC_CLK_TCK")
-PORT_LINE = re.compile(r"serving /metrics and /healthz on http://[^:]+:(\d+)")
 
 
 def fresh(prefix: str) -> str:
     """A new random name for a topic or group."""
-    return f"bench-{prefix}-{uuid.uuid4().hex[:8]}"
+    return unique_name(f"bench-{prefix}")
 
 
 class Scratch:
@@ -83,8 +82,7 @@ class Scratch:
 
     def committed(self, group: str, topic: str) -> int:
         """The sum of the group's committed offsets on the topic's partitions."""
-        offsets = self.admin.list_group_offsets(group).get(group, {})
-        return sum(o.offset for tp, o in offsets.items() if tp.topic == topic and o.offset > 0)
+        return sum(committed(self.admin, group, topic).values())
 
 
 def bench_producer() -> KafkaProducer:
@@ -129,126 +127,42 @@ def fill_part(topic: str, count: int, partitions: int, devices: int, seed: int,
     producer.close()
 
 
-def end_offsets(topic: str, partitions: int) -> int:
-    """The sum of the end offsets of the topic's partitions."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
-    try:
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
-    finally:
-        consumer.close()
-    return sum(ends.values())
+def written(topic: str) -> int:
+    """How many records the topic holds: the sum of its partitions' end offsets."""
+    return sum(end_offsets(BOOTSTRAP, topic).values())
 
 
 def train(out: Path, rows: int = 20_000, epochs: int = 20) -> Path:
-    """A model bundle trained on simulated normal readings."""
-    command = [str(BIN / "detector"), "train", "--simulate", str(rows), "--epochs", str(epochs),
-               "--seed", "0", "--out", str(out)]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
-    if done.returncode != 0:
-        raise SystemExit(f"failed: {shlex.join(command)}\n{done.stderr[-3000:]}")
-    return out
+    """A model bundle trained on simulated normal readings (the tests' train_bundle)."""
+    return train_bundle(out, "--simulate", str(rows), "--epochs", str(epochs), "--seed", "0")
 
 
-class Detector:
-    """A running `detector serve` with its metrics on a free port; its log kept."""
+@contextmanager
+def workbench(count: int = 0, partitions: int = 1,
+              configs: dict | None = None) -> Iterator[tuple[Scratch, Path, str]]:
+    """(scratch, model, topic): scratch topics and groups, a freshly trained model, and a readings
+    topic filled with `count` simulated readings (none for 0); all removed at the end."""
+    with tempfile.TemporaryDirectory() as tmp, Scratch() as scratch:
+        print("training a model ...", flush=True)
+        model = train(Path(tmp) / "model")
+        topic = scratch.topic("readings", partitions, configs)
+        if count:
+            seconds = fill(topic, count, partitions=partitions)
+            assert written(topic) == count
+            print(f"filled {topic} ({partitions} partition(s)) with {count:,} readings in "
+                  f"{seconds:.1f} s", flush=True)
+        yield scratch, model, topic
 
-    def __init__(self, model: Path, topic: str, group: str, scratch: Scratch,
-                 extra: Sequence[str] = (), partitions: int = 1,
-                 env: dict[str, str] | None = None, outputs: tuple[str, str] | None = None,
-                 ) -> None:
-        self.anomalies, self.dlq = outputs or (scratch.name("anomalies"), scratch.name("dlq"))
-        self.command = [
-            str(BIN / "detector"), "serve", "--model", str(model),
-            "--bootstrap", scratch.bootstrap, "--topic", topic, "--group", group,
-            "--anomalies-topic", self.anomalies, "--dlq-topic", self.dlq,
-            "--partitions", str(partitions), "--metrics-port", "0",
-            "--metrics-host", "127.0.0.1", "--reload-interval", "0", *extra,
-        ]
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(self.command, cwd=REPO, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True,
-                                     env={**os.environ, **(env or {})})
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self._port: int | None = None
 
-    @property
-    def shown(self) -> str:
-        """The command as a shell line."""
-        return shlex.join(self.command)
-
-    def _read(self) -> None:
-        for line in self.proc.stderr:  # type: ignore[union-attr]
-            self.lines.append(line)
-
-    def wait_for(self, check: Callable[[], Any], what: str, timeout: float = 120.0,
-                 every: float = 0.05) -> Any:
-        """Poll check() until truthy; exit with the log if the process dies or time runs out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = check()
-            if result:
-                return result
-            if self.proc.poll() is not None:
-                raise SystemExit(f"detector exited ({self.proc.returncode}) waiting for {what}:\n"
-                                 + "".join(self.lines)[-3000:])
-            time.sleep(every)
-        raise SystemExit(f"timed out waiting for {what}:\n" + "".join(self.lines)[-3000:])
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            found = self.wait_for(lambda: PORT_LINE.search("".join(self.lines)), "its port")
-            self._port = int(found.group(1))
-        return self._port
-
-    def get(self, path: str) -> tuple[int, bytes]:
-        """Status and body of GET path on the metrics port (0 when it does not answer)."""
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
-                return r.status, r.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-        except OSError:
-            return 0, b""
-
-    def ready(self) -> bool:
-        """/healthz says 200."""
-        return self.get("/healthz")[0] == 200
-
-    def health(self) -> dict:
-        """/healthz's JSON body."""
-        status, body = self.get("/healthz")
-        return json.loads(body) if status else {}
-
-    def metrics(self) -> str:
-        """The /metrics text."""
-        return self.get("/metrics")[1].decode()
-
-    def cpu(self) -> float:
-        """CPU seconds the process has used (user + system, all threads), from /proc."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS
-
-    def rss(self) -> int:
-        """Resident memory in bytes, from /proc."""
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
-
-    def stop(self, timeout: float = 60.0) -> int:
-        """SIGTERM and wait for the exit status (killed after timeout)."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(timeout=30)
+def serve(model: Path, topic: str, group: str, scratch: Scratch, *options: str,
+          partitions: int = 1, outputs: tuple[str, str] | None = None) -> DetectorProcess:
+    """`detector serve` of model on topic in group (the tests' DetectorProcess): metrics on a free
+    port, no hot reload; anomaly and dead-letter topics fresh unless given, deleted at the end."""
+    anomalies, dlq = outputs or (scratch.name("anomalies"), scratch.name("dlq"))
+    return DetectorProcess.serve(model, ServeTopics(topic, anomalies, dlq, group),
+                                 scratch.bootstrap, "--partitions", str(partitions),
+                                 "--metrics-host", "127.0.0.1", "--reload-interval", "0",
+                                 *options)
 
 
 def bare_command(topic: str, count: int, partitions: int = 1, batch_size: int = 5000,

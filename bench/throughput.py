@@ -26,12 +26,11 @@ import argparse
 import os
 import shlex
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 from bench.common import table
-from bench.stream import Detector, Scratch, bare_command, end_offsets, fill, run_bare, train
+from bench.stream import Scratch, bare_command, run_bare, serve, workbench
 
 
 def detector(model: Path, topic: str, count: int, scratch: Scratch,
@@ -39,17 +38,15 @@ def detector(model: Path, topic: str, count: int, scratch: Scratch,
     """Records/s of `detector serve` from ready to its committed offset at the end, its CPU
     microseconds per record over that time (all threads), and its command."""
     group = scratch.group()
-    process = Detector(model, topic, group, scratch, ["--batch-size", str(batch_size)])
-    try:
+    with serve(model, topic, group, scratch, "--batch-size", str(batch_size)) as process:
         process.wait_for(process.ready, "ready", every=0.02)
         started, cpu = time.perf_counter(), process.cpu()
         process.wait_for(lambda: scratch.committed(group, topic) >= count,
                          "the committed offset to reach the end", timeout=900)
         elapsed, cpu = time.perf_counter() - started, process.cpu() - cpu
-    finally:
         code = process.stop()
     if code != 0:
-        raise SystemExit(f"detector exited {code}:\n{''.join(process.lines)[-3000:]}")
+        raise SystemExit(f"detector exited {code}:\n{process.log[-3000:]}")
     return count / elapsed, cpu / count * 1e6, process.shown
 
 
@@ -65,13 +62,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=5000, help="the daemon's default")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, Scratch() as scratch:
-        print("training a model ...", flush=True)
-        model = train(Path(tmp) / "model")
-        topic = scratch.topic("readings")
-        seconds = fill(topic, args.count)
-        assert end_offsets(topic, 1) == args.count
-        print(f"filled {topic} with {args.count:,} readings in {seconds:.1f} s", flush=True)
+    with workbench(args.count) as (scratch, model, topic):
         plain = bare_command(topic, args.count, batch_size=args.batch_size)
         tuned = bare_command(topic, args.count, batch_size=args.batch_size, collect_rarely=True)
         runs = []

@@ -1,33 +1,31 @@
-"""Session fixtures shared by the integration and e2e tests: a real Kafka broker and its helpers.
+"""Session fixtures shared by the integration and e2e tests: a real Kafka broker and its helpers,
+and model bundles trained once per session.
 
 The broker comes, in this order, from: the address in KAFKA_BOOTSTRAP; a Docker engine through
 testcontainers (image apache/kafka:4.1.1); the local stack (`deploy/local/stack up kafka`).
-When none works, the tests fail under CI=true and are skipped otherwise.
+When none works, the tests fail under CI=true and are skipped otherwise. The code behind the
+fixtures lives in tests/helpers/.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import subprocess
-import tarfile
-import time
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient
 from kafka.consumer.fetcher import ConsumerRecord
 
-if TYPE_CHECKING:
-    from testcontainers.core.container import DockerContainer
-
-REPO = Path(__file__).resolve().parent.parent
-STACK = REPO / "deploy" / "local" / "stack"
-KAFKA_IMAGE = "apache/kafka:4.1.1"
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from tests.helpers import REPO
+from tests.helpers.broker import (
+    broker_answers,
+    consume_records,
+    docker_answers,
+    kafka_from_docker,
+    kafka_from_local_stack,
+    unique_name,
+)
+from tests.helpers.bundles import Bundles
 
 MakeTopic = Callable[..., str]
 MakeGroup = Callable[..., str]
@@ -43,157 +41,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(getattr(pytest.mark, folder))
 
 
-def unavailable(reason: str) -> None:
-    """Fail under CI=true (no test may skip there), else skip with the reason."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: integration and e2e tests must not skip)", pytrace=False)
-    pytest.skip(reason)
-
-
-# --- where the broker comes from -------------------------------------------------------------
-
-
-def broker_answers(address: str) -> str | None:
-    """None when the broker at address answers a metadata request, else the error text."""
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=address, request_timeout_ms=10_000)
-        try:
-            admin.describe_cluster()
-        finally:
-            admin.close()
-    except Exception as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def docker_answers() -> bool:
-    """True when a Docker engine answers a ping."""
-    try:
-        import docker
-
-        docker.from_env(timeout=5).ping()
-    except Exception:
-        return False
-    return True
-
-
-# The apache/kafka image's settings for a one-node KRaft broker; the advertised address is only
-# known once the container runs, so the container waits for a start script that sets it.
-CONTAINER_ENV = {
-    "CLUSTER_ID": "bG9jYWwtdGVzdC1jbHVzdA",
-    "KAFKA_NODE_ID": "1",
-    "KAFKA_PROCESS_ROLES": "broker,controller",
-    "KAFKA_LISTENERS": "PLAINTEXT://:9092,BROKER://:9093,CONTROLLER://:9094",
-    "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": (
-        "BROKER:PLAINTEXT,PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
-    ),
-    "KAFKA_INTER_BROKER_LISTENER_NAME": "BROKER",
-    "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
-    "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9094",
-    "KAFKA_NUM_PARTITIONS": "1",
-    "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
-    "KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS": "10",
-    "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
-    "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
-    "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
-    "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1",
-    "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
-}
-START_SCRIPT = "/tmp/tc-start.sh"
-START_READY = "/tmp/tc-start.ready"
-
-
-def put_files(container: DockerContainer, files: dict[str, str]) -> None:
-    """Copy text files into a running container, in order, in one tar archive."""
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        for path, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(path.lstrip("/"))
-            info.size, info.mode, info.mtime = len(data), 0o755, int(time.time())
-            tar.addfile(info, io.BytesIO(data))
-    container.get_wrapped_container().put_archive("/", archive.getvalue())
-
-
-def kafka_from_docker() -> Iterator[str]:
-    """Run apache/kafka in a container for the session; yield its address."""
-    from testcontainers.core.container import DockerContainer
-    from testcontainers.core.waiting_utils import wait_for_logs
-
-    container = DockerContainer(KAFKA_IMAGE).with_exposed_ports(9092)
-    for key, value in CONTAINER_ENV.items():
-        container.with_env(key, value)
-    container.with_command(
-        ["sh", "-c", f"while [ ! -f {START_READY} ]; do sleep 0.1; done; exec sh {START_SCRIPT}"]
-    )
-    try:
-        container.start()
-    except Exception as exc:
-        unavailable(f"a Docker engine answers but the {KAFKA_IMAGE} container did not start: {exc}")
-    try:
-        address = f"{container.get_container_host_ip()}:{container.get_exposed_port(9092)}"
-        script = (
-            f"export KAFKA_ADVERTISED_LISTENERS=PLAINTEXT://{address},BROKER://$(hostname):9093\n"
-            "exec /etc/kafka/docker/run\n"
-        )
-        # The marker comes after the script in the archive, so the script is complete when seen.
-        put_files(container, {START_SCRIPT: script, START_READY: ""})
-        wait_for_logs(container, "Kafka Server started", timeout=180, raise_on_exit=True)
-        yield address
-    finally:
-        container.stop()
-
-
-def run_stack(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run deploy/local/stack with args (and extra environment); capture its output."""
-    return subprocess.run(
-        [str(STACK), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def lease_dir() -> Path:
-    """Where test sessions that use the local stack's Kafka note their pid."""
-    state = Path(os.environ.get("STACK_STATE_DIR", REPO / ".stack"))
-    return state / "kafka" / "test-sessions"
-
-
-def other_sessions() -> list[int]:
-    """Pids of other live test sessions that use the local stack's Kafka."""
-    pids = []
-    for entry in lease_dir().glob("*"):
-        pid = int(entry.name) if entry.name.isdigit() else -1
-        if pid != os.getpid() and Path(f"/proc/{pid}").exists():
-            pids.append(pid)
-    return pids
-
-
-def kafka_from_local_stack() -> Iterator[str]:
-    """Start the local stack's Kafka unless it runs; stop it at the end if we started it."""
-    address = f"{os.environ.get('KAFKA_HOST', '127.0.0.1')}:{os.environ.get('KAFKA_PORT', '9092')}"
-    started = run_stack("status", "kafka").returncode != 0
-    if started:
-        result = run_stack("up", "kafka")
-        if result.returncode != 0:
-            output = (result.stdout + result.stderr).strip()[-3000:]
-            unavailable(
-                "no KAFKA_BOOTSTRAP, no Docker engine, and `deploy/local/stack up kafka` "
-                f"failed:\n{output}"
-            )
-    lease = lease_dir() / str(os.getpid())
-    lease.parent.mkdir(parents=True, exist_ok=True)
-    lease.touch()
-    try:
-        yield address
-    finally:
-        lease.unlink(missing_ok=True)
-        if started and not other_sessions():
-            run_stack("down", "kafka")
+@pytest.fixture(scope="session")
+def trained_bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
+    """Factory: trained_bundle(*train_options) -> a bundle that `detector train` made with those
+    options, trained once per session for each set of options (copy it before changing it)."""
+    return Bundles(tmp_path_factory.mktemp("bundles"))
 
 
 @pytest.fixture(scope="session")
@@ -211,20 +63,12 @@ def kafka_bootstrap() -> Iterator[str]:
         yield from kafka_from_local_stack()
 
 
-# --- factories and helpers -------------------------------------------------------------------
-
-
 @pytest.fixture(scope="session")
 def kafka_admin(kafka_bootstrap: str) -> Iterator[KafkaAdminClient]:
     """One admin client for the session."""
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, request_timeout_ms=30_000)
     yield admin
     admin.close()
-
-
-def unique_name(prefix: str) -> str:
-    """prefix plus a random suffix, safe as a topic or group name."""
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
@@ -254,67 +98,6 @@ def make_group() -> MakeGroup:
         return unique_name(prefix)
 
     return make
-
-
-def consume_records(
-    bootstrap: str,
-    topic: str,
-    *,
-    min_records: int = 0,
-    idle: float = 1.0,
-    timeout: float = 60.0,
-) -> list[ConsumerRecord]:
-    """All records of topic from the beginning, once caught up and idle for `idle` seconds.
-
-    Waits for at least min_records (e.g. events a daemon is still writing) until `timeout`,
-    then returns what it has; the caller asserts on it. Commits nothing (no consumer group).
-    """
-    deadline = time.monotonic() + timeout
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    try:
-        partitions = consumer.partitions_for_topic(topic)
-        while not partitions and time.monotonic() < deadline:
-            time.sleep(0.2)
-            partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            return []
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        return drain(consumer, assigned, min_records, idle, deadline)
-    finally:
-        consumer.close()
-
-
-def drain(
-    consumer: KafkaConsumer,
-    assigned: list[TopicPartition],
-    min_records: int,
-    idle: float,
-    deadline: float,
-) -> list[ConsumerRecord]:
-    """Poll until caught up, idle and holding min_records, or until the deadline."""
-    records: list[ConsumerRecord] = []
-    last_new = time.monotonic()
-    while True:
-        batch = consumer.poll(timeout_ms=200)
-        fresh = [record for part in batch.values() for record in part]
-        now = time.monotonic()
-        if fresh:
-            records.extend(fresh)
-            last_new = now
-        elif now >= deadline:
-            break
-        elif len(records) >= min_records and now - last_new >= idle:
-            ends = consumer.end_offsets(assigned)
-            if all(consumer.position(tp) >= end for tp, end in ends.items()):
-                break
-    return sorted(records, key=lambda r: (r.partition, r.offset))
 
 
 @pytest.fixture

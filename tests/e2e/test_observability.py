@@ -8,18 +8,24 @@ DetectorDown.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.conftest import REPO
-from tests.e2e.conftest import Observability, eventually, free_port
+from tests.helpers import REPO
+from tests.helpers.broker import unique_name
+from tests.helpers.bundles import Bundles
+from tests.helpers.observability import Observability, eventually
+from tests.helpers.processes import (
+    DetectorProcess,
+    ServeTopics,
+    free_port,
+    producer_command,
+    terminate,
+)
 
 DASHBOARDS = sorted((REPO / "deploy" / "grafana" / "dashboards").glob("*.json"))
 
@@ -41,107 +47,32 @@ def dashboard_queries() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
+def bundle(trained_bundle: Bundles) -> Path:
     """A small default model trained on simulated normal data."""
-    out = tmp_path_factory.mktemp("e2e") / "model"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "detector",
-            "train",
-            "--simulate",
-            "20000",
-            "--epochs",
-            "30",
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return out
+    return trained_bundle("--simulate", "20000", "--epochs", "30")
 
 
 @pytest.fixture(scope="module")
 def running(kafka_bootstrap, kafka_admin, bundle, tmp_path_factory) -> Iterator[dict]:
     """A producer and a detector on fresh topics, both scraped by Prometheus."""
-    suffix = free_port()
-    topics = {
-        "readings": f"e2e-readings-{suffix}",
-        "anomalies": f"e2e-anomalies-{suffix}",
-        "dlq": f"e2e-dlq-{suffix}",
-    }
-    ports = {"detector": free_port(), "producer": free_port()}
+    topics = ServeTopics(*(unique_name(f"e2e-{part}") for part in ("readings", "anomalies",
+                                                                    "dlq", "group")))
+    ports = {"producer": free_port()}
     logs = tmp_path_factory.mktemp("e2e-logs")
-    detector = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "detector",
-            "serve",
-            "--model",
-            str(bundle),
-            "--bootstrap",
-            kafka_bootstrap,
-            "--topic",
-            topics["readings"],
-            "--anomalies-topic",
-            topics["anomalies"],
-            "--dlq-topic",
-            topics["dlq"],
-            "--group",
-            f"e2e-{suffix}",
-            "--metrics-port",
-            str(ports["detector"]),
-        ],
-        stdout=(logs / "detector.log").open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    detector = DetectorProcess.serve(bundle, topics, kafka_bootstrap)
     producer = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "producer",
-            "simulate",
-            "--bootstrap",
-            kafka_bootstrap,
-            "--topic",
-            topics["readings"],
-            "--rate",
-            "300",
-            "--anomaly-rate",
-            "0.01",
-            "--devices",
-            "6",
-            "--metrics-port",
-            str(ports["producer"]),
-        ],
-        stdout=(logs / "producer.log").open("w"),
-        stderr=subprocess.STDOUT,
+        producer_command(kafka_bootstrap, topics.readings, rate=300, anomaly_rate=0.01,
+                         devices=6, metrics_port=ports["producer"]),
+        cwd=REPO, stdout=(logs / "producer.log").open("w"), stderr=subprocess.STDOUT,
     )
-    processes = {"detector": detector, "producer": producer}
     try:
-        eventually(lambda: healthy(ports["detector"]), 60, 1, "the detector's /healthz")
-        yield {"ports": ports, "processes": processes, "logs": logs}
+        detector.wait_ready()
+        ports["detector"] = detector.port
+        yield {"ports": ports, "detector": detector}
     finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        kafka_admin.delete_topics(list(topics.values()), raise_errors=False)
-
-
-def healthy(port: int) -> bool:
-    """True when /healthz answers 200."""
-    try:
-        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
+        terminate(detector.proc, producer, timeout=30)
+        kafka_admin.delete_topics([topics.readings, topics.anomalies, topics.dlq],
+                                  raise_errors=False)
 
 
 @pytest.fixture(scope="module")
@@ -204,10 +135,9 @@ def test_anomaly_alert_reaches_the_webhook_with_labels_and_annotations(
 
 
 def test_a_stopped_detector_raises_detector_down(scraped, observability: Observability):
-    detector = scraped["processes"]["detector"]
+    detector = scraped["detector"]
     instance = f"127.0.0.1:{scraped['ports']['detector']}"
-    detector.send_signal(signal.SIGTERM)
-    assert detector.wait(timeout=30) == 0
+    assert detector.stop(timeout=30) == 0
 
     def down_firing() -> list[dict]:
         return [

@@ -1,11 +1,21 @@
-"""Fixtures for the integration tests (real Kafka); the broker comes from tests/conftest.py."""
+"""Fixtures for the integration tests (real Kafka); the broker comes from tests/conftest.py.
+
+`detector serve` and `producer simulate` run as subprocesses (tests/helpers/processes.py) on a
+bundle trained once per session and on fresh topics.
+"""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from kafka import KafkaProducer
+
+from tests.helpers import REPO
+from tests.helpers.bundles import SERVE, Bundles
+from tests.helpers.processes import DetectorProcess, ServeTopics, producer_command
 
 
 @pytest.fixture
@@ -16,43 +26,10 @@ def kafka_producer(kafka_bootstrap: str) -> Iterator[KafkaProducer]:
     producer.close(timeout=10)
 
 
-# --- `detector serve` as a subprocess: a trained bundle, topics, the daemon, the producer --------
-# (section added with detector/stream/daemon.py; the helper class lives in detector_process.py)
-
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from tests.integration.detector_process import REPO, DetectorProcess  # noqa: E402
-
-
-@dataclass(frozen=True)
-class ServeTopics:
-    """The topics and group one detector test uses (fresh, deleted afterwards)."""
-
-    readings: str
-    anomalies: str
-    dlq: str
-    group: str
-
-    def args(self, bootstrap: str) -> list[str]:
-        """The `detector serve` options that point at them."""
-        return ["--bootstrap", bootstrap, "--topic", self.readings, "--group", self.group,
-                "--anomalies-topic", self.anomalies, "--dlq-topic", self.dlq]
-
-
 @pytest.fixture(scope="session")
-def serve_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def serve_bundle(trained_bundle: Bundles) -> Path:
     """A bundle trained once per session on simulated normal readings, with few epochs."""
-    out = tmp_path_factory.mktemp("serve") / "bundle"
-    result = subprocess.run(
-        [sys.executable, "-m", "detector", "train", "--simulate", "10000", "--epochs", "10",
-         "--seed", "0", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
+    return trained_bundle(*SERVE)
 
 
 @pytest.fixture
@@ -76,8 +53,7 @@ def start_detector(kafka_bootstrap: str, serve_bundle: Path) -> Iterator:
     started: list[DetectorProcess] = []
 
     def start(topics: ServeTopics, *options: str, model: Path | None = None) -> DetectorProcess:
-        process = DetectorProcess(["--model", str(model or serve_bundle), "--metrics-port", "0",
-                                   *topics.args(kafka_bootstrap), *options])
+        process = DetectorProcess.serve(model or serve_bundle, topics, kafka_bootstrap, *options)
         started.append(process)
         return process
 
@@ -97,10 +73,8 @@ def simulate(kafka_bootstrap: str) -> Iterator:
     def run(topic: str, count: int, anomaly_rate: float = 0.01, seed: int = 0,
             rate: float = 0, devices: int = 8, wait: bool = True) -> subprocess.Popen:
         process = subprocess.Popen(
-            [sys.executable, "-m", "producer", "simulate", "--bootstrap", kafka_bootstrap,
-             "--topic", topic, "--count", str(count), "--rate", str(rate), "--anomaly-rate",
-             str(anomaly_rate), "--seed", str(seed), "--devices", str(devices),
-             "--metrics-port", "0"],
+            producer_command(kafka_bootstrap, topic, count=count, rate=rate,
+                             anomaly_rate=anomaly_rate, seed=seed, devices=devices),
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         running.append(process)

@@ -8,9 +8,7 @@ quiet on the CPU while the broker is gone and say so on /healthz.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,20 +16,13 @@ from pathlib import Path
 import pytest
 from kafka import KafkaAdminClient
 
-from tests.conftest import REPO, run_stack, unavailable, unique_name
-from tests.integration.conftest import ServeTopics
-from tests.integration.detector_process import DetectorProcess
-from tests.integration.faults import assert_complete, cpu_seconds, settle
+from tests.helpers import REPO
+from tests.helpers.broker import run_stack, unavailable, unique_name
+from tests.helpers.faults import assert_complete, settle
+from tests.helpers.processes import DetectorProcess, ServeTopics, free_port, producer_command
 
 OUTAGE = 30.0  # seconds without a broker
 CPU_BOUND = 0.20  # of one core, averaged over the outage: generous, a busy loop takes ~1.0
-
-
-def free_port() -> int:
-    """A local TCP port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class PrivateKafka:
@@ -78,9 +69,7 @@ def private_kafka(tmp_path: Path) -> Iterator[PrivateKafka]:
 def simulate_to(bootstrap: str, topic: str, count: int, seed: int) -> None:
     """`producer simulate` of count readings as fast as it can, to its end."""
     result = subprocess.run(
-        [sys.executable, "-m", "producer", "simulate", "--bootstrap", bootstrap, "--topic", topic,
-         "--count", str(count), "--rate", "0", "--anomaly-rate", "0.02", "--seed", str(seed),
-         "--devices", "8", "--metrics-port", "0"],
+        producer_command(bootstrap, topic, count=count, anomaly_rate=0.02, seed=seed, devices=8),
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -108,18 +97,17 @@ def test_broker_down_30_s_the_detector_waits_quietly_and_recovers_by_itself(
     before, after = 6000, 4000
     simulate_to(bootstrap, topics.readings, before, seed=15)
     # Scoring slowed to 1 ms a reading, so the broker goes while batches are in flight.
-    detector = DetectorProcess(["--model", str(serve_bundle), "--metrics-port", "0",
-                                *topics.args(bootstrap), "--batch-size", "500",
-                                "--score-delay-ms", "1"])
+    detector = DetectorProcess.serve(serve_bundle, topics, bootstrap, "--batch-size", "500",
+                                     "--score-delay-ms", "1")
     try:
         detector.wait_records(2000)
         private_kafka.down()
-        cpu0, t0 = cpu_seconds(detector.proc.pid), time.monotonic()
+        cpu0, t0 = detector.cpu(), time.monotonic()
         health = []
         while time.monotonic() - t0 < OUTAGE:
             health.append(detector.healthz())
             time.sleep(0.5)
-        busy = (cpu_seconds(detector.proc.pid) - cpu0) / (time.monotonic() - t0)
+        busy = (detector.cpu() - cpu0) / (time.monotonic() - t0)
         private_kafka.up()
 
         detector.wait_ready(timeout=180)  # the same process, no restart

@@ -11,24 +11,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import unique_name
-from tests.integration.conftest import ServeTopics
-from tests.integration.detector_process import REPO
-from tests.integration.faults import assert_complete, settle
+from tests.helpers import REPO
+from tests.helpers.broker import unique_name
+from tests.helpers.faults import assert_complete, settle
+from tests.helpers.processes import ServeTopics, free_port
 
 STOPS_WITHIN = 30  # seconds
-
-
-def free_port() -> int:
-    """A local TCP port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(*args: str, env: dict | None = None) -> subprocess.CompletedProcess[str]:

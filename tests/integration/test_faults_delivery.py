@@ -15,9 +15,9 @@ import time
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType
 
-from tests.conftest import consume_records, unique_name
-from tests.integration.conftest import ServeTopics
-from tests.integration.faults import assert_complete, committed, settle
+from tests.helpers.broker import committed, consume_records, unique_name
+from tests.helpers.faults import assert_complete, settle
+from tests.helpers.processes import ServeTopics
 
 TOTAL = 600
 SPIKE_AT = 300  # the offset of the one injected spike

@@ -7,16 +7,8 @@ from __future__ import annotations
 import re
 import signal
 
-from tests.conftest import consume_records
-from tests.integration.faults import (
-    assert_complete,
-    committed,
-    end_offsets,
-    event_ids,
-    full,
-    offset_of,
-    settle,
-)
+from tests.helpers.broker import consume_records
+from tests.helpers.faults import assert_complete, committed_now, event_ids, offset_of, settle
 
 GRACE = 30  # seconds: the stop grace period of docker-compose.yml (and Kubernetes' default)
 
@@ -42,8 +34,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(
     first.proc.kill()  # SIGKILL: no batch finished, nothing committed on the way out
     first.wait()
     assert producer.wait(timeout=120) == 0
-    at_kill = full(committed(kafka_admin, topics.group, topics.readings),
-                   end_offsets(kafka_bootstrap, topics.readings))
+    at_kill, _ = committed_now(kafka_admin, kafka_bootstrap, topics)
     published_first = set(event_ids(consume_records(kafka_bootstrap, topics.anomalies)))
 
     second = start_detector(topics)
@@ -76,8 +67,7 @@ def test_sigterm_mid_batch_exits_0_and_a_restart_reads_nothing_twice(
     first.proc.send_signal(signal.SIGTERM)
     assert first.wait(timeout=GRACE) == 0
     scored = scored_before_exit(first.log)
-    at_stop = full(committed(kafka_admin, topics.group, topics.readings),
-                   end_offsets(kafka_bootstrap, topics.readings))
+    at_stop, _ = committed_now(kafka_admin, kafka_bootstrap, topics)
     print(f"scored {before:.0f} at SIGTERM, {scored} at exit, committed {at_stop}")
     assert scored > before, "the batch in progress at SIGTERM was not finished"
     assert sum(at_stop.values()) == scored, "what it scored is not what it committed"

@@ -13,15 +13,7 @@ import time
 
 from kafka import KafkaAdminClient
 
-from tests.integration.faults import (
-    assert_complete,
-    assignments,
-    committed,
-    end_offsets,
-    full,
-    offset_of,
-    settle,
-)
+from tests.helpers.faults import assert_complete, assignments, committed_now, offset_of, settle
 
 PARTITIONS = 6
 
@@ -83,8 +75,7 @@ def test_three_replicas_one_killed_then_restarted_keep_one_owner_per_partition(
         killed = set(replicas[0].healthz()[1]["partitions"])
         replicas[0].proc.kill()
         replicas[0].wait()
-        at_kill = full(committed(kafka_admin, topics.group, topics.readings),
-                       end_offsets(kafka_bootstrap, topics.readings))
+        at_kill, _ = committed_now(kafka_admin, kafka_bootstrap, topics)
         watcher.wait_members(2)
         replicas.append(start_detector(topics, "--batch-size", "500"))
         watcher.wait_members(3)

@@ -10,8 +10,8 @@ from collections import Counter
 
 from kafka import KafkaAdminClient
 
-from producer.anomalies import LABELS
-from tests.integration.detector_process import REPO
+from producer.wire import LABELS
+from tests.helpers import REPO
 
 EVENT_FIELDS = {"event_id", "device", "seq", "ts", "values", "reconstruction", "error",
                 "threshold", "score", "channel_errors", "top_channel", "model_version",

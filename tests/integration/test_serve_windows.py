@@ -2,48 +2,20 @@
 
 from __future__ import annotations
 
-import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.integration.detector_process import REPO
+from tests.helpers.bundles import SERVE, Bundles, offline_flags
 
 WINDOW, DEVICES, COUNT = 5, 6, 3000
 
 
 @pytest.fixture(scope="session")
-def window_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A dense bundle on windows of five readings, alarming on 2 of the last 3 windows."""
-    out = tmp_path_factory.mktemp("windowed") / "bundle"
-    result = subprocess.run(
-        [sys.executable, "-m", "detector", "train", "--simulate", "10000", "--epochs", "10",
-         "--window", str(WINDOW), "--persistence", "2/3", "--seed", "0", "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
-
-
-def offline_flags(bundle: Path, readings: list[dict], tmp_path: Path) -> dict[tuple, float]:
-    """(device, seq) → score of every reading `detector score` flags in the same readings."""
-    source, scored = tmp_path / "readings.csv", tmp_path / "scored.csv"
-    channels = json.loads((bundle / "bundle.json").read_text())["channels"]
-    with source.open("w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["ts", "device", "seq", *channels])
-        for r in readings:
-            out.writerow([r["ts"], r["device"], r["seq"], *r["values"]])
-    result = subprocess.run(
-        [sys.executable, "-m", "detector", "score", str(bundle), str(source), "--out",
-         str(scored)], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    with scored.open() as f:
-        return {(row["device"], int(row["seq"])): float(row["score"])
-                for row in csv.DictReader(f) if row["is_anomaly"] == "1"}
+def window_bundle(trained_bundle: Bundles) -> Path:
+    """The serve bundle's training on windows of five readings, alarming on 2 of the last 3."""
+    return trained_bundle(*SERVE, "--window", str(WINDOW), "--persistence", "2/3")
 
 
 def test_windowed_persistent_alarms_online_match_offline(

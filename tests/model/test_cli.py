@@ -6,31 +6,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from producer.simulator import Simulator
-from tests.model.conftest import run_cli
-
-SMALL = ("--simulate", "3000", "--epochs", "5")
+from tests.helpers.bundles import TINY, run_cli, simulated_csv
 
 
 def test_same_command_same_seed_same_version(tmp_path):
     versions = []
     for name in ("a", "b"):
-        result = run_cli("train", *SMALL, "--seed", "3", "--out", str(tmp_path / name))
+        result = run_cli("train", *TINY, "--seed", "3", "--out", str(tmp_path / name))
         assert result.exit_code == 0, result.output
         versions.append(json.loads((tmp_path / name / "bundle.json").read_text())["version"])
-    other = run_cli("train", *SMALL, "--seed", "4", "--out", str(tmp_path / "c"))
+    other = run_cli("train", *TINY, "--seed", "4", "--out", str(tmp_path / "c"))
     assert other.exit_code == 0
     assert versions[0] == versions[1]
     assert json.loads((tmp_path / "c" / "bundle.json").read_text())["version"] != versions[0]
-
-
-def simulated_csv(path, count=5000, seed=1):
-    block = Simulator(devices=4, anomaly_rate=0.01, seed=seed).block(count // 4)
-    frame = pd.DataFrame(block.values, columns=[f"col_{i}" for i in range(1, 6)])
-    frame.insert(0, "device", block.device)
-    frame["label"] = block.label
-    frame.to_csv(path, index=False)
-    return frame
 
 
 def test_score_adds_columns_to_every_row_and_evaluate_reports_and_plots(bundles, tmp_path):

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from detector.core.bundle import load_bundle
 from producer.cli import main as producer
-from tests.model.conftest import run_cli
+from tests.helpers.bundles import run_cli
 
 
 def test_the_default_model_fits_the_seed_data_and_flags_the_broken_reading(tmp_path):

@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 
 from detector.core.model import fitting_order
-from tests.model.conftest import run_cli
-
-SMALL = ("--simulate", "3000", "--epochs", "5")
+from tests.helpers.bundles import TINY, run_cli
 
 
 def test_tail_keeps_the_order_so_early_stopping_watches_the_newest_windows():
@@ -34,13 +32,13 @@ def test_train_records_the_validation_and_it_changes_the_model(tmp_path):
     versions = {}
     for choice in ("tail", "random"):
         out = tmp_path / choice
-        result = run_cli("train", *SMALL, "--validation", choice, "--out", str(out))
+        result = run_cli("train", *TINY, "--validation", choice, "--out", str(out))
         assert result.exit_code == 0, result.output
         meta = json.loads((out / "bundle.json").read_text())
         assert meta["training"]["validation"] == choice
         versions[choice] = meta["version"]
     assert versions["tail"] != versions["random"]
-    default = run_cli("train", *SMALL, "--out", str(tmp_path / "default"))
+    default = run_cli("train", *TINY, "--out", str(tmp_path / "default"))
     assert default.exit_code == 0, default.output
     assert json.loads((tmp_path / "default" / "bundle.json").read_text())["version"] == versions[
         "tail"
@@ -48,5 +46,5 @@ def test_train_records_the_validation_and_it_changes_the_model(tmp_path):
 
 
 def test_train_refuses_an_unknown_validation(tmp_path):
-    result = run_cli("train", *SMALL, "--validation", "newest", "--out", str(tmp_path / "b"))
+    result = run_cli("train", *TINY, "--validation", "newest", "--out", str(tmp_path / "b"))
     assert result.exit_code == 2 and "newest" in result.output

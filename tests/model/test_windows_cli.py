@@ -11,26 +11,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.model.conftest import run_cli
-from tests.model.test_cli import simulated_csv
+from tests.helpers.bundles import TINY, Bundles, run_cli, simulated_csv
 
 WINDOW = 6
 
 
 @pytest.fixture(scope="module")
-def windowed(tmp_path_factory) -> dict:
+def windowed(trained_bundle: Bundles, tmp_path_factory) -> dict:
     """A dense and a conv bundle with windows of 6, trained briefly on simulated normal data."""
-    root = tmp_path_factory.mktemp("windowed")
-    made = {}
-    for kind in ("dense", "conv"):
-        out = root / kind
-        result = run_cli(
-            "train", "--simulate", "3000", "--epochs", "5", "--architecture", kind,
-            "--window", str(WINDOW), "--persistence", "2/3", "--out", str(out),
-        )  # fmt: skip
-        assert result.exit_code == 0, result.output
-        made[kind] = out
-    made["data"] = root / "data.csv"
+    made = {kind: trained_bundle(*TINY, "--architecture", kind, "--window", str(WINDOW),
+                                 "--persistence", "2/3") for kind in ("dense", "conv")}
+    made["data"] = tmp_path_factory.mktemp("windowed") / "data.csv"
     made["frame"] = simulated_csv(made["data"], count=4000, seed=5)
     return made
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO
+
 MAX_LINES = 300
 
 
@@ -52,3 +53,17 @@ def test_no_module_is_over_300_lines():
     long = {str(p.relative_to(REPO)): n for pkg in ("detector", "producer", "bench")
             for p in modules(pkg) if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, long
+
+
+def test_tests_and_benchmarks_share_helper_modules_not_test_modules():
+    """Shared test code lives in helper modules (tests/helpers/): neither a test nor a benchmark
+    imports a test module (test_*.py) or a conftest.py."""
+    bad = {
+        f"{path.relative_to(REPO)} imports {name}"
+        for pkg in ("tests", "bench")
+        for path in modules(pkg)
+        for name in imported(path)
+        if name.startswith("tests.")
+        and any(part.startswith("test_") or part == "conftest" for part in name.split("."))
+    }
+    assert not bad, sorted(bad)

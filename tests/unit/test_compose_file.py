@@ -16,7 +16,8 @@ import jsonschema
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO
+
 COMPOSE = REPO / "docker-compose.yml"
 SCHEMA = REPO.parent / "shared" / "data" / "compose-spec" / "compose-spec.json"
 POM = REPO / "deploy" / "kafka" / "pom.xml"

@@ -17,8 +17,8 @@ from prometheus_client import CollectorRegistry
 
 from detector.stream.metrics import Metrics
 from producer.cli import records_counter
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((REPO / "deploy" / "grafana" / "dashboards").glob("*.json"))
 DATASOURCES = REPO / "deploy" / "grafana" / "provisioning" / "datasources" / "prometheus.yml"
 RULES = sorted((REPO / "deploy" / "prometheus" / "rules").glob("*.yml"))

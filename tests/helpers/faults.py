@@ -8,17 +8,16 @@ reading has an anomaly event (found by its event id, `<topic>:<partition>:<offse
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient
 from kafka.consumer.fetcher import ConsumerRecord
 
-from tests.conftest import consume_records
+from tests.helpers.broker import committed, consume_records, end_offsets
+from tests.helpers.processes import ServeTopics
 
 INJECTED = (b"spike", b"correlation_break")  # the kinds every fault test must see flagged
 
@@ -44,34 +43,24 @@ def offset_of(event_id: str) -> tuple[int, int]:
     return int(partition), int(offset)
 
 
-def committed(admin: KafkaAdminClient, group: str, topic: str) -> dict[int, int]:
-    """The group's committed offset of each partition of topic (partitions never committed: 0)."""
-    offsets = admin.list_group_offsets(group).get(group, {})
-    return {tp.partition: max(o.offset, 0) for tp, o in offsets.items() if tp.topic == topic}
-
-
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    """The end offset (next offset to be written) of each partition of topic."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    try:
-        parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        return {tp.partition: end for tp, end in consumer.end_offsets(parts).items()}
-    finally:
-        consumer.close()
-
-
 def full(offsets: dict[int, int], ends: dict[int, int]) -> dict[int, int]:
     """offsets with every partition of ends present (0 where nothing was committed)."""
     return {p: offsets.get(p, 0) for p in ends}
 
 
-def wait_committed(admin: KafkaAdminClient, bootstrap: str, group: str, topic: str,
+def committed_now(admin: KafkaAdminClient, bootstrap: str,
+                  topics: ServeTopics) -> tuple[dict[int, int], dict[int, int]]:
+    """(committed, end offsets) of the group on the readings topic, every partition present."""
+    ends = end_offsets(bootstrap, topics.readings)
+    return full(committed(admin, topics.group, topics.readings), ends), ends
+
+
+def wait_committed(admin: KafkaAdminClient, bootstrap: str, topics: ServeTopics,
                    timeout: float = 120.0) -> tuple[dict[int, int], dict[int, int]]:
     """(committed, end offsets) once the group has committed the whole topic, or at timeout."""
     deadline = time.monotonic() + timeout
     while True:
-        ends = end_offsets(bootstrap, topic)
-        done = full(committed(admin, group, topic), ends)
+        done, ends = committed_now(admin, bootstrap, topics)
         if done == ends or time.monotonic() > deadline:
             return done, ends
         time.sleep(0.5)
@@ -111,10 +100,10 @@ class Outcome:
                 f"committed {self.committed} of {self.ends}")
 
 
-def settle(admin: KafkaAdminClient, bootstrap: str, topics, total: int,
+def settle(admin: KafkaAdminClient, bootstrap: str, topics: ServeTopics, total: int,
            timeout: float = 120.0) -> Outcome:
     """Wait for the group to commit the whole readings topic, then read readings and events."""
-    done, ends = wait_committed(admin, bootstrap, topics.group, topics.readings, timeout)
+    done, ends = wait_committed(admin, bootstrap, topics, timeout)
     readings = consume_records(bootstrap, topics.readings, min_records=total)
     events = consume_records(bootstrap, topics.anomalies)  # acknowledged before the commit
     return Outcome(done, ends, readings, injected_ids(readings), event_ids(events))
@@ -128,9 +117,3 @@ def assert_complete(outcome: Outcome, total: int) -> None:
     assert outcome.injected, "the stream held no spike or correlation break"
     missing = outcome.injected - set(outcome.ids)
     assert not missing, f"no event for {len(missing)} injected readings: {sorted(missing)[:3]}"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (/proc/<pid>/stat), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,0 +1,17 @@
+"""Helpers shared by the tests and the benchmarks in bench/, one home each.
+
+- processes: the project's commands as processes (`detector serve` as DetectorProcess, the
+  producer's command line, the serve topics), free ports, a process's CPU time and memory;
+- broker: a real Kafka broker for a session (an address, Docker, the local stack), fresh
+  names, reading a topic, committed and end offsets;
+- bundles: training a model bundle through the CLI (once per session per options), the CLI
+  in-process, simulated CSV data;
+- faults: the end check of every case of the fault suite.
+
+Fixtures live in the conftest.py files; these modules hold plain code that fixtures, tests and
+benchmarks import. A test module never imports from another test module.
+"""
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,85 @@
+"""Model bundles and data for the tests (and the benchmarks), made and used with the project's
+own CLI.
+
+`train_bundle` runs `detector train` as a user does; `Bundles` (the session fixture
+`trained_bundle`) trains once per session for each set of options, so that fixtures asking for
+the same bundle share it and those that need another (windows, more rows, another calibration)
+say so in their options. `offline_flags` is what `detector score` flags in given readings.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from click.testing import CliRunner, Result
+
+from detector.cli import main
+from producer.simulator import Simulator
+from tests.helpers import REPO
+
+# Small and quick (10,000 rows, 10 epochs): good enough to flag every spike and correlation break.
+SERVE = ("--simulate", "10000", "--epochs", "10", "--seed", "0")
+# The least that trains at all, for tests of the CLI's behaviour rather than of the model.
+TINY = ("--simulate", "3000", "--epochs", "5")
+
+
+def train_bundle(out: Path, *options: str) -> Path:
+    """`detector train OPTIONS --out OUT` in a process of its own; OUT. Fails with its stderr."""
+    command = [sys.executable, "-m", "detector", "train", *options, "--out", str(out)]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800,
+                            check=False)
+    if result.returncode != 0:
+        raise AssertionError(f"failed: {shlex.join(command)}\n{result.stderr[-3000:]}")
+    return out
+
+
+class Bundles:
+    """bundles(*options) -> a bundle trained with those options, once for each set of options."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.made: dict[tuple[str, ...], Path] = {}
+
+    def __call__(self, *options: str) -> Path:
+        if options not in self.made:
+            self.made[options] = train_bundle(self.root / f"bundle-{len(self.made)}", *options)
+        return self.made[options]
+
+
+def run_cli(*args: str) -> Result:
+    """Run `detector ARGS` in-process; the click Result (exit_code, output, stderr)."""
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def simulated_csv(path: Path, count: int = 5000, seed: int = 1) -> pd.DataFrame:
+    """A CSV of simulated readings of 4 devices with anomalies and a label column; its frame."""
+    block = Simulator(devices=4, anomaly_rate=0.01, seed=seed).block(count // 4)
+    frame = pd.DataFrame(block.values, columns=[f"col_{i}" for i in range(1, 6)])
+    frame.insert(0, "device", block.device)
+    frame["label"] = block.label
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def offline_flags(bundle: Path, readings: list[dict], tmp_path: Path) -> dict[tuple, float]:
+    """(device, seq) → score of every reading `detector score` flags in the same readings."""
+    source, scored = tmp_path / "readings.csv", tmp_path / "scored.csv"
+    channels = json.loads((bundle / "bundle.json").read_text())["channels"]
+    with source.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["ts", "device", "seq", *channels])
+        for r in readings:
+            out.writerow([r["ts"], r["device"], r["seq"], *r["values"]])
+    result = subprocess.run(
+        [sys.executable, "-m", "detector", "score", str(bundle), str(source), "--out",
+         str(scored)], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with scored.open() as f:
+        return {(row["device"], int(row["seq"])): float(row["score"])
+                for row in csv.DictReader(f) if row["is_anomaly"] == "1"}
