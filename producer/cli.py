@@ -11,11 +11,17 @@ from typing import Any
 import click
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
+from producer.options import SEED, FiniteRange, OneLineErrors
+from producer.outputs import check_file
 from producer.simulator import Simulator
 from producer.sinks import CsvSink, KafkaSink, Pacer, Sink
 from producer.wire import LABELS
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines
+MAX_DEVICES = 10_000
+MAX_COUNT = 1_000_000_000
+MAX_SEED_ROWS = 1_000_000
+PORT = click.IntRange(0, 65535)
 
 
 def fail(message: str) -> None:
@@ -83,41 +89,49 @@ def simulated(sim: Simulator, count: int) -> Iterator[tuple]:
         yield from zip(block.device, block.seq.tolist(), values, block.label, strict=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Simulated five-channel sensor readings, to Kafka or to CSV."""
 
 
 @main.command()
 @click.option("--bootstrap", envvar="PRODUCER_BOOTSTRAP", help="Kafka HOST:PORT.")
-@click.option("--topic", default="readings", show_default=True, envvar="PRODUCER_TOPIC")
+@click.option(
+    "--topic", default="readings", show_default=True, envvar="PRODUCER_TOPIC", help="Kafka topic."
+)
 @click.option("--output", type=click.Path(dir_okay=False), help="Write a CSV instead of Kafka.")
-@click.option("--devices", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option(
+    "--devices",
+    type=click.IntRange(1, MAX_DEVICES),
+    default=4,
+    show_default=True,
+    help="Simulated devices.",
+)
 @click.option(
     "--rate",
-    type=click.FloatRange(min=0),
+    type=FiniteRange(min=0),
     default=100.0,
     show_default=True,
     help="Readings per second in all (0 = as fast as possible).",
 )
 @click.option(
     "--count",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_COUNT),
     default=0,
     show_default=True,
-    help="Readings to send (0 = forever).",
+    help="Readings to send (0 = forever; --output needs one).",
 )
 @click.option(
     "--anomaly-rate",
-    type=click.FloatRange(0, 1, max_open=True),
+    type=FiniteRange(0, 1, max_open=True),
     default=0.002,
     show_default=True,
     help="Chance per reading that an anomaly starts.",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option(
     "--metrics-port",
-    type=int,
+    type=PORT,
     default=8001,
     show_default=True,
     envvar="PRODUCER_METRICS_PORT",
@@ -137,12 +151,13 @@ def simulate(
     """Stream simulated readings with labelled anomalies."""
     if bool(bootstrap) == bool(output):
         fail("give either --bootstrap HOST:PORT (Kafka) or --output FILE.csv")
-    sim = Simulator(devices=devices, anomaly_rate=anomaly_rate, seed=seed)
     if output:
         if count <= 0:
             fail("--output needs --count N (a file cannot be endless)")
-        write_csv(sim, count, output)
+        check_file(output, "--output")
+        write_csv(Simulator(devices=devices, anomaly_rate=anomaly_rate, seed=seed), count, output)
         return
+    sim = Simulator(devices=devices, anomaly_rate=anomaly_rate, seed=seed)
     sink, counter = kafka_sink(bootstrap, topic, metrics_port)
     stop_on_sigterm()
     sent = pump(simulated(sim, count), sink, rate, counter)
@@ -162,29 +177,40 @@ def write_csv(sim: Simulator, count: int, output: str) -> None:
     """Write `count` readings to a CSV, each device reading once per second from now."""
     sink = CsvSink(output)
     start = float(int(time.time()))
-    for block in sim.blocks(total=count, chunk=65536):
-        ts = start + block.seq
-        values = block.values.round(4).tolist()
-        sink.write_rows(
-            [f"{t:.0f}", d, s, *v, label]
-            for t, d, s, v, label in zip(
-                ts, block.device, block.seq, values, block.label, strict=True
+    try:
+        for block in sim.blocks(total=count, chunk=65536):
+            ts = start + block.seq
+            values = block.values.round(4).tolist()
+            sink.write_rows(
+                [f"{t:.0f}", d, s, *v, label]
+                for t, d, s, v, label in zip(
+                    ts, block.device, block.seq, values, block.label, strict=True
+                )
             )
-        )
+    except BaseException:  # interrupted or failed: no partial file
+        sink.abort()
+        raise
     sink.close()
     click.echo(f"wrote {count} readings to {output}")
 
 
 @main.command("seed-data")
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="CSV to write.")
-@click.option("--rows", type=click.IntRange(min=2), default=100, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--rows", type=click.IntRange(2, MAX_SEED_ROWS), default=100, show_default=True, help="Rows."
+)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 def seed_data(output: str, rows: int, seed: int) -> None:
     """The seed's data: five noisy sequences, 1, 3, 5 rising 0 -> 100, 2, 4 falling 100 -> 0."""
     from producer.signal import CHANNELS, seed_sequences
 
+    check_file(output, "--output")
     sink = CsvSink(output, channels=CHANNELS, columns=())
-    sink.write_rows(seed_sequences(rows, seed).round(4).tolist())
+    try:
+        sink.write_rows(seed_sequences(rows, seed).round(4).tolist())
+    except BaseException:
+        sink.abort()
+        raise
     sink.close()
     click.echo(f"wrote {rows} rows to {output}")
 
@@ -192,10 +218,10 @@ def seed_data(output: str, rows: int, seed: int) -> None:
 @main.command()
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--bootstrap", required=True, envvar="PRODUCER_BOOTSTRAP", help="Kafka HOST:PORT.")
-@click.option("--topic", default="readings", show_default=True)
+@click.option("--topic", default="readings", show_default=True, help="Kafka topic.")
 @click.option(
     "--rate",
-    type=click.FloatRange(min=0),
+    type=FiniteRange(min=0),
     default=100.0,
     show_default=True,
     help="Rows per second (0 = as fast as possible).",
@@ -206,7 +232,13 @@ def seed_data(output: str, rows: int, seed: int) -> None:
     show_default=True,
     help="Device id when the CSV has no device column.",
 )
-@click.option("--metrics-port", type=int, default=8001, show_default=True)
+@click.option(
+    "--metrics-port",
+    type=PORT,
+    default=8001,
+    show_default=True,
+    help="Port of /metrics (0 = none).",
+)
 def replay(
     csv_file: str, bootstrap: str, topic: str, rate: float, device: str, metrics_port: int
 ) -> None:

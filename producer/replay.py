@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import click
 import numpy as np
+import pandas as pd
 
 from producer.tables import channel_matrix, pick_channels, read_csv
-from producer.wire import DataError
 
 
 def label_text(value: object) -> str:
@@ -22,13 +21,17 @@ def label_text(value: object) -> str:
 
 
 def csv_readings(path: str, default_device: str) -> Iterator[tuple]:
-    """(device, seq, values by channel, label) of each row of a CSV."""
-    try:
-        frame = read_csv(path)
-        channels = pick_channels(frame, None, path)
-        values = channel_matrix(frame, channels, path)
-    except DataError as exc:
-        raise click.ClickException(str(exc)) from exc
+    """(device, seq, values by channel, label) of each row of a CSV, checked before the first."""
+    frame = read_csv(path)
+    channels = pick_channels(frame, None, path)
+    values = channel_matrix(frame, channels, path)
+    return rows_of(frame, channels, values, default_device)
+
+
+def rows_of(
+    frame: pd.DataFrame, channels: list[str], values: np.ndarray, default_device: str
+) -> Iterator[tuple]:
+    """(device, seq, values by channel, label) of each row."""
     devices = frame["device"].astype(str).tolist() if "device" in frame else None
     label_col = next((c for c in ("label", "anomaly", "is_anomaly") if c in frame), None)
     labels = [label_text(v) for v in frame[label_col]] if label_col else None

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from producer.outputs import AtomicFile
 from producer.signal import CHANNELS
 from producer.wire import encode_reading
 
@@ -42,7 +43,11 @@ class KafkaSink:
 
 
 class CsvSink:
-    """Writes readings as `ts, device, seq, col_1 … col_5, label` rows (or only the channels)."""
+    """Writes readings as `ts, device, seq, col_1 … col_5, label` rows (or only the channels).
+
+    The rows go to a temporary file beside `path`, renamed to `path` by `close()`; `abort()`
+    removes it, so an interrupted or failed write leaves nothing behind.
+    """
 
     def __init__(
         self,
@@ -50,7 +55,8 @@ class CsvSink:
         channels: Sequence[str] = CHANNELS,
         columns: Sequence[str] = ("ts", "device", "seq"),
     ) -> None:
-        self.file = Path(path).open("w", newline="")  # noqa: SIM115 (closed by close())
+        self._atomic = AtomicFile(path, "w", newline="")
+        self.file = self._atomic.file
         self.writer = csv.writer(self.file)
         self.writer.writerow([*columns, *channels, *(["label"] if columns else [])])
 
@@ -62,7 +68,12 @@ class CsvSink:
         self.writer.writerows(rows)
 
     def close(self) -> None:
-        self.file.close()
+        """Finish the file: rename it into place."""
+        self._atomic.commit()
+
+    def abort(self) -> None:
+        """Give up: remove the temporary file."""
+        self._atomic.discard()
 
 
 class Pacer:

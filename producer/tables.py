@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from producer.wire import DataError
+from producer.wire import FLOAT32_MAX, DataError
 
 TIME_COLUMNS = ("ts", "timestamp", "datetime", "time")
 LABEL_COLUMNS = ("anomaly", "changepoint", "label", "is_anomaly")
@@ -41,16 +43,74 @@ def detect_separator(path: Path) -> str:
     return ";" if header.count(";") > header.count(",") else ","
 
 
+def header_cells(path: Path, sep: str) -> list[str]:
+    """The names on a CSV's first line, as written (spaces around them stripped)."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        first = next(csv.reader(f, delimiter=sep), [])
+    return [cell.strip() for cell in first]
+
+
+def check_header(names: list[str], source: str) -> None:
+    """Refuse a first line that is not a header: numbers, empty names, a name twice."""
+    if not any(names):
+        raise DataError(f"{source}: the first line is empty: the CSV needs a header row")
+    numbers = [name for name in names if _is_number(name)]
+    if numbers:
+        raise DataError(
+            f"{source}: the first line holds numbers ({', '.join(numbers[:3])}), not column "
+            "names: the CSV needs a header row naming its columns"
+        )
+    empty = [str(i + 1) for i, name in enumerate(names) if not name]
+    if empty:
+        raise DataError(f"{source}: column(s) {', '.join(empty[:5])} have no name in the header")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise DataError(
+            f"{source}: column name(s) {', '.join(map(repr, twice[:5]))} appear more than once "
+            "in the header: give every column its own name"
+        )
+
+
+def _is_number(text: str) -> bool:
+    """True when the text parses as a number (NaN and infinity included)."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def read_csv(path: str | Path) -> pd.DataFrame:
-    """Read a CSV with its separator detected, or fail with a one-line DataError."""
+    """Read a UTF-8 CSV with its separator detected and its header checked, or fail with a
+    one-line DataError."""
     path = Path(path)
+    source = str(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a CSV file")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
-        frame = pd.read_csv(path, sep=detect_separator(path), engine="c", low_memory=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
+        sep = detect_separator(path)
+        names = header_cells(path, sep)
+        check_header(names, source)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, sep=sep, engine="c", low_memory=False, index_col=False)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: not UTF-8 text (a byte {exc.object[exc.start:exc.start + 1]!r} at "
+            f"{exc.start}): save the CSV as UTF-8"
+        ) from exc
+    except pd.errors.ParserWarning as exc:
+        raise DataError(f"{path}: some rows have more cells than the header has names") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable CSV ({str(exc).strip().splitlines()[0]})") from exc
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    if len(names) != len(frame.columns):
+        raise DataError(f"{path}: the header has {len(names)} names but the rows "
+                        f"{len(frame.columns)} cells")
+    frame.columns = names
     return frame
 
 
@@ -65,6 +125,9 @@ def pick_channels(frame: pd.DataFrame, columns: list[str] | None, source: str) -
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise DataError(f"{source}: no column {', '.join(missing)} (has {', '.join(frame)})")
+        twice = sorted({c for c in columns if columns.count(c) > 1})
+        if twice:
+            raise DataError(f"--columns names {', '.join(twice)} more than once")
         return list(columns)
     channels = [c for c in frame.columns if not is_aside(c) and _holds_numbers(frame[c])]
     if not channels:
@@ -90,13 +153,22 @@ def channel_matrix(frame: pd.DataFrame, channels: list[str], source: str) -> np.
             raise DataError(
                 f"{source}: channel {name!r} is not numeric (row {row + 1}: {column.iloc[row]!r})"
             )
-        finite = np.isfinite(numbers.to_numpy(dtype=np.float64))
+        numbers = numbers.to_numpy(dtype=np.float64)
+        finite = np.isfinite(numbers)
         if not finite.all():
             row = int(np.flatnonzero(~finite)[0])
             count = int((~finite).sum())
             raise DataError(
                 f"{source}: channel {name!r} has {count} empty, NaN or infinite cells "
                 f"(first at row {row + 1})"
+            )
+        huge = np.abs(numbers) > FLOAT32_MAX
+        if huge.any():
+            row = int(np.flatnonzero(huge)[0])
+            raise DataError(
+                f"{source}: row {row + 1}, channel {name!r}: {numbers[row]:.6g} is beyond the "
+                f"model's float32 range (±{FLOAT32_MAX:.4g}); serve rejects such a reading as "
+                "non_finite"
             )
     return frame[channels].apply(pd.to_numeric).to_numpy(dtype=np.float64)
 

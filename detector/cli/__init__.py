@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
 import click
 
-from detector.errors import DetectorError
+from producer.options import OneLineErrors
 
 
-class Commands(click.Group):
-    """A click group that turns a DetectorError into one line on stderr and exit status 2."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DetectorError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+class Commands(OneLineErrors):
+    """A click group that ends bad input (a DetectorError, a bad option value, an unwritable or
+    unreadable path) with one line on stderr and exit status 2, never a traceback."""
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})

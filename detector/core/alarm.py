@@ -22,6 +22,8 @@ import numpy as np
 
 from detector.errors import DataError
 
+MAX_N = 1000  # the longest persistence memory: n bits per device, n readings of history
+
 
 @dataclass(frozen=True)
 class Persistence:
@@ -33,6 +35,8 @@ class Persistence:
     def __post_init__(self) -> None:
         if not 1 <= self.k <= self.n:
             raise DataError(f"persistence needs 1 <= k <= n, got {self.k}/{self.n}")
+        if self.n > MAX_N:
+            raise DataError(f"persistence needs 1 <= k <= n <= {MAX_N}, got {self.k}/{self.n}")
 
     @property
     def active(self) -> bool:
@@ -49,12 +53,12 @@ class Persistence:
 
 def parse_persistence(text: str) -> Persistence:
     """`K/N` (e.g. `3/5`) as a Persistence; a DataError saying what to write otherwise."""
-    parts = str(text).split("/")
-    try:
-        k, n = (int(p) for p in parts)
-    except ValueError as exc:  # not two parts, or not integers
-        raise DataError(f"--persistence must be K/N like 3/5, got {text!r}") from exc
-    return Persistence(k, n)
+    parts = [p.strip() for p in str(text).split("/")]
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        raise DataError(f"--persistence must be K/N like 3/5, got {text!r}")
+    if any(len(p) > 6 for p in parts):  # never parse a thousand digits to learn it is too big
+        raise DataError(f"persistence needs 1 <= k <= n <= {MAX_N}, got {text!r}")
+    return Persistence(int(parts[0]), int(parts[1]))
 
 
 def persistence_of(meta: dict) -> Persistence:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -20,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from detector.core.schema import FORMAT, Meta, parse_meta
 from detector.errors import BundleError
 
-FORMAT = 1
+MAX_META_BYTES = 1 << 20
 MODEL_FILE = "model.keras"
 META_FILE = "bundle.json"
 ARRAYS_FILE = "weights.npz"
@@ -58,6 +58,34 @@ class Bundle:
         return np.asarray(self.meta["scale"]["std"], dtype=np.float64)
 
 
+def content_weights(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The model's weights as `weights.npz` holds them, in the order of `model.get_weights()`:
+    `weight_0…` when stored whole (conv models), else the dense layers' kernels and biases."""
+    if "weight_0" in arrays:
+        return [arrays[f"weight_{i}"] for i in range(count_of(arrays, "weight_"))]
+    pairs = range(count_of(arrays, "kernel_"))
+    return [w for i in pairs for w in (arrays[f"kernel_{i}"], arrays.get(f"bias_{i}", EMPTY))]
+
+
+EMPTY = np.empty(0, dtype=np.float32)
+
+
+def count_of(arrays: dict[str, np.ndarray], prefix: str) -> int:
+    """How many arrays are named prefix0, prefix1, … without a gap."""
+    count = 0
+    while f"{prefix}{count}" in arrays:
+        count += 1
+    return count
+
+
+def same_weights(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
+    """True when two weight lists hold the same arrays (compared as float32)."""
+    return len(first) == len(second) and all(
+        np.array_equal(np.asarray(a, np.float32), np.asarray(b, np.float32))
+        for a, b in zip(first, second, strict=True)
+    )
+
+
 def content_version(weights: list[np.ndarray], meta: dict) -> str:
     """A short hash of the weights and of every metadata field but the training summary."""
     digest = hashlib.sha256()
@@ -71,9 +99,12 @@ def content_version(weights: list[np.ndarray], meta: dict) -> str:
 def save_bundle(out: str | Path, model: Any, meta: dict, arrays: dict[str, np.ndarray]) -> dict:
     """Write the bundle into `out` atomically (a temporary sibling renamed into place)."""
     out = Path(out)
+    weights = [np.asarray(w) for w in model.get_weights()]
+    if not same_weights(content_weights(arrays), weights):  # not plain dense: keep them all
+        arrays = {**arrays, **{f"weight_{i}": w for i, w in enumerate(weights)}}
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, **meta}
-    meta["version"] = content_version(model.get_weights(), meta)
+    meta["version"] = content_version(content_weights(arrays), meta)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         model.save(tmp / MODEL_FILE)
@@ -93,8 +124,24 @@ def save_bundle(out: str | Path, model: Any, meta: dict, arrays: dict[str, np.nd
     return meta
 
 
+def restamp(path: str | Path) -> str:
+    """Recompute a bundle's version after a deliberate edit of bundle.json; the new version.
+
+    For tools and tests that change a bundle on purpose (a hand-tuned threshold): anything
+    else that changes a bundle makes it refused at load.
+    """
+    path = Path(path)
+    meta = json.loads((path / META_FILE).read_text())
+    with np.load(path / ARRAYS_FILE) as stored:
+        arrays = {k: stored[k] for k in stored.files}
+    meta["version"] = content_version(content_weights(arrays), meta)
+    (path / META_FILE).write_text(json.dumps(meta, indent=2, allow_nan=False) + "\n")
+    return meta["version"]
+
+
 def read_meta(path: str | Path) -> dict:
-    """Read and check `bundle.json`, or raise a BundleError that says what is wrong."""
+    """Read `bundle.json` and check it against the schema, or raise a BundleError saying what is
+    wrong; the metadata as parsed (a dict)."""
     path = Path(path)
     if not path.is_dir():
         raise BundleError(f"model bundle {path} not found: train one with `detector train`")
@@ -102,55 +149,90 @@ def read_meta(path: str | Path) -> dict:
     if not meta_file.is_file():
         raise BundleError(f"{path} is not a model bundle: {META_FILE} is missing")
     try:
-        meta = json.loads(meta_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{meta_file} is corrupt: {exc}") from exc
-    check_meta(meta, meta_file)
+        if meta_file.stat().st_size > MAX_META_BYTES:
+            raise BundleError(f"{meta_file} is corrupt: larger than {MAX_META_BYTES} bytes")
+        meta = json.loads(meta_file.read_bytes())
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise BundleError(f"{meta_file} is corrupt: {str(exc).splitlines()[0][:200]}") from exc
+    except OSError as exc:
+        raise BundleError(f"{meta_file} cannot be read: {exc.strerror or exc}") from exc
+    parse_meta(meta, str(meta_file))
     return meta
 
 
 def check_meta(meta: Any, source: Path) -> None:
-    """Fail with a BundleError unless the metadata has every field a scorer needs, sound."""
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise BundleError(f"{source}: unsupported bundle format (expected format {FORMAT})")
-    for key in ("version", "channels", "window", "calibration", "scale"):
-        if key not in meta:
-            raise BundleError(f"{source}: field {key!r} is missing")
-    channels = meta["channels"]
-    if not isinstance(channels, list) or not channels:
-        raise BundleError(f"{source}: 'channels' must be a non-empty list")
-    threshold = (
-        meta["calibration"].get("threshold") if isinstance(meta["calibration"], dict) else None
-    )
-    if not isinstance(threshold, int | float) or not math.isfinite(threshold) or threshold <= 0:
-        raise BundleError(f"{source}: the threshold must be a positive number, got {threshold!r}")
-    std = meta["scale"].get("std") if isinstance(meta["scale"], dict) else None
-    if not isinstance(std, list) or len(std) != len(channels):
-        raise BundleError(f"{source}: 'scale.std' must give one number per channel")
+    """Fail with a BundleError unless the metadata follows the schema."""
+    parse_meta(meta, str(source))
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of `weights.npz`, or a BundleError."""
+    arrays_file = path / ARRAYS_FILE
+    try:
+        with np.load(arrays_file) as stored:
+            return {k: stored[k] for k in stored.files}
+    except FileNotFoundError as exc:
+        raise BundleError(f"{path} is not a model bundle: {ARRAYS_FILE} is missing") from exc
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:  # NumPy's advice: unsafe
+        raise BundleError(f"{arrays_file} is corrupt (not a NumPy .npz archive of arrays): "
+                          "retrain the bundle or restore it from a copy") from exc
+
+
+def check_arrays(meta: Meta, arrays: dict[str, np.ndarray], source: Path) -> None:
+    """Fail unless the arrays have the shapes the metadata says: scaling, window and layers."""
+    channels = len(meta.channels)
+    for name, numbers in (("mean", meta.scale.mean), ("std", meta.scale.std)):
+        stored = arrays.get(name, EMPTY)
+        if stored.shape != (channels,) or not np.array_equal(stored, numbers):
+            raise BundleError(
+                f"{source} does not match {META_FILE}: its {name} is not scale.{name} "
+                f"({channels} channels)"
+            )
+    if meta.architecture.kind != "dense" or "kernel_0" not in arrays:
+        return
+    width = meta.window * channels
+    kernels = [arrays[f"kernel_{i}"] for i in range(count_of(arrays, "kernel_"))]
+    sizes = [k.shape[1] if k.ndim == 2 else -1 for k in kernels]
+    if kernels[0].ndim != 2 or kernels[0].shape[0] != width or sizes[-1] != width:
+        raise BundleError(
+            f"{source} does not match {META_FILE}: the model takes {kernels[0].shape[0]} inputs, "
+            f"but a window of {meta.window} x {channels} channels is {width}"
+        )
+    if sizes[:-1] != list(meta.architecture.hidden):
+        raise BundleError(f"{source} does not match {META_FILE}: its layers are {sizes[:-1]}, "
+                          f"the architecture says hidden={meta.architecture.hidden}")
 
 
 def load_bundle(path: str | Path) -> Bundle:
-    """Load a bundle's metadata and arrays, checking that the files are whole and agree."""
+    """Load a bundle's metadata and arrays, checking that the files are whole, agree with each
+    other, and still hold the content their version was computed from."""
     path = Path(path)
     meta = read_meta(path)
+    typed = parse_meta(meta, str(path / META_FILE))
     model_file = path / MODEL_FILE
     if not model_file.is_file():
         raise BundleError(f"{path} is not a model bundle: {MODEL_FILE} is missing")
     if not zipfile.is_zipfile(model_file):
         raise BundleError(f"{model_file} is corrupt: not a Keras archive")
-    arrays_file = path / ARRAYS_FILE
-    try:
-        with np.load(arrays_file) as stored:
-            arrays = {k: stored[k] for k in stored.files}
-    except FileNotFoundError as exc:
-        raise BundleError(f"{path} is not a model bundle: {ARRAYS_FILE} is missing") from exc
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:  # NumPy's advice would be unsafe
-        raise BundleError(f"{arrays_file} is corrupt (not a NumPy .npz archive of arrays): "
-                          "retrain the bundle or restore it from a copy") from exc
-    channels = len(meta["channels"])
-    if arrays.get("mean", np.empty(0)).shape != (channels,):
-        raise BundleError(f"{arrays_file} does not match {META_FILE}: expected {channels} channels")
+    arrays = load_arrays(path)
+    check_arrays(typed, arrays, path / ARRAYS_FILE)
+    check_version(meta, arrays, path)
     return Bundle(path, meta, arrays)
+
+
+def check_version(meta: dict, arrays: dict[str, np.ndarray], path: Path) -> None:
+    """Fail unless the stored version is the hash of the content (weights and metadata)."""
+    weights = content_weights(arrays)
+    if not weights:
+        raise BundleError(f"{path / ARRAYS_FILE} holds no model weights: retrain the bundle "
+                          "(detector train)")
+    actual = content_version(weights, meta)
+    if actual != meta["version"]:
+        raise BundleError(
+            f"{path / META_FILE}: the content no longer matches its version {meta['version']} "
+            f"(it hashes to {actual}): the bundle was edited or corrupted after training; "
+            "retrain it (detector train) or restore it from a copy"
+        )
 
 
 def require_channels(bundle_channels: list[str], data_channels: list[str], source: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from detector.core.bundle import MODEL_FILE, Bundle
+from detector.core.bundle import ARRAYS_FILE, MODEL_FILE, Bundle, content_weights, same_weights
 from detector.errors import BundleError
 
 ACTIVATIONS = {
@@ -91,7 +91,7 @@ class KerasEngine:
 
 def keras_model(bundle: Bundle) -> Any:
     """Load the bundle's Keras model, checking it against the metadata."""
-    from detector.core.model import keras
+    from detector.core.model import keras, model_weights
 
     model_file = bundle.path / MODEL_FILE
     try:
@@ -103,6 +103,11 @@ def keras_model(bundle: Bundle) -> Any:
         raise BundleError(
             f"{model_file} takes inputs of shape {model.input_shape[1:]}, "
             f"but bundle.json says {expected} (window, channels)"
+        )
+    if not same_weights(model_weights(model), content_weights(bundle.arrays)):
+        raise BundleError(
+            f"{model_file} does not hold the weights of {ARRAYS_FILE} (the model the version "
+            "was computed from): retrain the bundle or restore it from a copy"
         )
     return model
 

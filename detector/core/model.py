@@ -8,15 +8,14 @@ standardised inner network, so the loss weighs every channel alike.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
-import keras
 import numpy as np
+
+from detector.core.quiet import import_keras
+
+keras = import_keras()
 
 ARCHITECTURES = ("dense", "conv")
 VALIDATION = ("tail", "random")  # which fitting windows early stopping watches

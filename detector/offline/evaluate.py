@@ -1,12 +1,19 @@
-"""Detection quality against labels: confusion counts, precision, recall, F1, FAR, MAR (pure)."""
+"""Detection quality against labels: confusion counts, precision, recall, F1, FAR, MAR.
+
+Labels follow one vocabulary (`producer.wire`): 0/1, 0.0/1.0, false/true, normal/anomaly and the
+simulator's anomaly kinds, compared without case; an empty cell or any other value is refused.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 
-NORMAL_LABELS = ("normal", "0", "0.0", "false", "")
+from detector.errors import DataError
+from producer.tables import LABEL_COLUMNS
+from producer.wire import ANOMALY_KINDS, ANOMALY_WORDS, NORMAL_WORDS, label_truth
 
 
 @dataclass(frozen=True)
@@ -65,28 +72,72 @@ def quality(truth: np.ndarray, flagged: np.ndarray) -> Quality:
     )
 
 
-def truth_of(labels: np.ndarray) -> np.ndarray:
-    """Anomalous or not from a label column: numbers > 0, or any kind name but `normal`."""
-    try:
-        return np.asarray(labels, dtype=np.float64) > 0
-    except (TypeError, ValueError):
-        text = np.char.lower(np.asarray(labels, dtype=str))
-        return ~np.isin(text, NORMAL_LABELS)
+def truth_of(labels: np.ndarray, source: str = "the label column") -> np.ndarray:
+    """Anomalous or not from a label column in the documented vocabulary (producer.wire):
+    0/1, 0.0/1.0, false/true, normal/anomaly or an anomaly kind; anything else, or an empty
+    cell, is a DataError naming it."""
+    labels = np.asarray(labels, dtype=object)
+    empty = np.flatnonzero(pd.isna(labels) | (np.asarray([str(v).strip() for v in labels]) == ""))
+    if len(empty):
+        rows = ", ".join(str(i + 1) for i in empty[:5]) + (" …" if len(empty) > 5 else "")
+        raise DataError(f"{source} has {len(empty)} empty cell(s) (row(s) {rows}): label every row")
+    words = {value: label_truth(label_word(value)) for value in set(labels.tolist())}
+    unknown = sorted(repr(label_word(v)) for v, truth in words.items() if truth is None)
+    if unknown:
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise DataError(
+            f"{source} holds label(s) outside the vocabulary: {', '.join(unknown[:5])}{more} "
+            f"(normal: {', '.join(NORMAL_WORDS)}; anomalous: {', '.join(ANOMALY_WORDS)})"
+        )
+    return np.fromiter((words[v] for v in labels.tolist()), dtype=bool, count=len(labels))
+
+
+def label_word(value: object) -> str:
+    """A label cell as text: 1.0 as "1.0", True as "true", text as it is."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return f"{float(value):.1f}"
+    return str(value)
 
 
 def recall_by_kind(labels: np.ndarray, flagged: np.ndarray) -> dict[str, float]:
-    """Recall for each anomaly kind named in a text label column (empty for 0/1 labels)."""
-    labels = np.asarray(labels, dtype=str)
-    kinds = sorted(set(labels.tolist()) - set(NORMAL_LABELS))
-    if not kinds or all(_is_number(k) for k in kinds):
-        return {}
-    return {kind: float(np.mean(flagged[labels == kind])) for kind in kinds}
+    """Recall for each anomaly kind named in a label column (none for 0/1 or true/false)."""
+    words = np.asarray([label_word(v).strip().lower() for v in np.asarray(labels, dtype=object)])
+    kinds = sorted(set(words.tolist()) & set(ANOMALY_KINDS))
+    return {kind: float(np.mean(flagged[words == kind])) for kind in kinds}
 
 
-def _is_number(text: str) -> bool:
-    """True when the text parses as a float."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+@dataclass(frozen=True)
+class Evaluation:
+    """Figures of a scored, labelled CSV, over the rows that have a score."""
+
+    quality: Quality
+    recall_by_kind: dict[str, float]
+    unscored: int  # rows without a full window: not counted
+    error: np.ndarray  # of the counted rows
+    truth: np.ndarray
+    flagged: np.ndarray
+
+
+def evaluation(
+    frame: pd.DataFrame, scored: pd.DataFrame, label_column: str | None, source: str
+) -> Evaluation:
+    """Compare the flags of the scored rows with the label column (given, or detected)."""
+    column = label_column or next((c for c in LABEL_COLUMNS if c in frame.columns), None)
+    if column is None or column not in frame.columns:
+        looked = label_column or ", ".join(LABEL_COLUMNS)
+        raise DataError(f"{source}: no label column (looked for {looked})")
+    truth = truth_of(frame[column].to_numpy(dtype=object), f"{source}: label column {column!r}")
+    error = scored["error"].to_numpy(dtype=np.float64)
+    counted = ~np.isnan(error)
+    flagged = scored["is_anomaly"].to_numpy().astype(bool)[counted]
+    labels = frame[column].to_numpy(dtype=object)[counted]
+    return Evaluation(
+        quality(truth[counted], flagged),
+        recall_by_kind(labels, flagged),
+        int((~counted).sum()),
+        error[counted],
+        truth[counted],
+        flagged,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -9,6 +10,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
+from detector.offline.evaluate import Evaluation
+from producer.outputs import atomic_folder
 
 
 def loss_curves(curves: dict[str, list[float]], out: Path) -> Path:
@@ -24,8 +28,11 @@ def loss_curves(curves: dict[str, list[float]], out: Path) -> Path:
 def error_histogram(error: np.ndarray, truth: np.ndarray, threshold: float, out: Path) -> Path:
     """Histogram of errors of normal and anomalous rows, with the threshold line."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    positive = error[error > 0]
-    bins = np.geomspace(positive.min(), positive.max(), 60) if len(positive) else 30
+    positive = error[(error > 0) & np.isfinite(error)]
+    low, high = (positive.min(), positive.max()) if len(positive) else (threshold, threshold)
+    if high <= low * 1.01:  # one value, or none: a band around it
+        low, high = low / 2, high * 2
+    bins = np.geomspace(low, high, 60)
     ax.hist(error[~truth], bins=bins, alpha=0.6, label="normal")
     if truth.any():
         ax.hist(error[truth], bins=bins, alpha=0.6, label="anomalous")
@@ -51,7 +58,7 @@ def timeline(
         alpha=0.25,
         label="labelled anomaly",
     )
-    ax.plot(rows, error, lw=0.6, label="error")
+    ax.plot(rows, error, lw=0.6, marker="." if len(rows) < 50 else None, label="error")
     ax.scatter(rows[flagged], error[flagged], s=6, color="red", label="flagged")
     ax.axhline(threshold, color="red", linestyle="--", lw=0.8, label="threshold")
     ax.set(yscale="log", xlabel="row", ylabel="reconstruction error")
@@ -62,7 +69,23 @@ def timeline(
 def _save(fig: plt.Figure, out: Path) -> Path:
     """Write and close a figure."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    try:
+        fig.tight_layout()
+        fig.savefig(out, dpi=100)
+    finally:
+        plt.close(fig)
     return out
+
+
+def draw_all(
+    result: Evaluation, threshold: float, curves: dict[str, list[float]] | None, folder: Path
+) -> list[Path]:
+    """The evaluation's plots, written into `folder` together when all are drawn; their paths."""
+    names = ["errors.png", "timeline.png", *(["loss.png"] if curves else [])]
+    with warnings.catch_warnings(), atomic_folder(folder) as tmp:
+        warnings.simplefilter("ignore")  # log axes of zero errors: nothing the user can act on
+        error_histogram(result.error, result.truth, threshold, tmp / names[0])
+        timeline(result.error, result.flagged, result.truth, threshold, tmp / names[1])
+        if curves:
+            loss_curves(curves, tmp / names[2])
+    return [folder / name for name in names]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import orjson
 import pandas as pd
 
-from detector.core.alarm import AlarmRule, parse_persistence
+from detector.core.alarm import AlarmRule, Persistence, parse_persistence
 from detector.core.bundle import Bundle, load_bundle, require_channels
 from detector.core.scoring import Scorer
 from detector.core.windows import windows_by_device
 from detector.errors import DataError
+from producer.outputs import atomic_file
 from producer.tables import Table, channel_matrix, detect_separator, read_csv
 
 
@@ -53,20 +55,23 @@ def score_csv(
     data: str,
     history: str | None = None,
     threshold: float | None = None,
-    persistence: str | None = None,
+    persistence: str | Persistence | None = None,
     reconstruction: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame, Bundle]:
     """Score every row of a CSV with a bundle: the CSV, its scored columns and the bundle.
 
     `history` is a CSV of the readings just before (the same devices): they give the first rows
     their windows and their place in the persistence rule, and are not part of the result.
-    `threshold` and `persistence` (`K/N`) replace the bundle's own.
+    `threshold` and `persistence` (`K/N`) replace the bundle's own. A CSV with no rows, or none
+    with a full window, is refused (a result of empty scores would look like "all normal").
     """
-    if threshold is not None and not threshold > 0:
+    if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
         raise DataError(f"--threshold must be a positive number, got {threshold}")
-    rule = parse_persistence(persistence) if persistence else None
+    rule = parse_persistence(persistence) if isinstance(persistence, str) else persistence
     bundle = load_bundle(bundle_dir)
     frame = read_csv(data)
+    if frame.empty:
+        raise DataError(f"{data}: the CSV has no rows to score")
     scorer = Scorer(bundle, threshold=threshold)
     both, skip = frame, 0
     if history is not None:
@@ -74,7 +79,14 @@ def score_csv(
         both, skip = joined(before, frame, bundle.channels, history, data), len(before)
     table = Table(both, bundle.channels, np.empty(0), None)
     scored = score_table(scorer, AlarmRule.of(bundle.meta, rule), table, str(data), reconstruction)
-    return frame, scored.iloc[skip:].reset_index(drop=True), bundle
+    scored = scored.iloc[skip:].reset_index(drop=True)
+    if scored["error"].isna().all():
+        raise DataError(
+            f"{data}: none of its {len(frame)} rows has a full window of {bundle.window} readings "
+            f"of its device, so none can be scored: pass --history FILE.csv with the readings "
+            "just before them"
+        )
+    return frame, scored, bundle
 
 
 def joined(
@@ -83,6 +95,8 @@ def joined(
     """The channel (and device) columns of the history rows followed by those of the data rows."""
     require_channels(channels, list(before.columns), history)
     require_channels(channels, list(frame.columns), data)
+    channel_matrix(before, channels, history)  # bad cells named by their own file and row
+    channel_matrix(frame, channels, data)
     if ("device" in before.columns) != ("device" in frame.columns):
         raise DataError(f"{history} and {data} must both have a device column, or neither")
     columns = [*channels, *(["device"] if "device" in frame.columns else [])]
@@ -93,19 +107,23 @@ def write_scored_csv(source: Path, frame: pd.DataFrame, scored: pd.DataFrame, ou
     """Write the source CSV with the scored columns appended to each line.
 
     The fast path appends to the source's own lines (formatting numbers with orjson); a CSV whose
-    lines do not map one-to-one to rows (quoted newlines, blank lines) or that already has these
-    columns goes through pandas instead.
+    lines do not map one-to-one to rows of as many cells as the header (quotes, blank lines,
+    short rows) or that already has these columns goes through pandas instead.
     """
     lines = [line.rstrip(b"\r") for line in source.read_bytes().split(b"\n")]
     lines = [line for line in lines if line.strip()]
-    if len(lines) != len(frame) + 1 or set(scored.columns) & set(frame.columns):
-        frame.assign(**{c: scored[c] for c in scored.columns}).to_csv(out, index=False)
-        return
     sep = detect_separator(source).encode()
+    cells = {line.count(sep) for line in lines}  # every line as many cells as the header
+    if (len(lines) != len(frame) + 1 or len(cells) != 1 or any(b'"' in line for line in lines)
+            or set(scored.columns) & set(frame.columns)):
+        with atomic_file(out, "w", newline="", encoding="utf-8") as f:
+            frame.assign(**{c: scored[c] for c in scored.columns}).to_csv(f, index=False)
+        return
     columns = [cell_texts(scored[name].to_numpy()) for name in scored.columns]
     header = sep.join([lines[0], *(c.encode() for c in scored.columns)])
     body = b"\n".join(map(sep.join, zip(lines[1:], *columns, strict=True)))
-    out.write_bytes(header + b"\n" + body + b"\n")
+    with atomic_file(out, "wb") as f:
+        f.write(header + b"\n" + body + b"\n")
 
 
 def cell_texts(values: np.ndarray) -> list[bytes]:

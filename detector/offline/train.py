@@ -20,8 +20,15 @@ from detector.core.model import Architecture, TrainingOptions, train
 from detector.core.scoring import Scorer
 from detector.core.windows import windows_by_device
 from detector.errors import DataError
+from detector.offline.checks import (
+    MIN_HELD_OUT,
+    MIN_WINDOWS,
+    check_training_data,
+    need_rows,
+    split_rows,
+)
 
-MIN_WINDOWS = 30
+__all__ = ["MIN_WINDOWS", "TrainingPlan", "need_rows", "split_rows", "train_bundle"]
 
 
 @dataclass(frozen=True)
@@ -37,11 +44,6 @@ class TrainingPlan:
     persistence: Persistence = field(default_factory=Persistence)
 
 
-def split_rows(n: int, holdout: float) -> int:
-    """The first row of the held-out tail."""
-    return n - max(1, round(n * holdout))
-
-
 def train_bundle(
     values: np.ndarray,
     channels: list[str],
@@ -53,12 +55,13 @@ def train_bundle(
 ) -> dict:
     """Train, calibrate and write a bundle from normal readings (n, channels); its metadata."""
     window = plan.architecture.window
+    check_training_data(values, channels, devices, window, plan.holdout, source)
     cut = split_rows(len(values), plan.holdout)
     dev_fit = devices[:cut] if devices is not None else None
     dev_held = devices[cut:] if devices is not None else None
     fit_windows, _ = windows_by_device(values[:cut], window, dev_fit)
     held_windows, _ = windows_by_device(values[cut:], window, dev_held)
-    if len(fit_windows) < MIN_WINDOWS or len(held_windows) < 10:
+    if len(fit_windows) < MIN_WINDOWS or len(held_windows) < MIN_HELD_OUT:
         raise DataError(
             f"{source}: {len(values)} rows are too few to train and calibrate a model with window "
             f"{window}: give at least {need_rows(window, plan.holdout)} rows"
@@ -80,6 +83,11 @@ def train_bundle(
     scorer = Scorer(Bundle(Path(out), meta, arrays), engine=KerasEngine(model))
     held_errors = scorer.score(held_windows).error
     calibration = calibrate(held_errors, plan.calibration, plan.target_far, plan.margin, window)
+    if not np.isfinite(calibration.threshold) or calibration.threshold <= 0:
+        raise DataError(
+            f"{source}: calibration gave the threshold {calibration.threshold:g}: the held-out "
+            "errors are all zero or not numbers, so no reading could ever be told apart"
+        )
     progress(
         f"threshold {calibration.threshold:.6g} ({calibration.method}, target FAR "
         f"{calibration.target_far:g}, margin {plan.margin:g}, {calibration.holdout_size} "
@@ -103,10 +111,3 @@ def train_bundle(
         "validation": plan.options.validation,
     }
     return save_bundle(out, model, meta, arrays)
-
-
-def need_rows(window: int, holdout: float) -> int:
-    """The fewest rows that give enough windows to fit and to calibrate."""
-    fit = MIN_WINDOWS + window - 1
-    held = 10 + window - 1
-    return int(max(fit / (1 - holdout), held / holdout)) + 1
