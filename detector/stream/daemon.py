@@ -26,7 +26,7 @@ from functools import partial
 
 import numpy as np
 
-from detector.stream.kafka import UNREADABLE, KafkaError, next_offset
+from detector.stream.kafka import KafkaError, next_offset
 from detector.stream.memory import DeviceMemory
 from detector.stream.messages import dead_letter_messages, event_messages, labels_of
 from detector.stream.metrics import Metrics
@@ -34,7 +34,6 @@ from detector.stream.offsets import Committer, Rebalance
 from detector.stream.outbox import Outbox
 from detector.stream.ports import Partition, Record, Sink, Source
 from detector.stream.reloader import Model, Reloader
-from detector.stream.unreadable import step_past
 from detector.stream.upkeep import Upkeep
 from detector.stream.warmup import Warmup
 
@@ -138,9 +137,6 @@ class Daemon:
         try:
             batch = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms,
                                        max_records=self.max_records)
-        except UNREADABLE as exc:
-            self.step_past_unreadable(exc)
-            return
         except KafkaError as exc:
             log.warning("poll failed (%s); retrying in %g s", exc, self.options.backoff)
             self.broker_answered(False)  # the next lag probe or commit says when it is back
@@ -202,13 +198,6 @@ class Daemon:
             self.warmup.finish(self.memory.history.held, self.model.scorer.window - 1)
         if live:
             self.process(live)
-
-    def step_past_unreadable(self, error: Exception) -> None:
-        """Dead-letter the offset whose batch cannot be read and go on (see unreadable)."""
-        if not step_past(self.consumer, self.options.poll_timeout_ms, self.handle, self.warmup,
-                         self.outbox, self.topics.dlq, self.metrics):
-            log.warning("poll failed (%s) and no partition fails alone; retrying", error)
-            self.stopping.wait(self.options.backoff)
 
     def process(self, batch: Mapping[Partition, Sequence[Record]]) -> None:
         """Score a polled batch, hand its events and dead letters to the outbox, count it."""

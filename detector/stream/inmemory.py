@@ -57,11 +57,6 @@ class InMemoryBroker:
                           int(time.time() * 1000)))
         return log[-1]
 
-    def append_unreadable(self, topic: str, error: Exception, partition: int = 0) -> None:
-        """A record the client cannot read (a corrupt or oversized batch): polls reaching it
-        raise `error`, as kafka-python's do."""
-        self.append(topic, error, partition=partition)  # type: ignore[arg-type]
-
     def records(self, topic: str) -> list[Record]:
         """Every record of a topic, partition after partition."""
         return [r for log in self.topics.get(topic, []) for r in log]
@@ -101,7 +96,6 @@ class InMemoryConsumer:
         self.assigned: set[TopicPartition] = set()
         self.positions: dict[TopicPartition, int] = {}
         self.next_assignment: set[TopicPartition] | None = None  # taken at the next poll
-        self.paused: set[TopicPartition] = set()
         self.commits: list[dict[int, int]] = []  # partition -> next offset, of every commit
         self.closed = False
 
@@ -130,13 +124,9 @@ class InMemoryConsumer:
         if self.next_assignment is not None:
             self.reassign(self.next_assignment)
         batch, room = {}, max_records or 500
-        for tp in sorted(self.assigned - self.paused):
+        for tp in sorted(self.assigned):
             start = self.positions[tp]
             taken = self.broker.topics[tp.topic][tp.partition][start:start + room]
-            bad = next((i for i, r in enumerate(taken) if isinstance(r.value, Exception)), None)
-            if bad == 0 and not batch:  # an unreadable batch, as kafka-python raises it
-                raise taken[0].value
-            taken = taken[:bad]
             if taken:
                 batch[tp] = taken
                 self.positions[tp] = start + len(taken)
@@ -190,12 +180,6 @@ class InMemoryConsumer:
 
     def seek(self, partition: TopicPartition, offset: int) -> None:
         self.positions[partition] = offset
-
-    def pause(self, *partitions: TopicPartition) -> None:
-        self.paused.update(partitions)
-
-    def resume(self, *partitions: TopicPartition) -> None:
-        self.paused.difference_update(partitions)
 
     def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None:
         self.closed = True

@@ -10,8 +10,6 @@ events producer's partitioner.
 
 from __future__ import annotations
 
-import zlib
-from functools import partial
 from typing import Any
 
 from kafka import (
@@ -24,7 +22,6 @@ from kafka import (
 from kafka.errors import (
     AuthorizationError,
     CommitFailedError,
-    CorruptRecordError,
     IllegalGenerationError,
     InvalidRecordError,
     InvalidTopicError,
@@ -35,16 +32,13 @@ from kafka.errors import (
     RebalanceInProgressError,
     TopicAlreadyExistsError,
     UnknownMemberIdError,
-    UnsupportedCodecError,
 )
 from kafka.partitioner.default import DefaultPartitioner, murmur2
 
 __all__ = [
     "HOPELESS",
     "REBALANCING",
-    "UNREADABLE",
     "AsyncConsumerRebalanceListener",
-    "InflatedTooLarge",
     "KafkaConnectionError",
     "KafkaConsumer",
     "KafkaError",
@@ -55,7 +49,6 @@ __all__ = [
     "OffsetAndMetadata",
     "TopicAlreadyExistsError",
     "TopicPartition",
-    "cap_gzip",
     "next_offset",
 ]
 
@@ -64,47 +57,6 @@ __all__ = [
 HOPELESS = (AuthorizationError, InvalidRecordError, InvalidTopicError)
 REBALANCING = (CommitFailedError, RebalanceInProgressError, IllegalGenerationError,
                UnknownMemberIdError)  # a commit refused because the group is rebalancing
-
-
-MAX_INFLATED_BYTES = 64 * 1024 * 1024  # what one compressed batch may inflate to
-
-
-class InflatedTooLarge(KafkaError):
-    """A compressed record batch inflates past the cap."""
-
-
-UNREADABLE = (CorruptRecordError, UnsupportedCodecError, InflatedTooLarge)
-
-
-def bounded_gzip_decode(payload: Any, limit: int = MAX_INFLATED_BYTES) -> bytes:
-    """Inflate gzip data (every member), or raise InflatedTooLarge past `limit` bytes."""
-    data, out = bytes(payload), bytearray()
-    while data:
-        inflater = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
-        try:
-            out += inflater.decompress(data, limit + 1 - len(out))
-        except zlib.error as exc:
-            raise CorruptRecordError(f"gzip: {exc}") from None
-        if len(out) > limit:
-            raise InflatedTooLarge(f"a gzip batch inflates past {limit} bytes")
-        if not inflater.eof:
-            raise CorruptRecordError("gzip: the data ends inside a member")
-        data = inflater.unused_data
-    return bytes(out)
-
-
-def cap_gzip(limit: int = MAX_INFLATED_BYTES) -> None:
-    """Make kafka-python inflate gzip batches with bounded_gzip_decode.
-
-    The one place the client is patched: it inflates a batch whole, in memory, and has no hook
-    (a 1 MiB batch of zeros becomes a gigabyte). tests/unit/test_unreadable.py holds the pinned
-    version to it through the client's own record reader.
-    """
-    from kafka.record import default_records, legacy_records
-
-    decode = partial(bounded_gzip_decode, limit=limit)
-    default_records.gzip_decode = decode
-    legacy_records.gzip_decode = decode
 
 
 def next_offset(offset: int) -> OffsetAndMetadata:

@@ -1,4 +1,4 @@
-"""Windowed state survives restarts, rebalances and reloads; unreadable batches are stepped past.
+"""Windowed state survives restarts, rebalances and reloads; a keyless tombstone is no crash.
 
 The reference is one daemon that reads the whole stream without interruption: whatever happens in
 between, the events published (de-duplicated by event id) are the same readings with the same
@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import orjson
 
-from detector.stream.kafka import InflatedTooLarge, TopicPartition
+from detector.stream.kafka import TopicPartition
 from detector.stream.reloader import Model
 from tests.helpers.dense import dense_bundle
 from tests.helpers.serve_loop import FAST, HIGH, NORMAL, Loop, Offer, loop
@@ -123,22 +123,6 @@ def test_a_device_whose_history_lies_beyond_the_bound_is_counted():
     drain(second)
     assert second.sample("detector_warmup_records_total") == 2
     assert second.sample("detector_warmup_short_devices_total") == 2  # pump-a and pump-b
-
-
-def test_an_unreadable_batch_is_dead_lettered_and_stepped_past():
-    t = loop()
-    t.read("pump-1", NORMAL)
-    t.broker.append_unreadable("readings", InflatedTooLarge("inflates past 64 MiB"))
-    t.read("pump-1", HIGH)
-    drain(t)
-    (letter,) = t.broker.records("readings.dlq")
-    headers = dict(letter.headers)
-    assert headers["error.reason"] == b"too_large" and headers["source.offset"] == b"1"
-    assert b"cannot be read" in headers["error.message"] and letter.value == b""
-    assert [e["event_id"] for e in map(orjson.loads, (
-        r.value for r in t.broker.records("anomalies")))] == ["readings:0:2"]
-    assert t.committed() == {0: 3}
-    assert t.sample("detector_rejected_total", reason="too_large") == 1
 
 
 def test_a_keyless_tombstone_is_dead_lettered_not_a_crash():
