@@ -14,9 +14,11 @@ import json
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner, Result
 
 from detector.cli import main
@@ -83,3 +85,16 @@ def offline_flags(bundle: Path, readings: list[dict], tmp_path: Path) -> dict[tu
     with scored.open() as f:
         return {(row["device"], int(row["seq"])): float(row["score"])
                 for row in csv.DictReader(f) if row["is_anomaly"] == "1"}
+
+
+def assert_same_alarms(bundle: Path, readings: list[dict], events_of: Callable[[int], list],
+                       tmp_path: Path) -> None:
+    """The events online (`events_of(n)`: the anomaly topic's records, at least n) flag the
+    readings `detector score` flags offline, with the same scores; duplicates collapse."""
+    expected = offline_flags(bundle, readings, tmp_path)
+    events = [json.loads(r.value) for r in events_of(len(expected))]
+    online = {(e["device"], e["seq"]): e["score"] for e in events}
+    assert expected, "the simulated anomalies should raise alarms"
+    assert online.keys() == expected.keys()
+    for key, score in online.items():
+        assert score == pytest.approx(expected[key], rel=1e-6), key

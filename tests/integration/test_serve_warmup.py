@@ -5,12 +5,7 @@ past each device's first window − 1 is left unscored."""
 
 from __future__ import annotations
 
-import csv
-import json
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,9 +13,9 @@ from kafka import KafkaProducer
 
 from producer.simulator import Simulator
 from producer.wire import encode_reading
-from tests.helpers import REPO
-from tests.helpers.broker import committed, consume_records, end_offsets
-from tests.helpers.bundles import SERVE, Bundles
+from tests.helpers.broker import consume_records
+from tests.helpers.bundles import SERVE, Bundles, assert_same_alarms
+from tests.helpers.faults import wait_committed
 
 WINDOW, RULE, DEVICES, PHASE = 10, "3/5", 6, 600  # readings per phase
 
@@ -56,33 +51,10 @@ class Stream:
         self.producer.close(timeout=10)
 
 
-def offline_flags(bundle: Path, readings: list[dict], tmp_path: Path) -> dict[tuple, float]:
-    """(device, seq) → score of every reading `detector score` flags in the same readings."""
-    source, scored = tmp_path / "readings.csv", tmp_path / "scored.csv"
-    channels = json.loads((bundle / "bundle.json").read_text())["channels"]
-    with source.open("w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["ts", "device", "seq", *channels])
-        out.writerows([r["ts"], r["device"], r["seq"], *r["values"]] for r in readings)
-    result = subprocess.run(
-        [sys.executable, "-m", "detector", "score", str(bundle), str(source), "--out",
-         str(scored)], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-3000:]
-    with scored.open() as f:
-        return {(row["device"], int(row["seq"])): float(row["score"])
-                for row in csv.DictReader(f) if row["is_anomaly"] == "1"}
-
-
-def caught_up(admin, bootstrap: str, topics, timeout: float = 120.0) -> None:
+def caught_up(admin, bootstrap: str, topics) -> None:
     """Until the group has committed every record of the readings topic."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ends = {p: n for p, n in end_offsets(bootstrap, topics.readings).items() if n}
-        if committed(admin, topics.group, topics.readings) == ends:
-            return
-        time.sleep(0.3)
-    done = committed(admin, topics.group, topics.readings)
-    raise AssertionError(f"the group did not catch up: committed {done}")
+    done, ends = wait_committed(admin, bootstrap, topics)
+    assert done == ends, f"the group did not catch up: committed {done} of {ends}"
 
 
 def held(process) -> float:
@@ -128,11 +100,5 @@ def test_windows_survive_what_happens_mid_stream(case, start_detector, serve_top
     finally:
         stream.close()
 
-    expected = offline_flags(warm_bundle, stream.readings[:stream.sent], tmp_path)
-    events = [json.loads(r.value) for r in consume_records(kafka_bootstrap, topics.anomalies,
-                                                           min_records=len(expected))]
-    online = {(e["device"], e["seq"]): e["score"] for e in events}
-    assert expected, "the simulated anomalies should raise alarms"
-    assert online.keys() == expected.keys()
-    for key, score in online.items():
-        assert score == pytest.approx(expected[key], rel=1e-6), key
+    assert_same_alarms(warm_bundle, stream.readings[:stream.sent], lambda n: consume_records(
+        kafka_bootstrap, topics.anomalies, min_records=n), tmp_path)

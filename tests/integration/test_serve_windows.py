@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.bundles import SERVE, Bundles, offline_flags
+from tests.helpers.bundles import SERVE, Bundles, assert_same_alarms
 
 WINDOW, DEVICES, COUNT = 5, 6, 3000
 
@@ -32,15 +32,8 @@ def test_windowed_persistent_alarms_online_match_offline(
                       == filling, "every device's first readings held")
 
     readings = [json.loads(r.value) for r in consume_all(topics.readings, min_records=COUNT)]
-    expected = offline_flags(window_bundle, readings, tmp_path)
-    events = [json.loads(r.value) for r in consume_all(topics.anomalies,
-                                                       min_records=len(expected))]
-    online = {(e["device"], e["seq"]): e["score"] for e in events}
-
-    assert expected, "the simulated anomalies should raise alarms"
-    assert online.keys() == expected.keys()
-    for key, score in online.items():
-        assert score == pytest.approx(expected[key], rel=1e-6), key
+    assert_same_alarms(window_bundle, readings, lambda n: consume_all(topics.anomalies,
+                                                                       min_records=n), tmp_path)
     assert detector.sample("detector_records_total") == COUNT - filling
     assert detector.sample("detector_model_info", version=json.loads(
         (window_bundle / "bundle.json").read_text())["version"], channels=",".join(
