@@ -134,7 +134,7 @@ def run_serve(o: dict) -> None:
 
     from detector.stream.daemon import Daemon, Options, Topics
     from detector.stream.http import HealthServer
-    from detector.stream.kafka import KeyedPartitioner
+    from detector.stream.kafka import KeyedPartitioner, cap_gzip
     from detector.stream.metrics import Metrics
     from detector.stream.reloader import Reloader, load_model
     from detector.stream.topics import ensure_topics
@@ -167,6 +167,7 @@ def run_serve(o: dict) -> None:
     finally:
         admin.close()
     client_id = f"detector-{socket.gethostname()}-{os.getpid()}"
+    cap_gzip()  # a gzip batch inflating past 64 MiB becomes too_large dead letters
     consumer = connect(
         "consumer", KafkaConsumer, bootstrap, group_id=o["group"], client_id=client_id,
         enable_auto_commit=False, auto_offset_reset=o["offset_reset"],

@@ -7,7 +7,7 @@ record that fails is rejected with one reason:
 | reason       | when                                                                  |
 |--------------|-----------------------------------------------------------------------|
 | `empty`      | the value is null (a tombstone) or zero bytes                         |
-| `too_large`  | the value is larger than MAX_VALUE_BYTES (64 KiB), checked before parsing |
+| `too_large`  | the value is over MAX_VALUE_BYTES (64 KiB), or its gzip batch past 64 MiB    |
 | `decode`     | not UTF-8, or not JSON                                                |
 | `schema`     | not an object, a field missing or of the wrong type, a bad device name |
 | `channels`   | the wrong number of values, or channel names the model does not know  |
@@ -48,6 +48,7 @@ from detector.stream.checks import (
 )
 
 MAX_VALUE_BYTES = 64 * 1024
+INFLATED = b"\x00\xffinflated"  # what a record of a gzip batch past the cap is read as
 REASONS: tuple[str, ...] = ("decode", "schema", "channels", "non_finite", "too_large", "empty")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NUMBER = (int, float)
@@ -188,6 +189,9 @@ class Decoder:
         """One record's device, seq, ts and values row, or raise Invalid."""
         if not raw:
             raise Invalid("empty", "the record has no value (null or zero bytes)")
+        if raw == INFLATED:
+            raise Invalid("too_large", "its gzip record batch inflates past 64 MiB; the record "
+                          "is not kept")
         if len(raw) > self.max_bytes:
             raise Invalid(
                 "too_large", f"the value is {len(raw)} bytes, more than the limit {self.max_bytes}"

@@ -10,6 +10,8 @@ events producer's partitioner.
 
 from __future__ import annotations
 
+import zlib
+from functools import partial
 from typing import Any
 
 from kafka import (
@@ -34,6 +36,12 @@ from kafka.errors import (
     UnknownMemberIdError,
 )
 from kafka.partitioner.default import DefaultPartitioner, murmur2
+from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+
+from detector.stream.decode import INFLATED
+
+MAX_INFLATED_BYTES = 64 * 1024 * 1024  # what one gzip batch may inflate to
+MAX_STAND_INS = 1_000_000  # records of a refused batch given a stand-in each
 
 __all__ = [
     "HOPELESS",
@@ -49,6 +57,7 @@ __all__ = [
     "OffsetAndMetadata",
     "TopicAlreadyExistsError",
     "TopicPartition",
+    "cap_gzip",
     "next_offset",
 ]
 
@@ -57,6 +66,52 @@ __all__ = [
 HOPELESS = (AuthorizationError, InvalidRecordError, InvalidTopicError)
 REBALANCING = (CommitFailedError, RebalanceInProgressError, IllegalGenerationError,
                UnknownMemberIdError)  # a commit refused because the group is rebalancing
+
+
+def cap_gzip(limit: int = MAX_INFLATED_BYTES) -> None:
+    """Make kafka-python inflate gzip record batches through `bounded_gzip_decode`.
+
+    The one place the client is patched: it inflates a batch whole, in memory, with no limit and
+    no hook (a 1 MiB batch of zeros becomes a gigabyte). Refusing by raising is no option: once a
+    batch's record iterator raises, kafka-python 3.0.12 loops for ever in poll. So a batch past
+    the cap is handed over as stand-in records instead, one per offset, each with the value
+    INFLATED, which the decoder rejects as `too_large`. tests/unit/test_inflate.py holds the
+    pinned version to this through the client's own record reader.
+    """
+    from kafka.record import default_records
+
+    default_records.gzip_decode = partial(bounded_gzip_decode, limit=limit)
+
+
+def bounded_gzip_decode(payload: Any, limit: int = MAX_INFLATED_BYTES) -> bytes:
+    """Inflate a gzip batch's records (every member); past `limit` bytes, stand-ins for them."""
+    data, out = bytes(payload), bytearray()
+    while data:
+        inflater = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
+        out += inflater.decompress(data, limit + 1 - len(out))
+        if len(out) > limit:
+            return stand_ins(payload)
+        if not inflater.eof:
+            raise zlib.error("the gzip data ends inside a member")
+        data = inflater.unused_data
+    return bytes(out)
+
+
+def stand_ins(payload: Any) -> bytes:
+    """The uncompressed records of the batch `payload` belongs to, one per offset, each INFLATED.
+
+    `payload` is kafka-python's view of the batch's compressed part: its buffer starts with the
+    batch header, which says how many records the batch holds.
+    """
+    count = DefaultRecordBatch.HEADER_STRUCT.unpack_from(payload.obj)[12]
+    if not 0 < count <= MAX_STAND_INS:
+        raise zlib.error(f"a gzip batch of {count} records inflates past the cap")
+    builder = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False,
+                                        producer_id=-1, producer_epoch=-1, base_sequence=-1,
+                                        batch_size=1 << 31)
+    for delta in range(count):
+        builder.append(delta, timestamp=0, key=None, value=INFLATED, headers=[])
+    return bytes(builder.build()[DefaultRecordBatch.HEADER_STRUCT.size:])
 
 
 def next_offset(offset: int) -> OffsetAndMetadata:
