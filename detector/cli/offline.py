@@ -54,7 +54,7 @@ def train(
     seed: int,
 ) -> None:
     """Train a model bundle on normal DATA.csv, or on --simulate N simulated readings."""
-    from detector.offline.checks import check_training_data
+    from detector.offline.data_checks import check_training_data
 
     if bool(data) == bool(simulate):
         raise DataError("give either DATA.csv or --simulate N (one of them)")

@@ -20,7 +20,7 @@ from detector.core.model import Architecture, TrainingOptions, train
 from detector.core.scoring import Scorer
 from detector.core.windows import windows_by_device
 from detector.errors import DataError
-from detector.offline.checks import (
+from detector.offline.data_checks import (
     MIN_HELD_OUT,
     MIN_WINDOWS,
     check_training_data,

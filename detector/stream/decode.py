@@ -37,7 +37,7 @@ import msgspec
 import numpy as np
 import orjson
 
-from detector.stream.checks import (
+from detector.stream.record_checks import (
     DEVICE_NAME,
     MAX_DEVICE_LENGTH,
     Invalid,
