@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from detector.stream.kafka import KafkaError
 from detector.stream.metrics import Metrics
 from detector.stream.ports import Partition, Record, Source
 
@@ -70,22 +71,37 @@ class Warmup:
         if not new:
             return batch
         firsts = {tp: part[0].offset for tp, part in batch.items() if tp in new and part}
-        sought = self.begin({tp: firsts.get(tp) for tp in new})
+        try:
+            sought = self.begin({tp: firsts.get(tp) for tp in new})
+        except KafkaError as exc:  # the broker did not answer: warm them up after the next poll
+            log.warning("warm-up of partition(s) %s waits for the broker: %s",
+                        ", ".join(str(tp.partition) for tp in sorted(new)), exc)
+            for tp, first in firsts.items():
+                self.consumer.seek(tp, first)  # their records are read again then
+            self.known -= new
+            sought = new
         return {tp: part for tp, part in batch.items() if tp not in sought}
 
     def again(self) -> None:
-        """Warm every assigned partition up again from where it is (a model with new windows)."""
-        self.begin(dict.fromkeys(self.consumer.assignment()))
+        """Warm every assigned partition up again from where it is (a model with new windows);
+        if the broker does not answer now, after the next poll."""
+        try:
+            self.begin(dict.fromkeys(self.consumer.assignment()))
+        except KafkaError as exc:
+            log.warning("warm-up after the reload waits for the broker: %s", exc)
+            self.known.clear()
 
     def begin(self, resume: Mapping[Partition, int | None]) -> set[Partition]:
         """Seek each partition back to replay what lies before its resume offset (None: its
-        position), at most `bound` records; the partitions sought back."""
+        position), at most `bound` records; the partitions sought back. Asks the broker first
+        and changes nothing when it raises."""
         if not self.bound or not resume:
             return set()
         firsts = self.consumer.beginning_offsets(list(resume))
+        resume = {tp: self.consumer.position(tp) if until is None else until
+                  for tp, until in resume.items()}
         sought = set()
         for tp, until in resume.items():
-            until = self.consumer.position(tp) if until is None else until
             start = max(firsts[tp], until - self.bound)
             if start < until:
                 self.consumer.seek(tp, start)

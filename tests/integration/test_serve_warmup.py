@@ -51,10 +51,11 @@ class Stream:
         self.producer.close(timeout=10)
 
 
-def caught_up(admin, bootstrap: str, topics) -> None:
-    """Until the group has committed every record of the readings topic."""
+def caught_up(admin, bootstrap: str, topics, *processes) -> None:
+    """Until the group has committed every record of the readings topic (else the logs)."""
     done, ends = wait_committed(admin, bootstrap, topics)
-    assert done == ends, f"the group did not catch up: committed {done} of {ends}"
+    logs = "\n".join(f"--- {p.shown}\n{p.log[-4000:]}" for p in processes)
+    assert done == ends, f"the group did not catch up: committed {done} of {ends}\n{logs}"
 
 
 def held(process) -> float:
@@ -73,14 +74,14 @@ def test_windows_survive_what_happens_mid_stream(case, start_detector, serve_top
         for p in first:
             p.wait_ready()
         stream.phase()
-        caught_up(kafka_admin, kafka_bootstrap, topics)
+        caught_up(kafka_admin, kafka_bootstrap, topics, *first)
         assert sum(held(p) for p in first) == DEVICES * (WINDOW - 1)  # first readings, once
         before = {id(p): held(p) for p in first}
         if case == "join-then-leave":
             joined = start_detector(topics, model=warm_bundle)
             joined.wait_ready(timeout=120)  # joined and warmed up
             stream.phase()
-            caught_up(kafka_admin, kafka_bootstrap, topics)
+            caught_up(kafka_admin, kafka_bootstrap, topics, *first, joined)
             assert held(joined) == 0
             assert joined.stop(signal.SIGTERM) == 0
             survivors = first
@@ -94,7 +95,7 @@ def test_windows_survive_what_happens_mid_stream(case, start_detector, serve_top
             first[1].proc.wait(timeout=30)
             survivors = [first[0], first[2]]
         stream.phase()
-        caught_up(kafka_admin, kafka_bootstrap, topics)
+        caught_up(kafka_admin, kafka_bootstrap, topics, *survivors)
         for p in survivors:  # nothing held since: every device's windows were rebuilt
             assert held(p) == before.get(id(p), 0), p.log[-3000:]
     finally:

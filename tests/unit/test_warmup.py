@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import orjson
 
-from detector.stream.kafka import TopicPartition
+from detector.stream.kafka import KafkaTimeoutError, TopicPartition
 from detector.stream.reloader import Model
 from tests.helpers.dense import dense_bundle
 from tests.helpers.serve_loop import FAST, HIGH, NORMAL, Loop, Offer, loop
@@ -133,3 +133,29 @@ def test_a_keyless_tombstone_is_dead_lettered_not_a_crash():
     (letter,) = t.broker.records("readings.dlq")
     assert dict(letter.headers)["error.reason"] == b"empty" and letter.key is None
     assert t.sample("detector_records_total") == 1
+
+
+def test_a_warm_up_the_broker_cannot_answer_yet_is_tried_again_not_a_crash():
+    whole = loop(1, WINDOW, SLOW, RULE)
+    stream(whole, 120)
+    drain(whole)
+    records = whole.broker.topics["readings"][0]
+    first = loop(1, WINDOW, SLOW, RULE)
+    copy(records[:60], first)
+    drain(first)
+    copy(records[60:], first)
+    second = loop(1, WINDOW, SLOW, RULE, broker=first.broker)
+    answers = second.consumer.beginning_offsets
+    calls = []
+
+    def slow_broker(partitions, timeout_ms=None):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KafkaTimeoutError("no answer in time")
+        return answers(partitions, timeout_ms)
+
+    second.consumer.beginning_offsets = slow_broker
+    drain(second)
+    assert len(calls) == 2
+    assert events(second) == events(whole)
+    assert second.sample("detector_window_filling_records_total") == 0
