@@ -127,7 +127,7 @@ class Daemon:
         # The topic's metadata first: a member that joins without it gets no partitions and the
         # whole group rebalances once more when it arrives.
         self.consumer.partitions_for_topic(self.topics.readings)
-        listener = Rebalance(self.offsets, drain, self.revoked.extend)
+        listener = Rebalance(self.offsets, drain, self.revoked.extend, self.warmup.arrived.extend)
         self.consumer.subscribe([self.topics.readings], listener=listener)
 
     def step(self) -> None:

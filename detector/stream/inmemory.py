@@ -141,9 +141,9 @@ class InMemoryConsumer:
             finish(self.listener.on_partitions_revoked(set(revoked)))
         committed = self.broker.committed.get(self.group, {})
         self.positions = {tp: self.positions.get(tp, committed.get(tp, 0)) for tp in assigned}
-        self.assigned = set(assigned)
-        if self.listener is not None:
-            finish(self.listener.on_partitions_assigned(set(assigned)))
+        added, self.assigned = assigned - self.assigned, set(assigned)
+        if self.listener is not None:  # as the cooperative protocol: the added ones
+            finish(self.listener.on_partitions_assigned(added))
 
     def commit(self, offsets: Mapping | None = None, timeout_ms: int | None = None) -> None:
         """Store {TopicPartition: OffsetAndMetadata or int} as the group's committed offsets."""

@@ -115,10 +115,12 @@ class Rebalance(AsyncConsumerRebalanceListener):
     """
 
     def __init__(self, committer: Committer, drain: Callable[[], Offsets],
-                 gone: Callable[[list[int]], None] = lambda partitions: None) -> None:
+                 gone: Callable[[list[int]], None] = lambda partitions: None,
+                 arrived: Callable[[list], None] = lambda partitions: None) -> None:
         self.committer = committer
         self.drain = drain
         self.gone = gone
+        self.arrived = arrived
 
     async def on_partitions_revoked(self, revoked: set) -> None:
         committer = self.committer
@@ -141,6 +143,7 @@ class Rebalance(AsyncConsumerRebalanceListener):
     async def on_partitions_assigned(self, assigned: set) -> None:
         log.info("assigned partition(s) %s",
                  ", ".join(str(tp.partition) for tp in sorted(assigned)) or "none")
+        self.arrived(list(assigned))
 
     async def on_partitions_lost(self, lost: set) -> None:
         log.warning("partition(s) %s lost (membership expired): they may be read again",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +49,8 @@ class Warmup:
         self.consumer = consumer
         self.bound = bound
         self.metrics = metrics
-        self.known: set[Partition] = set()  # the assignment as the loop last saw it
+        self.arrived: deque[Partition] = deque()  # assigned, told by the rebalance listener
+        self.live: set[Partition] = set()  # partitions whose device memory is this process's
         self.warming: dict[Partition, Warming] = {}
 
     @property
@@ -58,18 +60,24 @@ class Warmup:
 
     def revoked(self, numbers: Collection[int]) -> None:
         """Partitions taken away (by number): a later assignment of them warms up again."""
-        for tp in [tp for tp in self.known if tp.partition in numbers]:
-            self.known.discard(tp)
+        for tp in [tp for tp in self.live if tp.partition in numbers]:
+            self.live.discard(tp)
             self.warming.pop(tp, None)
 
     def assigned(self, batch: Batch) -> Batch:
-        """After a poll: start warming the newly assigned partitions; the batch without them
-        (their records are read again once the replay reaches them)."""
+        """After a poll: start warming the partitions assigned since (as the rebalance listener
+        told); the batch without them (their records are read again once the replay reaches
+        them). A partition no longer assigned stops warming."""
         current = self.consumer.assignment()
-        new = current - self.known
-        self.known = set(current)
+        for tp in [tp for tp in self.warming if tp not in current]:
+            del self.warming[tp]
+        new = set()
+        while self.arrived:
+            new.add(self.arrived.popleft())
+        new = (new & current) - self.live
         if not new:
             return batch
+        self.live |= new
         firsts = {tp: part[0].offset for tp, part in batch.items() if tp in new and part}
         try:
             sought = self.begin({tp: firsts.get(tp) for tp in new})
@@ -78,7 +86,8 @@ class Warmup:
                         ", ".join(str(tp.partition) for tp in sorted(new)), exc)
             for tp, first in firsts.items():
                 self.consumer.seek(tp, first)  # their records are read again then
-            self.known -= new
+            self.live -= new
+            self.arrived.extend(new)
             sought = new
         return {tp: part for tp, part in batch.items() if tp not in sought}
 
@@ -89,7 +98,8 @@ class Warmup:
             self.begin(dict.fromkeys(self.consumer.assignment()))
         except KafkaError as exc:
             log.warning("warm-up after the reload waits for the broker: %s", exc)
-            self.known.clear()
+            self.arrived.extend(self.live)
+            self.live.clear()
 
     def begin(self, resume: Mapping[Partition, int | None]) -> set[Partition]:
         """Seek each partition back to replay what lies before its resume offset (None: its
