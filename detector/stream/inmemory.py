@@ -96,6 +96,7 @@ class InMemoryConsumer:
         self.assigned: set[TopicPartition] = set()
         self.positions: dict[TopicPartition, int] = {}
         self.next_assignment: set[TopicPartition] | None = None  # taken at the next poll
+        self.eager = False
         self.commits: list[dict[int, int]] = []  # partition -> next offset, of every commit
         self.closed = False
 
@@ -105,10 +106,11 @@ class InMemoryConsumer:
         self.rebalance(TopicPartition(t, p) for t in topics
                        for p in range(len(self.broker.topics.get(t, []))))
 
-    def rebalance(self, partitions: Iterable[TopicPartition]) -> None:
+    def rebalance(self, partitions: Iterable[TopicPartition], eager: bool = False) -> None:
         """The group's next assignment of this member, taken at its next poll: only the partitions
         that go are revoked (as in the cooperative protocol); new ones start at the commit."""
         self.next_assignment = set(partitions)
+        self.eager = eager  # revoke every partition first, as the eager protocol does
 
     def partitions_for_topic(self, topic: str) -> set[int] | None:
         partitions = self.broker.topics.get(topic)
@@ -136,12 +138,13 @@ class InMemoryConsumer:
     def reassign(self, assigned: set[TopicPartition]) -> None:
         """Revoke what goes (the listener first), then take the new partitions."""
         self.next_assignment = None
-        revoked = self.assigned - assigned
+        revoked = set(self.assigned) if self.eager else self.assigned - assigned
         if revoked and self.listener is not None:
             finish(self.listener.on_partitions_revoked(set(revoked)))
         committed = self.broker.committed.get(self.group, {})
         self.positions = {tp: self.positions.get(tp, committed.get(tp, 0)) for tp in assigned}
-        added, self.assigned = assigned - self.assigned, set(assigned)
+        added = assigned - (self.assigned - revoked)
+        self.assigned = set(assigned)
         if self.listener is not None:  # as the cooperative protocol: the added ones
             finish(self.listener.on_partitions_assigned(added))
 
@@ -172,6 +175,11 @@ class InMemoryConsumer:
     def position(self, partition: TopicPartition, timeout_ms: int | None = None) -> int:
         self.broker.check()
         return self.positions[partition]
+
+    def committed(self, partition: TopicPartition, metadata: bool = False,
+                  timeout_ms: int | None = None) -> int | None:
+        self.broker.check()
+        return self.broker.committed.get(self.group, {}).get(partition)
 
     def beginning_offsets(self, partitions: Iterable[TopicPartition],
                           timeout_ms: int | None = None) -> dict[TopicPartition, int]:

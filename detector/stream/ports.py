@@ -60,6 +60,9 @@ class Source(Protocol):
 
     def position(self, partition: Partition, timeout_ms: int | None = None) -> int: ...
 
+    def committed(self, partition: Partition, metadata: bool = False,
+                  timeout_ms: int | None = None) -> int | None: ...
+
     def beginning_offsets(self, partitions: Iterable[Partition], timeout_ms: int | None = None
                           ) -> dict[Partition, int]: ...
 

@@ -66,8 +66,10 @@ class Warmup:
 
     def assigned(self, batch: Batch) -> Batch:
         """After a poll: start warming the partitions assigned since (as the rebalance listener
-        told); the batch without them (their records are read again once the replay reaches
-        them). A partition no longer assigned stops warming."""
+        told); the batch without them (they are read again from where the replay starts). A
+        partition no longer assigned stops warming."""
+        if not self.bound:
+            return batch
         current = self.consumer.assignment()
         for tp in [tp for tp in self.warming if tp not in current]:
             del self.warming[tp]
@@ -77,45 +79,59 @@ class Warmup:
         new = (new & current) - self.live
         if not new:
             return batch
-        self.live |= new
         firsts = {tp: part[0].offset for tp, part in batch.items() if tp in new and part}
         try:
-            sought = self.begin({tp: firsts.get(tp) for tp in new})
+            sought = self.begin({tp: self.resume_offset(tp, firsts.get(tp)) for tp in new},
+                                firsts)
+            self.live |= new
         except KafkaError as exc:  # the broker did not answer: warm them up after the next poll
             log.warning("warm-up of partition(s) %s waits for the broker: %s",
                         ", ".join(str(tp.partition) for tp in sorted(new)), exc)
-            for tp, first in firsts.items():
-                self.consumer.seek(tp, first)  # their records are read again then
-            self.live -= new
             self.arrived.extend(new)
+            for tp, first in firsts.items():
+                self.consumer.seek(tp, first)  # read again then
             sought = new
         return {tp: part for tp, part in batch.items() if tp not in sought}
+
+    def resume_offset(self, partition: Partition, polled: int | None) -> int:
+        """Where the group resumes a partition: its committed offset; without one, where the
+        poll began (`polled`, the first offset it returned) or the position.
+
+        Not the position first: a warm-up cut short by a rebalance leaves the position back in
+        the replayed stretch when the same member gets the partition again.
+        """
+        committed = self.consumer.committed(partition)
+        if committed is not None:
+            return committed
+        return polled if polled is not None else self.consumer.position(partition)
 
     def again(self) -> None:
         """Warm every assigned partition up again from where it is (a model with new windows);
         if the broker does not answer now, after the next poll."""
         try:
-            self.begin(dict.fromkeys(self.consumer.assignment()))
+            self.begin({tp: self.consumer.position(tp) for tp in self.consumer.assignment()})
         except KafkaError as exc:
             log.warning("warm-up after the reload waits for the broker: %s", exc)
             self.arrived.extend(self.live)
             self.live.clear()
 
-    def begin(self, resume: Mapping[Partition, int | None]) -> set[Partition]:
-        """Seek each partition back to replay what lies before its resume offset (None: its
-        position), at most `bound` records; the partitions sought back. Asks the broker first
+    def begin(self, resume: Mapping[Partition, int], polled: Mapping[Partition, int] | None = None
+              ) -> set[Partition]:
+        """Seek each partition to replay what lies before its resume offset, at most `bound`
+        records; `polled` gives the first offset of records a poll already returned for it. The
+        partitions sought elsewhere (their polled records are read again). Asks the broker first
         and changes nothing when it raises."""
         if not self.bound or not resume:
             return set()
         firsts = self.consumer.beginning_offsets(list(resume))
-        resume = {tp: self.consumer.position(tp) if until is None else until
-                  for tp, until in resume.items()}
-        sought = set()
+        polled, sought = polled or {}, set()
         for tp, until in resume.items():
             start = max(firsts[tp], until - self.bound)
-            if start < until:
+            at = polled.get(tp)
+            if at != start and (at is not None or self.consumer.position(tp) != start):
                 self.consumer.seek(tp, start)
                 sought.add(tp)
+            if start < until:
                 self.warming[tp] = Warming(until, cut=start > firsts[tp])
                 log.info("partition %d: replaying offsets %d-%d into memory before scoring",
                          tp.partition, start, until - 1)

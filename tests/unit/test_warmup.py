@@ -159,3 +159,23 @@ def test_a_warm_up_the_broker_cannot_answer_yet_is_tried_again_not_a_crash():
     assert len(calls) == 2
     assert events(second) == events(whole)
     assert second.sample("detector_window_filling_records_total") == 0
+
+
+def test_a_warm_up_cut_short_by_a_rebalance_starts_again_from_the_commit():
+    whole = loop(1, WINDOW, SLOW, RULE)
+    stream(whole, 120)
+    drain(whole)
+    records = whole.broker.topics["readings"][0]
+    first = loop(1, WINDOW, SLOW, RULE)
+    copy(records[:60], first)
+    drain(first)
+    copy(records[60:], first)
+    second = loop(1, WINDOW, SLOW, RULE, broker=first.broker)
+    second.daemon.step()
+    second.daemon.step()  # replaying, its position far back in the stretch
+    assert second.daemon.warmup.warming
+    second.consumer.rebalance([TopicPartition("readings", 0)], eager=True)  # revoked, given back
+    drain(second)
+    assert events(second) == events(whole)
+    assert second.sample("detector_window_filling_records_total") == 0
+    assert second.sample("detector_records_total") == 60
