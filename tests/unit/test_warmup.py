@@ -54,16 +54,7 @@ def reference(count: int, partitions: int = 1) -> dict[str, float]:
 
 
 def test_a_restarted_replica_rebuilds_the_windows_before_it_scores():
-    whole = loop(1, WINDOW, SLOW, RULE)
-    stream(whole, 120)
-    drain(whole)
-    records = whole.broker.topics["readings"][0]
-
-    first = loop(1, WINDOW, SLOW, RULE)
-    copy(records[:60], first)
-    drain(first)  # then it is killed: no goodbye
-    copy(records[60:], first)
-    second = loop(1, WINDOW, SLOW, RULE, broker=first.broker)
+    whole, second = restart()
     second.daemon.step()  # joins, seeks back, starts replaying
     assert second.daemon.readiness()[0] is False
     assert second.daemon.readiness()[1]["warming"] == [0]
@@ -75,6 +66,21 @@ def test_a_restarted_replica_rebuilds_the_windows_before_it_scores():
     assert second.sample("detector_warmup_records_total") == 60
     assert second.sample("detector_partitions_warming") == 0
     assert second.daemon.readiness()[0] is True
+
+
+def restart() -> tuple[Loop, Loop]:
+    """(a daemon that read 120 readings at once, a second member of a group whose first member
+    scored and committed the first 60 of them and was then killed with no goodbye); the second
+    has not stepped yet."""
+    whole = loop(1, WINDOW, SLOW, RULE)
+    stream(whole, 120)
+    drain(whole)
+    records = whole.broker.topics["readings"][0]
+    first = loop(1, WINDOW, SLOW, RULE)
+    copy(records[:60], first)
+    drain(first)
+    copy(records[60:], first)
+    return whole, loop(1, WINDOW, SLOW, RULE, broker=first.broker)
 
 
 def copy(records: list, t: Loop) -> None:
@@ -136,15 +142,7 @@ def test_a_keyless_tombstone_is_dead_lettered_not_a_crash():
 
 
 def test_a_warm_up_the_broker_cannot_answer_yet_is_tried_again_not_a_crash():
-    whole = loop(1, WINDOW, SLOW, RULE)
-    stream(whole, 120)
-    drain(whole)
-    records = whole.broker.topics["readings"][0]
-    first = loop(1, WINDOW, SLOW, RULE)
-    copy(records[:60], first)
-    drain(first)
-    copy(records[60:], first)
-    second = loop(1, WINDOW, SLOW, RULE, broker=first.broker)
+    whole, second = restart()
     answers = second.consumer.beginning_offsets
     calls = []
 
@@ -162,15 +160,7 @@ def test_a_warm_up_the_broker_cannot_answer_yet_is_tried_again_not_a_crash():
 
 
 def test_a_warm_up_cut_short_by_a_rebalance_starts_again_from_the_commit():
-    whole = loop(1, WINDOW, SLOW, RULE)
-    stream(whole, 120)
-    drain(whole)
-    records = whole.broker.topics["readings"][0]
-    first = loop(1, WINDOW, SLOW, RULE)
-    copy(records[:60], first)
-    drain(first)
-    copy(records[60:], first)
-    second = loop(1, WINDOW, SLOW, RULE, broker=first.broker)
+    whole, second = restart()
     second.daemon.step()
     second.daemon.step()  # replaying, its position far back in the stretch
     assert second.daemon.warmup.warming
