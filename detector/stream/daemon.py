@@ -89,8 +89,7 @@ class Daemon:
                              options.backoff_max, options.send_timeout)
         self.offsets = Committer(consumer, options.broker_timeout_ms, self.broker_answered)
         self.memory = memory_for(model, options.max_devices)
-        self.warmup = Warmup(consumer, options.warmup_records if self.memory.active else 0,
-                             metrics)
+        self.warmup = Warmup(consumer, self.warmup_bound(), metrics)
         self.revoked: deque[int] = deque()  # partitions taken away (from the consumer's thread)
         self.upkeep = Upkeep(consumer, metrics, options.lag_interval, options.collect_interval,
                              options.broker_timeout_ms, self.broker_answered)
@@ -252,11 +251,15 @@ class Daemon:
             return
         old, self.model = self.model.version, model
         self.memory = memory_for(model, self.options.max_devices)  # windows of the old model go
-        self.warmup.bound = self.options.warmup_records if self.memory.active else 0
+        self.warmup.bound = self.warmup_bound()
         self.warmup.again()  # rebuilt from the log for the new model's windows
         self.metrics.set_model(model.bundle.meta)
         self.metrics.reloads.labels(result="success").inc()
         log.info("now serving model %s (was %s)", model.version, old)
+
+    def warmup_bound(self) -> int:
+        """Records to replay per partition: none when the model keeps nothing per device."""
+        return self.options.warmup_records if self.memory.active else 0
 
     def close(self) -> None:
         """Close the clients (also after a failure: nothing more is committed)."""
