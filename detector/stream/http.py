@@ -1,4 +1,9 @@
-"""The HTTP endpoints: /metrics (Prometheus text format) and /healthz (200 ready, 503 not).
+"""The HTTP endpoints: /metrics (Prometheus text format), /healthz (readiness: 200 ready, 503
+not) and /livez (liveness: 200 while the process serves, 503 if its liveness callable says no).
+
+Readiness and liveness answer different questions: a stand-by replica (more replicas than
+partitions) or one in a rebalance or a broker outage is alive but not ready; restarting it
+would not help, so only /livez belongs in a restart probe or a container healthcheck.
 
 Hardened against slow or hostile clients: one GET per connection, the request line and headers
 must arrive whole within `timeout` seconds and `max_request_bytes`, and at most
@@ -23,6 +28,7 @@ from detector.errors import ConfigError
 log = logging.getLogger(__name__)
 
 Readiness = Callable[[], tuple[bool, dict]]
+Liveness = Callable[[], tuple[bool, dict]]
 TIMEOUT = 5.0
 MAX_REQUEST_BYTES = 8 * 1024
 MAX_CONNECTIONS = 32
@@ -32,12 +38,14 @@ TOO_LARGE = (b"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0
 
 
 class HealthServer:
-    """Serves /metrics from a registry and /healthz from a readiness callable, in a thread."""
+    """Serves /metrics from a registry, /healthz and /livez from callables, in a thread."""
 
     def __init__(self, registry: CollectorRegistry, readiness: Readiness, host: str = "0.0.0.0",
                  port: int = 8000, timeout: float = TIMEOUT, max_connections: int = MAX_CONNECTIONS,
-                 max_request_bytes: int = MAX_REQUEST_BYTES) -> None:
-        handler = make_handler(registry, readiness, timeout, max_request_bytes)
+                 max_request_bytes: int = MAX_REQUEST_BYTES,
+                 liveness: Liveness | None = None) -> None:
+        handler = make_handler(registry, readiness, timeout, max_request_bytes,
+                               liveness or serving)
         try:
             self.server = BoundedServer((host, port), handler, max_connections)
         except OSError as exc:
@@ -116,9 +124,15 @@ def read_head(sock: socket.socket, limit: int, timeout: float) -> bytes | None:
     return data[:end]
 
 
+def serving() -> tuple[bool, dict]:
+    """The default liveness: a process whose HTTP thread answers is alive."""
+    return True, {}
+
+
 def make_handler(registry: CollectorRegistry, readiness: Readiness, timeout: float = TIMEOUT,
-                 max_request_bytes: int = MAX_REQUEST_BYTES) -> type:
-    """A request handler class bound to the registry, the readiness callable and the limits."""
+                 max_request_bytes: int = MAX_REQUEST_BYTES,
+                 liveness: Liveness = serving) -> type:
+    """A request handler class bound to the registry, the two health callables and the limits."""
 
     class Handler(BaseHTTPRequestHandler):
         def handle(self) -> None:
@@ -144,11 +158,17 @@ def make_handler(registry: CollectorRegistry, readiness: Readiness, timeout: flo
             if path == "/metrics":
                 self.reply(200, CONTENT_TYPE_LATEST, generate_latest(registry))
             elif path == "/healthz":
-                ready, detail = readiness()
-                body = json.dumps({"ready": ready, **detail}, sort_keys=True).encode() + b"\n"
-                self.reply(200 if ready else 503, "application/json", body)
+                self.health("ready", readiness)
+            elif path == "/livez":
+                self.health("alive", liveness)
             else:
-                self.reply(404, "text/plain", b"not found: try /metrics or /healthz\n")
+                self.reply(404, "text/plain", b"not found: try /metrics, /healthz or /livez\n")
+
+        def health(self, key: str, check: Callable[[], tuple[bool, dict]]) -> None:
+            """200 with {key: true, ...} when the check passes, else 503 with {key: false, ...}."""
+            ok, detail = check()
+            body = json.dumps({key: ok, **detail}, sort_keys=True).encode() + b"\n"
+            self.reply(200 if ok else 503, "application/json", body)
 
         def reply(self, status: int, content_type: str, body: bytes) -> None:
             self.send_response(status)
