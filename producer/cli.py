@@ -11,6 +11,8 @@ from typing import Any
 import click
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
+from producer.kafka_client import Connection, connect, connection_from, scrub_logs
+from producer.kafka_client import security_options as kafka_security
 from producer.options import SEED, FiniteRange, OneLineErrors
 from producer.outputs import check_file
 from producer.simulator import Simulator
@@ -30,22 +32,13 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
-def kafka_producer(bootstrap: str) -> Any:
-    """A kafka-python producer, or a clear exit when the broker does not answer."""
+def kafka_producer(connection: Connection) -> Any:
+    """A kafka-python producer, or a one-line error saying why it cannot connect."""
     from kafka import KafkaProducer
-    from kafka.errors import KafkaError
 
-    try:
-        return KafkaProducer(
-            bootstrap_servers=bootstrap,
-            acks="all",
-            linger_ms=5,
-            batch_size=256 * 1024,
-            request_timeout_ms=15000,
-        )
-    except (KafkaError, ValueError) as exc:
-        fail(f"cannot reach Kafka at {bootstrap} ({exc}); is the broker running?")
-        raise  # unreachable, for type checkers
+    return connect("producer", KafkaProducer, connection,
+                   "is the broker running? (deploy/local/stack up kafka)", acks="all",
+                   linger_ms=5, batch_size=256 * 1024, request_timeout_ms=15000)
 
 
 def records_counter(registry: CollectorRegistry) -> Counter:
@@ -137,6 +130,7 @@ def main() -> None:
     envvar="PRODUCER_METRICS_PORT",
     help="Port of /metrics (0 = none).",
 )
+@kafka_security("PRODUCER")
 def simulate(
     bootstrap: str | None,
     topic: str,
@@ -147,9 +141,10 @@ def simulate(
     anomaly_rate: float,
     seed: int,
     metrics_port: int,
+    **kafka: Any,
 ) -> None:
     """Stream simulated readings with labelled anomalies."""
-    if bool(bootstrap) == bool(output):
+    if bool(bootstrap or kafka["kafka_config"]) == bool(output):
         fail("give either --bootstrap HOST:PORT (Kafka) or --output FILE.csv")
     if output:
         if count <= 0:
@@ -158,19 +153,26 @@ def simulate(
         write_csv(Simulator(devices=devices, anomaly_rate=anomaly_rate, seed=seed), count, output)
         return
     sim = Simulator(devices=devices, anomaly_rate=anomaly_rate, seed=seed)
-    sink, counter = kafka_sink(bootstrap, topic, metrics_port)
+    sink, counter = kafka_sink(kafka_connection(bootstrap, kafka), topic, metrics_port)
     stop_on_sigterm()
     sent = pump(simulated(sim, count), sink, rate, counter)
     click.echo(f"sent {sent} readings to {topic}")
 
 
-def kafka_sink(bootstrap: str, topic: str, metrics_port: int) -> tuple[KafkaSink, Counter]:
+def kafka_connection(bootstrap: str | None, options: dict[str, Any]) -> Connection:
+    """The broker's address and security settings; secrets kept out of log lines from now."""
+    connection = connection_from(options, "PRODUCER", bootstrap)
+    scrub_logs(connection.security)
+    return connection
+
+
+def kafka_sink(connection: Connection, topic: str, metrics_port: int) -> tuple[KafkaSink, Counter]:
     """A Kafka sink and the records counter, with /metrics served when a port is given."""
     registry = CollectorRegistry()
     counter = records_counter(registry)
     if metrics_port:
         start_http_server(metrics_port, registry=registry)
-    return KafkaSink(kafka_producer(bootstrap), topic), counter
+    return KafkaSink(kafka_producer(connection), topic), counter
 
 
 def write_csv(sim: Simulator, count: int, output: str) -> None:
@@ -217,7 +219,8 @@ def seed_data(output: str, rows: int, seed: int) -> None:
 
 @main.command()
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--bootstrap", required=True, envvar="PRODUCER_BOOTSTRAP", help="Kafka HOST:PORT.")
+@click.option("--bootstrap", envvar="PRODUCER_BOOTSTRAP",
+              help="Kafka HOST:PORT (or bootstrap.servers in --kafka-config).")
 @click.option("--topic", default="readings", show_default=True, help="Kafka topic.")
 @click.option(
     "--rate",
@@ -239,14 +242,16 @@ def seed_data(output: str, rows: int, seed: int) -> None:
     show_default=True,
     help="Port of /metrics (0 = none).",
 )
+@kafka_security("PRODUCER")
 def replay(
-    csv_file: str, bootstrap: str, topic: str, rate: float, device: str, metrics_port: int
+    csv_file: str, bootstrap: str | None, topic: str, rate: float, device: str,
+    metrics_port: int, **kafka: Any,
 ) -> None:
     """Stream a CSV's rows to Kafka; values keyed by channel name, `ts` the time of sending."""
     from producer.replay import csv_readings
 
     readings = csv_readings(csv_file, device)
-    sink, counter = kafka_sink(bootstrap, topic, metrics_port)
+    sink, counter = kafka_sink(kafka_connection(bootstrap, kafka), topic, metrics_port)
     stop_on_sigterm()
     sent = pump(readings, sink, rate, counter)
     click.echo(f"sent {sent} rows of {csv_file} to {topic}")

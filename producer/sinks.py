@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from producer.outputs import AtomicFile
 from producer.signal import CHANNELS
-from producer.wire import encode_reading
+from producer.wire import InputError, encode_reading
 
 
 class Sink(Protocol):
@@ -21,25 +21,60 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+class NotDelivered(InputError):
+    """Readings could not be written to Kafka (exit status 3, as the detector's)."""
+
+    exit_code = 3
+
+
 class KafkaSink:
-    """Sends readings to a topic through a kafka-python producer handed in by the caller."""
+    """Sends readings to a topic through a kafka-python producer handed in by the caller.
+
+    The first send the broker refuses (or that fails at once) ends the stream: the next `send`
+    or `close` raises NotDelivered, naming the error.
+    """
 
     def __init__(self, producer: Any, topic: str) -> None:
         self.producer = producer
         self.topic = topic
+        self.failure: BaseException | None = None
 
     def send(self, device: str, seq: int, ts: float, values: Any, label: str | None) -> None:
+        if self.failure is not None:
+            raise self.not_delivered()
         headers = [("label", label.encode())] if label is not None else []
-        self.producer.send(
-            self.topic,
-            key=device.encode(),
-            value=encode_reading(device, seq, ts, values),
-            headers=headers,
-        )
+        try:
+            future = self.producer.send(
+                self.topic,
+                key=device.encode(),
+                value=encode_reading(device, seq, ts, values),
+                headers=headers,
+            )
+        except Exception as exc:  # the client refused at once (no metadata, not authorised ...)
+            self.failure = exc
+            raise self.not_delivered() from None
+        future.add_errback(self.failed)
+
+    def failed(self, exc: BaseException) -> None:
+        """Remember the first refused send."""
+        if self.failure is None:
+            self.failure = exc
+
+    def not_delivered(self) -> NotDelivered:
+        """The error that ends the stream, with what to do about it."""
+        exc = self.failure
+        name = type(exc).__name__
+        advice = (f"; this user may not write {self.topic}: grant it WRITE on the topic "
+                  "(docs/operations.md)" if "Authorization" in name else "")
+        return NotDelivered(f"could not write readings to {self.topic}: {name}: {exc}{advice}")
 
     def close(self) -> None:
-        self.producer.flush()
-        self.producer.close()
+        try:
+            self.producer.flush()
+        finally:
+            self.producer.close()
+        if self.failure is not None:
+            raise self.not_delivered()
 
 
 class CsvSink:

@@ -16,12 +16,16 @@ import sys
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from detector.errors import ConfigError
+from producer.kafka_client import Connection, connection_from, scrub_logs, security_options
+from producer.kafka_client import connect as connect_client
 
 log = logging.getLogger("detector.serve")
-CONNECT_TIMEOUT_MS = 10_000
 MIB = 1024 * 1024
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+BROKER_HINT = "start it (deploy/local/stack up kafka) or fix --bootstrap / DETECTOR_BOOTSTRAP"
 
 
 def env(name: str) -> str:
@@ -45,17 +49,19 @@ def configure_logging(level: str) -> None:
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
 
 
-def connect(what: str, factory: Any, bootstrap: str, **config: Any) -> Any:
-    """A Kafka client, or a ConfigError saying the broker cannot be reached."""
-    try:
-        return factory(bootstrap_servers=bootstrap.split(","),
-                       bootstrap_timeout_ms=CONNECT_TIMEOUT_MS, **config)
-    except Exception as exc:
-        raise ConfigError(
-            f"cannot reach the Kafka broker at {bootstrap} within {CONNECT_TIMEOUT_MS // 1000} s "
-            f"({what}: {exc}); start it (deploy/local/stack up kafka) or fix --bootstrap / "
-            "DETECTOR_BOOTSTRAP"
-        ) from exc
+def kafka_connection(opts: dict[str, Any]) -> Connection:
+    """Where the broker is and how to talk to it, from the options (--bootstrap given wins over
+    a properties file's bootstrap.servers); its secrets kept out of every log line from now."""
+    given = click.get_current_context().get_parameter_source("bootstrap")
+    bootstrap = opts["bootstrap"] if given is not ParameterSource.DEFAULT else None
+    connection = connection_from(opts, "DETECTOR", bootstrap, default=DEFAULT_BOOTSTRAP)
+    scrub_logs(connection.security)
+    return connection
+
+
+def connect(what: str, factory: Any, connection: Connection, **config: Any) -> Any:
+    """A Kafka client, or a ConfigError saying in one line why it cannot connect."""
+    return connect_client(what, factory, connection, BROKER_HINT, **config)
 
 
 def consumer_settings(batch_size: int) -> dict[str, Any]:
@@ -84,8 +90,9 @@ def parse_channels(text: str | None) -> list[str] | None:
 @click.command()
 @option("model", required=True, type=click.Path(file_okay=False),
         help="The model bundle directory (reloaded when it changes).")
-@option("bootstrap", default="127.0.0.1:9092", show_default=True,
+@option("bootstrap", default=DEFAULT_BOOTSTRAP, show_default=True,
         help="Kafka bootstrap servers, HOST:PORT[,HOST:PORT...].")
+@security_options("DETECTOR")
 @option("topic", default="readings", show_default=True, help="Topic of the readings.")
 @option("group", default="detector", show_default=True, help="Consumer group id.")
 @option("anomalies-topic", default="anomalies", show_default=True)
@@ -124,10 +131,10 @@ def parse_channels(text: str | None) -> list[str] | None:
 def serve(**opts: Any) -> None:
     """Score readings from Kafka, publish anomaly events, serve /metrics and /healthz."""
     configure_logging(opts["log_level"])
-    run_serve(opts)
+    run_serve(opts, kafka_connection(opts))
 
 
-def run_serve(o: dict) -> None:
+def run_serve(o: dict, connection: Connection) -> None:
     """Start-up checks in order (port, model, broker), then the loop until a signal."""
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
     from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
@@ -158,9 +165,8 @@ def run_serve(o: dict) -> None:
     model = load_model(o["model"], parse_channels(o["channels"]))
     log.info("model %s loaded from %s (channels %s, threshold %.6g)", model.version, o["model"],
              ", ".join(model.channels), model.scorer.threshold)
-    bootstrap = o["bootstrap"]
     topics = Topics(o["topic"], o["anomalies_topic"], o["dlq_topic"])
-    admin = connect("admin", KafkaAdminClient, bootstrap)
+    admin = connect("admin", KafkaAdminClient, connection)
     try:
         ensure_topics(admin, {topics.readings: o["partitions"], topics.anomalies: o["partitions"],
                               topics.dlq: 1}, o["replication_factor"])
@@ -169,7 +175,7 @@ def run_serve(o: dict) -> None:
     client_id = f"detector-{socket.gethostname()}-{os.getpid()}"
     cap_gzip()  # a gzip batch inflating past 64 MiB becomes too_large dead letters
     consumer = connect(
-        "consumer", KafkaConsumer, bootstrap, group_id=o["group"], client_id=client_id,
+        "consumer", KafkaConsumer, connection, group_id=o["group"], client_id=client_id,
         enable_auto_commit=False, auto_offset_reset=o["offset_reset"],
         **consumer_settings(o["batch_size"]),
         reconnect_backoff_max_ms=5000, session_timeout_ms=10_000, heartbeat_interval_ms=2_000,
@@ -179,7 +185,7 @@ def run_serve(o: dict) -> None:
     # turns one refused message (e.g. MESSAGE_TOO_LARGE) into a fatal state that fails every
     # later send, so the outbox's retries could never succeed once the topic is fixed.
     producer = connect(
-        "producer", KafkaProducer, bootstrap, client_id=client_id, acks="all", linger_ms=20,
+        "producer", KafkaProducer, connection, client_id=client_id, acks="all", linger_ms=20,
         partitioner=KeyedPartitioner(),
         batch_size=1024 * 1024, enable_idempotence=False,
         request_timeout_ms=15_000, delivery_timeout_ms=30_000, max_block_ms=10_000,
@@ -199,7 +205,8 @@ def run_serve(o: dict) -> None:
     holder["daemon"] = daemon
     install_signals(daemon.stop)
     collect_rarely()
-    log.info("consuming %s as group %s from %s", topics.readings, o["group"], bootstrap)
+    log.info("consuming %s as group %s from %s (%s)", topics.readings, o["group"],
+             connection.bootstrap, connection.security.protocol)
     try:
         daemon.run()
     finally:

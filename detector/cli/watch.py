@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import signal
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
-from detector.cli.serve import configure_logging, connect, option
+from detector.cli.serve import (
+    DEFAULT_BOOTSTRAP,
+    configure_logging,
+    connect,
+    kafka_connection,
+    option,
+    security_options,
+)
 from detector.printable import printable, text_of
 
 
 @click.command()
-@option("bootstrap", default="127.0.0.1:9092", show_default=True, help="Kafka bootstrap servers.")
+@option("bootstrap", default=DEFAULT_BOOTSTRAP, show_default=True, help="Kafka bootstrap servers.")
+@security_options("DETECTOR")
 @click.option("--topic", default="anomalies", show_default=True, help="Topic of the events.")
 @click.option("--from-beginning", is_flag=True, help="Print the events already on the topic too.")
 @click.option("--count", type=click.IntRange(min=0), default=0, show_default=True,
               help="Stop after this many events (0 = run until Ctrl-C).")
-def watch(bootstrap: str, topic: str, from_beginning: bool, count: int) -> None:
+def watch(topic: str, from_beginning: bool, count: int, **kafka: Any) -> None:
     """Print each anomaly event as one line: time, device, score, top channel."""
     import time
 
@@ -25,7 +34,7 @@ def watch(bootstrap: str, topic: str, from_beginning: bool, count: int) -> None:
     from kafka import KafkaConsumer, TopicPartition
 
     configure_logging("WARNING")
-    consumer = connect("consumer", KafkaConsumer, bootstrap, group_id=None,
+    consumer = connect("consumer", KafkaConsumer, kafka_connection(kafka), group_id=None,
                        enable_auto_commit=False)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     seen = 0

@@ -16,6 +16,15 @@ KAFKA_PIDFILE=$KAFKA_DIR/kafka.pid
 KAFKA_CONF=$KAFKA_DIR/server.properties
 KAFKA_CONSOLE_LOG=$KAFKA_DIR/logs/console.log
 KAFKA_SERVER_LOG=$KAFKA_DIR/logs/server.log
+KAFKA_SECURE=${KAFKA_SECURE:-0}
+if [[ $KAFKA_SECURE == 1 ]]; then
+  # shellcheck source=deploy/local/kafka-secure.sh
+  source "$STACK_ROOT/deploy/local/kafka-secure.sh"
+  KAFKA_PIDFILE=$KAFKA_DIR/kafka.pid
+  KAFKA_CONF=$KAFKA_DIR/server.properties
+  KAFKA_CONSOLE_LOG=$KAFKA_DIR/logs/console.log
+  KAFKA_SERVER_LOG=$KAFKA_DIR/logs/server.log
+fi
 KAFKA_BOOTSTRAP=$KAFKA_HOST:$KAFKA_PORT
 
 # --- the jars ------------------------------------------------------------------------------
@@ -58,11 +67,7 @@ kafka_write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+$(kafka_listeners)
 log.dirs=$KAFKA_DIR/data
 # Small single-node test box.
 num.network.threads=2
@@ -93,6 +98,18 @@ appender.out.strategy.max = 3"
 appender.out.target = SYSTEM_ERR"
 }
 
+# The listener lines of server.properties (plaintext, or the secured set of kafka-secure.sh).
+kafka_listeners() {
+  if [[ $KAFKA_SECURE == 1 ]]; then kafka_secure_config; return; fi
+  cat <<EOF
+listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+EOF
+}
+
 # kafka_write_log4j FILE LEVEL APPENDER_LINES: a Log4j 2 config with one appender named out.
 kafka_write_log4j() {
   cat >"$1" <<EOF
@@ -114,7 +131,10 @@ kafka_format_storage() {
     id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
   done
   say "kafka: formatting storage in $KAFKA_DIR/data (cluster id $id)"
-  kafka_tool kafka.tools.StorageTool format -t "$id" -c "$KAFKA_CONF" >>"$KAFKA_CONSOLE_LOG" 2>&1 ||
+  local scram=()
+  [[ $KAFKA_SECURE == 1 ]] && mapfile -t scram < <(kafka_secure_scram_args)
+  kafka_tool kafka.tools.StorageTool format -t "$id" -c "$KAFKA_CONF" "${scram[@]}" \
+    >>"$KAFKA_CONSOLE_LOG" 2>&1 ||
     { show_log_tail "$KAFKA_CONSOLE_LOG" 20; die "kafka: storage format failed"; }
 }
 
@@ -128,6 +148,7 @@ kafka_pid() {
 # The broker accepts a connection and answers a metadata request.
 kafka_answers() {
   port_open "$KAFKA_HOST" "$KAFKA_PORT" || return 1
+  if [[ $KAFKA_SECURE == 1 ]]; then kafka_secure_answers; return; fi
   local py=$STACK_ROOT/.venv/bin/python
   if [[ -x $py ]] && "$py" -c 'import kafka' 2>/dev/null; then
     timeout 20 "$py" -c 'import sys; from kafka import KafkaAdminClient as A
@@ -142,7 +163,7 @@ a = A(bootstrap_servers=sys.argv[1], request_timeout_ms=5000); a.describe_cluste
 # Fail when a port we need is held by something that is not this stack's broker.
 kafka_check_ports_free() {
   local port
-  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" ${KAFKA_MTLS_PORT:+"$KAFKA_MTLS_PORT"}; do
     if port_open "$KAFKA_HOST" "$port"; then
       die "kafka: $KAFKA_HOST:$port is in use by another process; stop it or set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
     fi
@@ -173,6 +194,7 @@ kafka_start() {
   kafka_check_ports_free
   kafka_check_java
   kafka_libs_ready || kafka_fetch_libs
+  [[ $KAFKA_SECURE == 1 ]] && kafka_secure_credentials
   kafka_write_config
   kafka_format_storage
   say "kafka: starting Kafka $KAFKA_VERSION on $KAFKA_BOOTSTRAP (logs in $KAFKA_DIR/logs)"
@@ -188,6 +210,7 @@ kafka_start() {
     kafka_stop >/dev/null
     return 1
   fi
+  [[ $KAFKA_SECURE == 1 ]] && kafka_secure_grant
   say "kafka: up on $KAFKA_BOOTSTRAP (pid $pid) after $(seconds_since "$t0")s"
 }
 
