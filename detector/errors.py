@@ -8,7 +8,7 @@ from producer.wire import DataError, InputError
 
 DetectorError = InputError
 
-__all__ = ["BundleError", "ConfigError", "DataError", "DetectorError"]
+__all__ = ["BundleError", "ConfigError", "DataError", "DetectorError", "NotAllowed"]
 
 
 class BundleError(DetectorError):
@@ -17,3 +17,9 @@ class BundleError(DetectorError):
 
 class ConfigError(DetectorError):
     """A command-line option or environment variable is wrong."""
+
+
+class NotAllowed(DetectorError):
+    """The broker refuses this client something it needs (an ACL is missing): exit status 3."""
+
+    exit_code = 3

@@ -26,7 +26,8 @@ from functools import partial
 
 import numpy as np
 
-from detector.stream.kafka import KafkaError, next_offset
+from detector.errors import NotAllowed
+from detector.stream.kafka import AuthorizationError, KafkaError, next_offset
 from detector.stream.memory import DeviceMemory
 from detector.stream.messages import dead_letter_messages, event_messages, labels_of
 from detector.stream.metrics import Metrics
@@ -136,6 +137,10 @@ class Daemon:
         try:
             batch = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms,
                                        max_records=self.max_records)
+        except AuthorizationError as exc:  # an ACL missing: waiting does not help
+            raise NotAllowed(f"the broker refuses to let this detector read {self.topics.readings}"
+                             f" in its group ({type(exc).__name__}): grant its Kafka user READ on"
+                             " the topic and the group (docs/operations.md, ACLs)") from None
         except KafkaError as exc:
             log.warning("poll failed (%s); retrying in %g s", exc, self.options.backoff)
             self.broker_answered(False)  # the next lag probe or commit says when it is back

@@ -33,6 +33,7 @@ from kafka.errors import (
     MessageSizeTooLargeError,
     RebalanceInProgressError,
     TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
     UnknownMemberIdError,
 )
 from kafka.partitioner.default import DefaultPartitioner, murmur2
@@ -47,6 +48,7 @@ __all__ = [
     "HOPELESS",
     "REBALANCING",
     "AsyncConsumerRebalanceListener",
+    "AuthorizationError",
     "KafkaConnectionError",
     "KafkaConsumer",
     "KafkaError",
@@ -56,6 +58,7 @@ __all__ = [
     "MessageSizeTooLargeError",
     "OffsetAndMetadata",
     "TopicAlreadyExistsError",
+    "TopicAuthorizationFailedError",
     "TopicPartition",
     "cap_gzip",
     "next_offset",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detector.errors import DetectorError
-from detector.stream.kafka import HOPELESS, KafkaError
+from detector.stream.kafka import HOPELESS, AuthorizationError, KafkaError
 from detector.stream.ports import Sink
 
 log = logging.getLogger(__name__)
@@ -156,6 +156,8 @@ class Outbox:
                     f"could not publish {len(failed)} message(s) to {topics} after {attempt} "
                     f"attempt(s): {error}; nothing was committed past them, a restart reads "
                     "them again"
+                    + (f" (grant this detector's Kafka user WRITE on {topics})"
+                       if isinstance(hopeless, AuthorizationError) else "")
                 )
                 raise self.failure
             delay = min(self.backoff * 2 ** (attempt - 1), self.backoff_max)

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from detector.stream.kafka import TopicAlreadyExistsError
+from detector.errors import NotAllowed
+from detector.stream.kafka import TopicAlreadyExistsError, TopicAuthorizationFailedError
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ def ensure_topics(admin: Any, partitions: Mapping[str, int], replication: int = 
         if code == 0:
             created.append(name)
             log.info("created topic %s with %d partition(s)", name, missing[name])
+        elif code == TopicAuthorizationFailedError.errno:
+            raise NotAllowed(
+                f"not allowed to use topic {name}: this Kafka user may neither see nor create "
+                f"it; grant it WRITE on {name} (READ on the readings topic and the group), or "
+                "create the topic first (docs/operations.md, ACLs)")
         elif code != TopicAlreadyExistsError.errno:
             message = topic.get("error_message") or f"error code {code}"
             raise RuntimeError(f"could not create topic {name}: {message}")
