@@ -4,18 +4,33 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  := deploy/local/stack
 
-.PHONY: help install system-deps lint check-config test test-unit up down status bench clean
+.PHONY: help install lock system-deps lint check-config test test-unit up down status bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-$(VENV)/.installed: pyproject.toml
+# Every Python package, transitive ones included, comes from the locks (hashes checked); the
+# project itself is installed on top without resolving anything.
+$(VENV)/.installed: pyproject.toml requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip check
 	touch $@
 
-install: $(VENV)/.installed  ## create .venv and install the pinned Python packages
+install: $(VENV)/.installed  ## create .venv and install the locked Python packages
+
+# One resolution for every platform (markers say which lines apply where); the pins already in
+# the locks are kept unless pyproject.toml changes them, or UPGRADE=1 asks for the newest.
+LOCK_FLAGS = --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+
+lock:  ## re-resolve requirements.lock (image) and requirements-dev.lock (.venv, CI) from pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet "$$(grep -o 'uv==[0-9.]*' pyproject.toml)"
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) -o requirements-dev.lock
+	$(VENV)/bin/uv pip compile pyproject.toml -c requirements-dev.lock $(LOCK_FLAGS) -o requirements.lock
 
 system-deps:  ## Java, Maven, Kafka's jars, Prometheus and Alertmanager (apt / Maven)
 	deploy/local/install-deps

@@ -181,7 +181,8 @@ def test_dockerfile_runs_as_a_user_with_a_healthcheck_and_pinned_base() -> None:
     users = re.findall(r"^USER (\S+)", text, re.M)
     assert users and users[-1] not in ("root", "0")
     assert re.search(r"^HEALTHCHECK .*\n.*/healthz", text, re.M)
-    assert "pip install --no-cache-dir ." in text
+    assert "pip install --no-cache-dir --require-hashes -r requirements.lock" in text
+    assert "pip install --no-cache-dir --no-deps ." in text
 
 
 def test_dockerignore_lets_in_what_the_dockerfile_copies() -> None:
