@@ -8,14 +8,18 @@ stack's secured broker: tests/integration/test_secure_kafka.py).
 from __future__ import annotations
 
 import re
+import socket
+import ssl
+from collections.abc import Callable
 from typing import Any
 
+CHECK_LOGIN = ("check the username and password (--sasl-username, {prefix}_SASL_PASSWORD or "
+               "--sasl-password-file) and the mechanism")
+USE_TLS = "set --security-protocol SSL or SASL_SSL (and --ssl-cafile if its CA is private)"
 # (pattern in the client's errors, what it means, what to fix); the first that matches wins.
 CAUSES: list[tuple[str, str, str]] = [
     (r"SaslAuthenticationFailed|Authentication failed",
-     "the broker refused the SASL login of user {user} ({mechanism})",
-     "check the username and password (--sasl-username, {prefix}_SASL_PASSWORD or "
-     "--sasl-password-file) and the mechanism"),
+     "the broker refused the SASL login of user {user} ({mechanism})", CHECK_LOGIN),
     (r"UnsupportedSaslMechanism|Unsupported SASL mechanism",
      "the broker does not offer SASL mechanism {mechanism}",
      "use one the broker enables (--sasl-mechanism)"),
@@ -31,20 +35,44 @@ CAUSES: list[tuple[str, str, str]] = [
     (r"ALERT_CERTIFICATE_UNKNOWN|ALERT_UNKNOWN_CA|ALERT_CERTIFICATE_EXPIRED",
      "the broker does not accept this client's certificate",
      "use a client certificate signed by a CA the broker trusts, still valid"),
-    (r"Invalid frame length|Invalid receive",
-     "{address} answered in TLS, not plain Kafka",
-     "set --security-protocol SSL or SASL_SSL (and --ssl-cafile if its CA is private)"),
+    (r"Invalid frame length|Invalid receive", "{address} answered in TLS, not plain Kafka",
+     USE_TLS),
     (r"UNEXPECTED_EOF|WRONG_VERSION_NUMBER|record layer failure|packet length too long",
      "{address} does not speak TLS",
      "use its TLS port, or --security-protocol PLAINTEXT / SASL_PLAINTEXT if it has none"),
+    # A loaded client can read the broker's close before its refusal (kafka-python then says
+    # only "socket disconnected"): a connection lost after the broker answered (so past TLS),
+    # while logging in, is the login refused.
+    (r"SASL_\w+ .*broker_version=\(\d[^)]*\) \(disconnected\)>: Connection lost",
+     "the broker closed the connection during the SASL login of user {user} ({mechanism})",
+     CHECK_LOGIN),
     (r"AuthorizationFailed|AuthorizationError",
      "the broker does not allow user {user} what this command needs",
      "ask for the ACLs listed in docs/operations.md"),
 ]
 
 
-def explain(what: str, exc: BaseException, errors: list[str], connection: Any, hint: str) -> str:
-    """One line: what went wrong connecting `what` (consumer, producer, admin) and the fix."""
+def speaks_tls(address: str, timeout: float = 3.0) -> bool:
+    """True when the first of the bootstrap `address`es completes a TLS handshake (unverified:
+    this only asks which protocol the port speaks)."""
+    host, _, port = address.split(",")[0].strip().rpartition(":")
+    host = host.strip("[]")
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        with (socket.create_connection((host, int(port)), timeout=timeout) as raw,
+              context.wrap_socket(raw, server_hostname=host)):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def explain(what: str, exc: BaseException, errors: list[str], connection: Any, hint: str,
+            probe: Callable[[str], bool] = speaks_tls) -> str:
+    """One line: what went wrong connecting `what` (consumer, producer, admin) and the fix.
+
+    When the client's errors do not say, a plaintext client asks `probe` whether the port
+    speaks TLS (the broker's refusal of a plaintext client often arrives as a bare close)."""
     security = connection.security
     address = connection.bootstrap
     facts = {
@@ -54,11 +82,15 @@ def explain(what: str, exc: BaseException, errors: list[str], connection: Any, h
         "mechanism": security.mechanism,
         "prefix": connection.prefix,
     }
-    said = "\n".join([*errors, f"{type(exc).__name__}: {exc}"])
+    said = "\n".join(f"{security.protocol} {line}" for line in
+                     [*errors, f"{type(exc).__name__}: {exc}"])
     for pattern, meaning, fix in CAUSES:
         if re.search(pattern, said):
             return (f"cannot connect to Kafka at {address} as {security.protocol} ({what}): "
                     f"{meaning.format(**facts)}; {fix.format(**facts)}")
+    if not security.uses_tls and probe(address):
+        return (f"cannot connect to Kafka at {address} as {security.protocol} ({what}): "
+                f"{address} answered in TLS, not plain Kafka; {USE_TLS}")
     refused = "refused" if re.search(r"Connection refused|ECONNREFUSED|Errno 111", said) else ""
     last = errors[-1] if errors else f"{type(exc).__name__}: {exc}"
     return (f"cannot reach the Kafka broker at {address} within 10 s ({what}: "

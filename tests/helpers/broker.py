@@ -145,43 +145,44 @@ def run_stack(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     )
 
 
-def lease_dir() -> Path:
-    """Where test sessions that use the local stack's Kafka note their pid."""
+def lease_dir(kind: str = "kafka") -> Path:
+    """Where test sessions that use the local stack's Kafka (or kafka-secure) note their pid."""
     state = Path(os.environ.get("STACK_STATE_DIR", REPO / ".stack"))
-    return state / "kafka" / "test-sessions"
+    return state / kind / "test-sessions"
 
 
-def other_sessions() -> list[int]:
-    """Pids of other live test sessions that use the local stack's Kafka."""
+def other_sessions(kind: str = "kafka") -> list[int]:
+    """Pids of other live test sessions that use the local stack's Kafka (or kafka-secure)."""
     pids = []
-    for entry in lease_dir().glob("*"):
+    for entry in lease_dir(kind).glob("*"):
         pid = int(entry.name) if entry.name.isdigit() else -1
         if pid != os.getpid() and Path(f"/proc/{pid}").exists():
             pids.append(pid)
     return pids
 
 
-def kafka_from_local_stack() -> Iterator[str]:
-    """Start the local stack's Kafka unless it runs; stop it at the end if we started it."""
-    address = f"{os.environ.get('KAFKA_HOST', '127.0.0.1')}:{os.environ.get('KAFKA_PORT', '9092')}"
-    started = run_stack("status", "kafka").returncode != 0
+def kafka_from_local_stack(*flags: str) -> Iterator[str]:
+    """Start the local stack's Kafka (`--secure`: the secured one) unless it runs; stop it at
+    the end if we started it and no other test session uses it."""
+    kind = "kafka-secure" if "--secure" in flags else "kafka"
+    port = os.environ.get("KAFKA_SECURE_PORT", "9096") if flags else os.environ.get(
+        "KAFKA_PORT", "9092")
+    address = f"{os.environ.get('KAFKA_HOST', '127.0.0.1')}:{port}"
+    started = run_stack("status", "kafka", *flags).returncode != 0
     if started:
-        result = run_stack("up", "kafka")
+        result = run_stack("up", "kafka", *flags)
         if result.returncode != 0:
             output = (result.stdout + result.stderr).strip()[-3000:]
-            unavailable(
-                "no KAFKA_BOOTSTRAP, no Docker engine, and `deploy/local/stack up kafka` "
-                f"failed:\n{output}"
-            )
-    lease = lease_dir() / str(os.getpid())
+            unavailable(f"`deploy/local/stack up kafka {' '.join(flags)}` failed:\n{output}")
+    lease = lease_dir(kind) / str(os.getpid())
     lease.parent.mkdir(parents=True, exist_ok=True)
     lease.touch()
     try:
         yield address
     finally:
         lease.unlink(missing_ok=True)
-        if started and not other_sessions():
-            run_stack("down", "kafka")
+        if started and not other_sessions(kind):
+            run_stack("down", "kafka", *flags)
 
 
 

@@ -6,6 +6,7 @@ bundle trained once per session and on fresh topics.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +15,10 @@ import pytest
 from kafka import KafkaProducer
 
 from tests.helpers import REPO
+from tests.helpers.broker import kafka_from_local_stack
 from tests.helpers.bundles import SERVE, Bundles
 from tests.helpers.processes import DetectorProcess, ServeTopics, producer_command
+from tests.helpers.secure import SecureKafka
 
 
 @pytest.fixture
@@ -88,3 +91,11 @@ def simulate(kafka_bootstrap: str) -> Iterator:
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def secure_kafka() -> Iterator[SecureKafka]:
+    """The local stack's secured broker (deploy/local/stack up kafka --secure) for the session."""
+    for address in kafka_from_local_stack("--secure"):
+        host = address.rsplit(":", 1)[0]
+        yield SecureKafka(address, f"{host}:{os.environ.get('KAFKA_MTLS_PORT', '9097')}")
