@@ -1,5 +1,6 @@
 # The two commands a newcomer needs: `make up` runs the stack, `make test` runs every test.
 PYTHON ?= python3
+SECURE ?= 0
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  := deploy/local/stack
@@ -49,8 +50,8 @@ test: install system-deps lint check-config  ## everything: lint, config checks,
 test-unit: install  ## unit tests only (no services)
 	$(PY) -m pytest -q tests/unit
 
-up: install system-deps  ## run the whole stack (Compose if a Docker engine answers, else local processes)
-	deploy/local/up
+up: install system-deps  ## run the whole stack (Compose if a Docker engine answers, else local processes); SECURE=1: on a TLS+SCRAM+ACL Kafka
+	SECURE=$(SECURE) deploy/local/up
 
 down:  ## stop whatever `make up` started
 	deploy/local/up --down
