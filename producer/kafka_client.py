@@ -45,7 +45,7 @@ def security_options(prefix: str) -> Callable[[Callable], Callable]:
         return click.option(f"--{name}", envvar=env, show_envvar=True, **kwargs)
 
     declared = [
-        opt("kafka-config", type=SECRET_FILE,
+        opt("kafka-config", type=click.Path(dir_okay=False),
             help="A Kafka client properties file (security.protocol, sasl.mechanism, "
                  "sasl.jaas.config, ssl.truststore.location ...; docs/operations.md). Options "
                  "given beside it win."),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from pathlib import Path
 from typing import Any
 
 import click
@@ -74,9 +75,11 @@ def healthcheck_port(service: dict[str, Any]) -> int:
 
 
 def test_every_python_service_runs_a_known_command() -> None:
-    assert {name for name, _ in CALLS} == {"trainer", "producer", "detector"}
+    assert {name for name, _ in CALLS} == {"trainer", "producer", "detector", "producer-secure",
+                                           "detector-secure"}
     assert [argv[:2] for _, argv in CALLS] == [
-        ["detector", "train"], ["producer", "simulate"], ["detector", "serve"]]
+        ["detector", "train"], ["producer", "simulate"], ["detector", "serve"],
+        ["producer", "simulate"], ["detector", "serve"]]
 
 
 @pytest.mark.parametrize(("name", "argv"), CALLS, ids=[name for name, _ in CALLS])
@@ -84,7 +87,10 @@ def test_the_cli_accepts_the_service_command_and_environment(
     name: str, argv: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     params = parse(argv, container_env(SERVICES[name]), monkeypatch)
-    if "bootstrap" in params:
+    if params.get("kafka_config"):  # the secure profile: its client file on the secrets volume
+        mounts = {v.split(":")[1]: v.split(":")[0] for v in SERVICES[name]["volumes"]}
+        assert mounts[str(Path(params["kafka_config"]).parent)] == "kafka-secrets"
+    elif "bootstrap" in params:
         listeners = SERVICES["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
         assert f"PLAINTEXT://{params['bootstrap']}" in listeners.split(",")
 

@@ -38,9 +38,9 @@ def dependencies(name: str) -> set[str]:
 IMAGES = built_images()
 
 
-def test_the_app_image_is_shared_by_the_four_python_roles() -> None:
+def test_the_app_image_is_shared_by_the_python_roles() -> None:
     assert sorted(IMAGES["anomaly-detector:0.1.0"]) == [
-        "detector", "producer", "trainer", "webhook"]
+        "detector", "detector-secure", "producer", "producer-secure", "trainer", "webhook"]
 
 
 @pytest.mark.parametrize("image", sorted(IMAGES))
