@@ -55,7 +55,9 @@ class Scorer:
         if len(windows) == 0:
             return empty_scores(len(self.channels))
         reconstruction = self.engine.reconstruct(windows)
-        squared = (windows - reconstruction) ** 2 * self._inverse_variance
+        squared = windows - reconstruction  # squared in place
+        np.square(squared, out=squared)
+        squared *= self._inverse_variance
         channel_errors = squared.mean(axis=1)
         error = channel_errors.mean(axis=1)
         score = error / self.threshold
