@@ -23,6 +23,7 @@ import numpy as np
 from detector.errors import DataError
 
 MAX_N = 1000  # the longest persistence memory: n bits per device, n readings of history
+BATCH_N = 62  # the longest one PersistenceState.update_batch works out in 64-bit arrays
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,50 @@ class PersistenceState:
         return bits.bit_count() >= self.rule.k
 
     def update_batch(self, devices: Iterable[Hashable], above: Iterable[bool]) -> np.ndarray:
-        """Record a batch of readings in order; their flags."""
-        return np.array([self.update(d, a) for d, a in zip(devices, above, strict=True)], bool)
+        """Record a batch of readings in order; their flags (as `update` one by one gives)."""
+        devices, above = list(devices), np.asarray(above, dtype=bool).reshape(-1)
+        if len(devices) != len(above):
+            raise ValueError(f"{len(devices)} devices for {len(above)} bits")
+        if not self.rule.active:
+            return above.copy()
+        seen = dict.fromkeys(devices)
+        new = sum(1 for d in seen if d not in self._recent)
+        if self.rule.n > BATCH_N or len(self._recent) + new > self.max_devices:
+            return np.array([self.update(d, a) for d, a in zip(devices, above, strict=True)],
+                            bool)
+        return self.vectorised(devices, above, list(seen))
+
+    def vectorised(self, devices: list[Hashable], above: np.ndarray,
+                   seen: list[Hashable]) -> np.ndarray:
+        """update_batch in array operations, for n <= BATCH_N and no device forgotten."""
+        n, size = self.rule.n, len(devices)
+        code = {device: i for i, device in enumerate(seen)}
+        codes = np.fromiter(map(code.__getitem__, devices), np.int64, size)
+        before = np.array([self._recent.pop(d, 0) for d in seen], dtype=np.int64)
+        order = np.argsort(codes, kind="stable")  # readings device by device, in batch order
+        count = np.bincount(codes, minlength=len(seen))
+        start = np.concatenate([[0], np.cumsum(count)[:-1]])
+        rank = np.empty(size, dtype=np.int64)  # each reading's place among its device's
+        rank[order] = np.arange(size) - np.repeat(start, count)
+        # above-threshold readings among the device's last n inside the batch ...
+        total = np.concatenate([[0], np.cumsum(above[order])])  # prefix sums, device order
+        place = start[codes] + rank  # position of each reading in device order
+        first = np.maximum(start[codes], place - n + 1)
+        within = total[place + 1] - total[first]
+        # ... and among its bits from before the batch, newest first
+        older = np.maximum(n - 1 - rank, 0)
+        within += np.bitwise_count(before[codes] & ((np.int64(1) << older) - 1))
+        # each device's last n bits after the batch: the old bits shifted, then the batch's
+        shift = np.minimum(count, n)
+        after = (before & ((np.int64(1) << (n - shift)) - 1)) << shift
+        age = count[codes] - 1 - rank  # readings of the device after this one
+        hit = above & (age < n)
+        np.bitwise_or.at(after, codes[hit], np.int64(1) << age[hit])
+        last = np.full(len(seen), -1, dtype=np.int64)
+        np.maximum.at(last, codes, np.arange(size))
+        for i in np.argsort(last, kind="stable").tolist():  # least recently seen first
+            self._recent[seen[i]] = int(after[i])
+        return within >= self.rule.k
 
     def forget(self, devices: Iterable[Hashable]) -> None:
         """Drop the state of these devices (e.g. of partitions revoked from this consumer)."""

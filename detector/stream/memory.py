@@ -53,9 +53,10 @@ class DeviceMemory:
     def note_partitions(self, devices: Sequence[Hashable], partitions: np.ndarray) -> None:
         """Remember the partition of each device, most recent last, at most max_devices."""
         known = self.partition_of
-        for device, partition in zip(devices, partitions.tolist(), strict=True):
+        latest = dict(zip(devices, partitions.tolist(), strict=True))  # each device's last
+        for device in latest:
             known.pop(device, None)
-            known[device] = partition
+        known.update(latest)
         while len(known) > self.max_devices:
             del known[next(iter(known))]
 
