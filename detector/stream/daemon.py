@@ -26,6 +26,7 @@ from functools import partial
 
 import numpy as np
 
+from detector.core.inference import one_blas_thread
 from detector.errors import NotAllowed
 from detector.stream.kafka import AuthorizationError, KafkaError, next_offset
 from detector.stream.memory import DeviceMemory
@@ -52,6 +53,7 @@ class Topics:
 class Options:
     max_records: int = 5000  # records per poll, scored in one call
     poll_timeout_ms: int = 500
+    settle_poll_ms: int = 50  # poll timeout while sent batches wait for their commit
     idle: float = 0.2  # seconds to wait after a poll that came back empty at once
     send_attempts: int = 6  # the first send and 5 retries
     send_timeout: float = 30.0  # seconds to wait for a batch's acknowledgements
@@ -113,6 +115,7 @@ class Daemon:
 
     def run(self) -> None:
         """Join the group and process batches until stop(); then commit and close."""
+        one_blas_thread()  # the model's small matrix products: worker threads only wait for cores
         self.join()
         try:
             while not self.stopping.is_set():
@@ -134,9 +137,12 @@ class Daemon:
         """One poll and the processing of what it returns."""
         self.swap_model()
         started = time.monotonic()
+        # With batches sent but not committed, a poll that finds nothing returns soon, so their
+        # commit follows the end of a burst within settle_poll_ms rather than a full poll timeout.
+        pending = bool(self.outbox) or self.offsets.pending()
+        timeout = self.options.settle_poll_ms if pending else self.options.poll_timeout_ms
         try:
-            batch = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms,
-                                       max_records=self.max_records)
+            batch = self.consumer.poll(timeout_ms=timeout, max_records=self.max_records)
         except AuthorizationError as exc:  # an ACL missing: waiting does not help
             raise NotAllowed(f"the broker refuses to let this detector read {self.topics.readings}"
                              f" in its group ({type(exc).__name__}): grant its Kafka user READ on"
@@ -153,7 +159,7 @@ class Daemon:
             began = time.monotonic()
             self.handle(batch)
             self.fit_batch(sum(map(len, batch.values())), time.monotonic() - began)
-        elif time.monotonic() - started < 0.05:  # poll gave up at once: no busy loop
+        elif time.monotonic() - started < min(0.05, timeout / 4000):  # gave up at once
             self.stopping.wait(self.options.idle)
         self.settle(wait=not batch)
         self.upkeep.tick()

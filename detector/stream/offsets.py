@@ -44,6 +44,10 @@ class Committer:
         """Offsets of newly acknowledged batches (later ones win)."""
         self.acked.update(offsets)
 
+    def pending(self) -> bool:
+        """Whether some acknowledged offset is not known to be committed yet."""
+        return any(self.committed.get(tp) != o for tp, o in list(self.acked.items()))
+
     def uncommitted(self, done: Offsets) -> Offsets:
         """Acknowledged offsets of assigned partitions that are not in `done` yet."""
         assigned = self.consumer.assignment()

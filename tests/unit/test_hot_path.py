@@ -1,0 +1,74 @@
+"""The serve loop's hot path: persistence in array operations, one BLAS thread, the settle poll."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detector.core.alarm import BATCH_N, Persistence, PersistenceState
+from detector.core.inference import one_blas_thread
+from tests.helpers.serve_loop import FAST, HIGH, NORMAL, loop
+
+
+def one_by_one(state: PersistenceState, devices: list[str], above: np.ndarray) -> list[bool]:
+    """The flags of `update`, reading by reading."""
+    return [state.update(d, bool(a)) for d, a in zip(devices, above, strict=True)]
+
+
+@pytest.mark.parametrize("rule", [Persistence(1, 2), Persistence(3, 5), Persistence(5, 10),
+                                  Persistence(10, 20), Persistence(30, BATCH_N),
+                                  Persistence(3, BATCH_N + 1)])
+def test_a_batch_flags_and_remembers_what_one_reading_at_a_time_does(rule):
+    rng = np.random.default_rng(11)
+    batched, single = PersistenceState(rule), PersistenceState(rule)
+    names = [f"pump-{i}" for i in range(12)]
+    for _ in range(60):
+        size = int(rng.integers(0, 300))
+        devices = [names[i] for i in rng.integers(0, len(names), size)]
+        above = rng.random(size) < rng.choice([0.05, 0.4, 0.9])
+        flags = batched.update_batch(devices, above)
+        assert flags.tolist() == one_by_one(single, devices, above)
+        assert list(batched._recent.items()) == list(single._recent.items())  # bits and order
+
+
+def test_a_full_state_forgets_the_least_recently_seen_device_as_one_by_one_does():
+    rule = Persistence(2, 3)
+    batched, single = PersistenceState(rule, max_devices=3), PersistenceState(rule, max_devices=3)
+    for devices in (["a", "b", "a"], ["c", "b", "d", "a"], ["e", "e", "b"]):
+        above = np.ones(len(devices), dtype=bool)
+        assert batched.update_batch(devices, above).tolist() == one_by_one(single, devices, above)
+        assert list(batched._recent.items()) == list(single._recent.items())
+
+
+def test_blas_kept_to_one_thread_where_numpy_brought_openblas(tmp_path: Path):
+    assert one_blas_thread(tmp_path / "absent") is False
+    (tmp_path / "maps").write_text("7f00-7f01 r-xp 00000000 00:00 0 /usr/lib/libc.so.6\n")
+    assert one_blas_thread(tmp_path / "maps") is False
+    one_blas_thread()  # True with NumPy's own OpenBLAS; either way NumPy still computes
+    assert (np.eye(3) @ np.arange(3.0)).tolist() == [0.0, 1.0, 2.0]
+
+
+def test_batches_awaiting_their_commit_make_the_next_poll_a_short_one():
+    t = loop(options=replace(FAST, poll_timeout_ms=500, settle_poll_ms=50))
+    timeouts: list[int] = []
+    poll = t.consumer.poll
+
+    def recorded(timeout_ms: int = 0, max_records: int | None = None) -> dict:
+        timeouts.append(timeout_ms)
+        return poll(timeout_ms=timeout_ms, max_records=max_records)
+
+    t.consumer.poll = recorded  # type: ignore[method-assign]
+    t.producer.hold = True
+    t.read("pump-1", HIGH)
+    t.read("pump-1", NORMAL)
+    t.daemon.step()  # scored, its event sent, not acknowledged
+    t.daemon.step()  # nothing new: a short poll, then waits for the acknowledgement in vain
+    assert t.committed() == {}
+    t.producer.answer()
+    t.daemon.step()  # acknowledged: committed
+    assert t.committed() == {0: 2}
+    t.daemon.step()  # nothing waits for a commit: the full poll timeout
+    assert timeouts == [500, 50, 50, 500]
