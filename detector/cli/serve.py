@@ -101,9 +101,9 @@ def parse_channels(text: str | None) -> list[str] | None:
         help="Partitions of the readings and anomaly topics when they are created.")
 @option("replication-factor", type=click.IntRange(min=1), default=1, show_default=True)
 @option("metrics-port", type=click.IntRange(0, 65535), default=8000, show_default=True,
-        help="Port of /metrics and /healthz (0 picks a free one, logged).")
+        help="Port of /metrics, /healthz and /livez (0 picks a free one, logged).")
 @option("metrics-host", default="0.0.0.0", show_default=True,
-        help="Address of /metrics and /healthz: 0.0.0.0 for a container, 127.0.0.1 to keep "
+        help="Address of the HTTP endpoints: 0.0.0.0 for a container, 127.0.0.1 to keep "
              "them on this machine.")
 @option("batch-size", type=click.IntRange(min=1), default=5000, show_default=True,
         help="Most records per poll, scored in one model call.")
