@@ -97,7 +97,9 @@ def test_scram_over_tls_scores_every_reading_and_no_secret_shows(secure_kafka, s
     assert watched.returncode == 0 and watched.stdout.strip(), watched.stderr[-3000:]
     everything = "\n".join([detector.log, produced.stdout, produced.stderr, watched.stdout,
                             watched.stderr, *responses, *(e.value.decode() for e in events),
-                            *(p.read_text(errors="replace") for p in serve_bundle.rglob("*.json"))])
+                            *(p.read_text(errors="replace") for p in serve_bundle.rglob("*.json")),
+                            *(p.read_text(errors="replace")  # the broker's own logs too
+                              for p in (kafka.secrets.parent / "logs").glob("*.log"))])
     for what, text in kafka.secret_texts().items():
         assert text not in everything, f"the {what} shows in a log, a response or an event"
 
