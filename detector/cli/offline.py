@@ -45,12 +45,18 @@ def train(
     activation: str,
     window: int,
     architecture: str,
+    dropout: float,
     calibration: str,
     target_far: float,
     holdout: float,
     margin: float,
+    gap_power: float,
     persistence: Persistence,
     validation: str,
+    calibrate_on: str,
+    learning_rate: float,
+    batch_size: int,
+    patience: int,
     seed: int,
 ) -> None:
     """Train a model bundle on normal DATA.csv, or on --simulate N simulated readings."""
@@ -58,6 +64,8 @@ def train(
 
     if bool(data) == bool(simulate):
         raise DataError("give either DATA.csv or --simulate N (one of them)")
+    if dropout and architecture == "dense":
+        raise DataError("--dropout applies to the conv architectures only")
     check_bundle_out(out)
     values, channels, devices, source = training_data(data, simulate, columns, seed)
     check_training_data(values, channels, devices, window, holdout, source)
@@ -65,9 +73,12 @@ def train(
     from detector.core.model import Architecture, TrainingOptions, default_hidden
     from detector.offline.train import TrainingPlan, train_bundle
 
-    arch = Architecture(architecture, hidden or default_hidden(architecture), activation, window)
-    options = TrainingOptions(epochs=epochs, seed=seed, validation=validation)
-    plan = TrainingPlan(arch, options, calibration, target_far, holdout, margin, persistence)
+    arch = Architecture(architecture, hidden or default_hidden(architecture), activation, window,
+                        dropout)  # fmt: skip
+    options = TrainingOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                              patience=patience, seed=seed, validation=validation)  # fmt: skip
+    plan = TrainingPlan(arch, options, calibration, target_far, holdout, margin, persistence,
+                        calibrate_on, gap_power)  # fmt: skip
     started = time.monotonic()
     meta = train_bundle(values, channels, out, plan, devices, source, echo_err)
     echo_err(f"trained in {time.monotonic() - started:.1f} s")

@@ -156,10 +156,18 @@ def training_options(command: Callable) -> Callable:
         ),
         click.option(
             "--architecture",
-            type=click.Choice(["dense", "conv"]),
+            type=click.Choice(["dense", "conv", "conv-shared"]),
             default="dense",
             show_default=True,
-            help="Dense layers, or a Conv1D encoder and decoder.",
+            help="Dense layers, or a Conv1D encoder and decoder; conv-shared decodes one curve "
+            "for every channel (the SKAB benchmark's Conv-AE).",
+        ),
+        click.option(
+            "--dropout",
+            type=FiniteRange(0, 0.9),
+            default=0.0,
+            show_default=True,
+            help="Conv only: dropout after the first encoder and the first decoder layer.",
         ),
         click.option(
             "--calibration",
@@ -190,6 +198,14 @@ def training_options(command: Callable) -> Callable:
             help="Multiply the calibrated threshold by this (headroom for drift).",
         ),
         click.option(
+            "--gap-power",
+            type=FiniteRange(0, 4),
+            default=0.0,
+            show_default=True,
+            help="Multiply the threshold by (median held-out error / median training error) ** P: "
+            "headroom from how much worse unseen normal data looks (0 = off).",
+        ),
+        click.option(
             "--persistence",
             type=PersistenceRule(),
             default="1/1",
@@ -204,6 +220,35 @@ def training_options(command: Callable) -> Callable:
             show_default=True,
             help="Windows early stopping watches: the newest fifth of the fitting data, or a "
             "random fifth.",
+        ),
+        click.option(
+            "--calibrate-on",
+            type=click.Choice(["held-out", "training"]),
+            default="held-out",
+            show_default=True,
+            help="Errors the threshold comes from: the held-out tail, or the training windows "
+            "themselves (in-sample, no held-out part: a lower threshold; as SKAB's notebooks).",
+        ),
+        click.option(
+            "--learning-rate",
+            type=FiniteRange(0, 1, min_open=True),
+            default=0.005,
+            show_default=True,
+            help="Adam's learning rate.",
+        ),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(0, 1_000_000),
+            default=0,
+            show_default=True,
+            help="Windows per step; 0 chooses from the data size.",
+        ),
+        click.option(
+            "--patience",
+            type=click.IntRange(1, MAX_EPOCHS),
+            default=15,
+            show_default=True,
+            help="Epochs without a better validation loss before training stops.",
         ),
         click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed."),
     ]

@@ -11,7 +11,11 @@ the initial quantile is lowered so that at least MIN_PEAKS errors lie above it.
 Windows that overlap are not independent: n held-out windows of length w come from n + w − 1
 readings, about (n + w − 1) / w independent windows, which is what `independent_windows` reports.
 A `margin` above 1 multiplies the threshold: headroom for slow drift that a short held-out
-stretch cannot show (the calibrated value is kept as `calibrated_threshold`).
+stretch cannot show (the calibrated value is kept as `calibrated_threshold`). A `gap_power` P > 0
+derives that headroom from the data instead: the generalisation gap g = median held-out error /
+median training error says how much worse normal data the model never saw looks than the data it
+fitted; the threshold is multiplied by g ** P (P = 2: once for the held-out stretch, once more for
+data further on), so a model that generalises badly gets a threshold to match.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ def calibrate(
     target_far: float = 0.001,
     margin: float = 1.0,
     window: int = 1,
+    fit_errors: np.ndarray | None = None,
+    gap_power: float = 0.0,
 ) -> Calibration:
     """Threshold the held-out `errors` so that a fraction `target_far` of normal data exceeds it."""
     errors = np.asarray(errors, dtype=np.float64)
@@ -67,12 +73,26 @@ def calibrate(
     else:
         threshold, details = pot_threshold(errors, target_far)
     details["independent_windows"] = round((len(errors) + window - 1) / window, 1)
+    factor = margin
+    if gap_power:
+        gap = generalisation_gap(errors, fit_errors)
+        details["gap"], details["gap_power"] = gap, gap_power
+        factor *= gap**gap_power
     if margin != 1.0:
-        details["calibrated_threshold"], details["margin"] = threshold, margin
-        threshold *= margin
+        details["margin"] = margin
+    if factor != 1.0 or gap_power:
+        details["calibrated_threshold"] = threshold
+        threshold *= factor
     quantiles = {str(q): float(np.quantile(errors, q)) for q in REPORTED_QUANTILES}
     quantiles["max"] = float(errors.max())
     return Calibration(method, target_far, threshold, len(errors), quantiles, details)
+
+
+def generalisation_gap(held: np.ndarray, fit: np.ndarray | None) -> float:
+    """Median held-out error over median training error, at least 1 (never a lower threshold)."""
+    if fit is None or len(fit) == 0 or not np.median(fit) > 0:
+        raise DataError("a generalisation gap needs the training windows' errors")
+    return max(1.0, float(np.median(held) / np.median(fit)))
 
 
 def pot_threshold(

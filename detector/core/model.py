@@ -17,7 +17,7 @@ from detector.core.quiet import import_keras
 
 keras = import_keras()
 
-ARCHITECTURES = ("dense", "conv")
+ARCHITECTURES = ("dense", "conv", "conv-shared")
 VALIDATION = ("tail", "random")  # which fitting windows early stopping watches
 CONV_FILTERS = (32, 16)  # as the Conv-AE of the SKAB benchmark
 
@@ -30,10 +30,12 @@ class Architecture:
     hidden: tuple[int, ...] = (5, 2)
     activation: str = "linear"
     window: int = 1
+    dropout: float = 0.0  # conv only: after the first encoder and the first decoder layer
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict."""
-        return {**asdict(self), "hidden": list(self.hidden)}
+        """A JSON-ready dict (without `dropout` when 0, as bundles written before it)."""
+        fields = {**asdict(self), "hidden": list(self.hidden)}
+        return fields if self.dropout else {k: v for k, v in fields.items() if k != "dropout"}
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def inner_network(arch: Architecture, channels: int) -> keras.Sequential:
         layers = [keras.layers.Flatten()]
         layers += [keras.layers.Dense(h, activation=arch.activation) for h in arch.hidden]
         layers += [keras.layers.Dense(arch.window * channels), keras.layers.Reshape(shape)]
-    elif arch.kind == "conv":
+    elif arch.kind in ("conv", "conv-shared"):
         layers = conv_layers(arch, channels)
     else:
         raise ValueError(f"unknown architecture {arch.kind!r}: choose {', '.join(ARCHITECTURES)}")
@@ -82,7 +84,9 @@ def conv_layers(arch: Architecture, channels: int) -> list[keras.layers.Layer]:
 
     Each stride halves the length, so a window that is not a multiple of 2 ** len(filters) is
     padded with zeros (the training mean, once standardised) before its oldest reading and
-    cropped back after decoding: any window length works.
+    cropped back after decoding: any window length works. `conv-shared` ends in one output
+    channel that stands for every channel (a frozen Dense of ones copies it), as the SKAB
+    benchmark's Conv-AE does: it reconstructs a window by one common curve.
     """
     act = "relu" if arch.activation == "linear" else arch.activation
     filters = arch.hidden or CONV_FILTERS
@@ -92,16 +96,22 @@ def conv_layers(arch: Architecture, channels: int) -> list[keras.layers.Layer]:
         keras.layers.Conv1DTranspose(f, 7, strides=2, padding="same", activation=act)
         for f in reversed(filters)
     ]
-    out = keras.layers.Conv1DTranspose(channels, 7, padding="same")
+    if arch.dropout:
+        down.insert(1, keras.layers.Dropout(arch.dropout))
+        up.insert(1, keras.layers.Dropout(arch.dropout))
+    out: list[keras.layers.Layer] = [keras.layers.Conv1DTranspose(channels, 7, padding="same")]
+    if arch.kind == "conv-shared":
+        out = [keras.layers.Conv1DTranspose(1, 7, padding="same"), keras.layers.Dense(
+            channels, use_bias=False, kernel_initializer="ones", trainable=False)]
     if not pad:
-        return [*down, *up, out]
+        return [*down, *up, *out]
     padding, cropping = keras.layers.ZeroPadding1D((pad, 0)), keras.layers.Cropping1D((pad, 0))
-    return [padding, *down, *up, out, cropping]
+    return [padding, *down, *up, *out, cropping]
 
 
 def default_hidden(kind: str) -> tuple[int, ...]:
     """Hidden sizes when none are given: the seed's (5, 2), or the Conv-AE's (32, 16) filters."""
-    return CONV_FILTERS if kind == "conv" else (5, 2)
+    return CONV_FILTERS if kind.startswith("conv") else (5, 2)
 
 
 def export_model(inner: keras.Sequential, mean: np.ndarray, variance: np.ndarray) -> keras.Model:

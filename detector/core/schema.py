@@ -29,10 +29,11 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 class Architecture(msgspec.Struct):
     """The autoencoder's shape."""
 
-    kind: Literal["dense", "conv"]
+    kind: Literal["dense", "conv", "conv-shared"]
     hidden: Annotated[list[Size], msgspec.Meta(max_length=16)]
     activation: Literal[ACTIVATIONS]  # type: ignore[valid-type]
     window: Annotated[int, msgspec.Meta(ge=1, le=MAX_WINDOW)]
+    dropout: Annotated[float, msgspec.Meta(ge=0, le=0.9)] = 0.0
 
 
 class Scale(msgspec.Struct):
