@@ -215,7 +215,6 @@ class Daemon:
         parts = list(batch.values())
         records = parts[0] if len(parts) == 1 else [r for part in parts for r in part]
         model = self.model
-        labels = labels_of(records)  # first: the records the poll just made are still in cache
         readings = model.decoder.decode([r.value for r in records])
         if self.options.score_delay:
             time.sleep(self.options.score_delay * len(readings))
@@ -232,6 +231,7 @@ class Daemon:
         messages += dead_letter_messages(topics.dlq, records, readings)
         self.outbox.submit(messages, {tp: next_offset(part[-1].offset + 1)
                                       for tp, part in batch.items()})
+        labels = labels_of(records)
         if len(scored) < len(records):
             labels = [labels[i] for i in scored.index.tolist()]
         self.metrics.record_batch(scores.error, scores.score, flagged, scores.top_channel,
