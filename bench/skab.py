@@ -10,6 +10,10 @@ MAR = FN / (FN + TP). The result is printed beside the published leaderboard (al
 
 The same scores also give the figures at other threshold margins and persistence rules (the
 operating points table): the threshold is the calibrated one times the margin.
+
+`--preset conv-ae` is the benchmark's own Conv-AE (notebooks/Conv_AE.ipynb at b2c0d46) through
+the CLI; `--lookahead` also scores each whole file and shifts the flags as the notebook does (its
+window i holds rows i … i + w − 1, so row i's flag sees w − 2 rows ahead): bench/skab_lookahead.py.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ if not __package__:  # run as a file (bench/skab.py): the repository root on the
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import table
+from bench.skab_lookahead import Lookahead, by_folder, notebook_alignment
 from detector.core.alarm import parse_persistence, persist
 from detector.offline.evaluate import Quality, quality
 from producer.tables import read_csv
@@ -41,8 +46,14 @@ DEFAULT_FOLDER = REPO.parent / "shared" / "data" / "skab-dev"
 TRAIN_ROWS = 400
 DEFAULT_TRAIN_ARGS = (
     "--architecture dense --window 20 --hidden 8 --validation random --calibration pot "
-    "--target-far 0.01 --margin 2.25 --persistence 5/10"
+    "--target-far 0.01 --gap-power 2 --persistence 5/10"
 )
+PRESETS = {  # the notebook: Conv_AE() fit on the 400 rows, UCL = q0.999 of their residuals × 4/3
+    "conv-ae": "--architecture conv-shared --window 60 --hidden 32,16 --activation relu "
+    "--dropout 0.2 --epochs 100 --batch-size 32 --learning-rate 0.001 --patience 5 "
+    "--calibrate-on training --calibration quantile --target-far 0.001 --margin 1.3333333333 "
+    "--persistence 59/59",
+}
 MARGINS = (1.0, 1.5, 2.0, 3.0, 4.0)
 RULES = ("1/1", "5/10", "20/30")
 PUBLISHED = [  # the benchmark's README at commit b2c0d46, all 34 files
@@ -66,6 +77,7 @@ class FileResult:
     flagged: np.ndarray
     calibrated: float  # the threshold before the margin
     seconds: float
+    ahead: Lookahead | None = None  # the notebook's alignment, when asked for
 
 
 def labelled_files(folder: Path) -> list[Path]:
@@ -97,8 +109,10 @@ def detector(*args: str, env: dict[str, str]) -> None:
         sys.exit(f"failed: detector {shlex.join(args)}\n{done.stderr.strip()[-2000:]}")
 
 
-def run_file(path: Path, folder: Path, train_args: list[str], env: dict[str, str]) -> FileResult:
-    """Train on the file's first rows and score the rest, through the CLI."""
+def run_file(path: Path, folder: Path, train_args: list[str], env: dict[str, str],
+             lookahead: bool = False) -> FileResult:
+    """Train on the file's first rows and score the rest, through the CLI (and the whole file,
+    for the notebook's look-ahead alignment)."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="skab-") as tmp:
         work = Path(tmp)
@@ -108,7 +122,13 @@ def run_file(path: Path, folder: Path, train_args: list[str], env: dict[str, str
         detector("score", str(bundle), str(test), "--history", str(train), "--out", str(scores),
                  env=env)  # fmt: skip
         frame = read_csv(scores)
-        calibration = json.loads((bundle / "bundle.json").read_text())["calibration"]
+        meta = json.loads((bundle / "bundle.json").read_text())
+        calibration = meta["calibration"]
+        ahead = None
+        if lookahead:
+            whole = work / "whole.csv"
+            detector("score", str(bundle), str(path), "--out", str(whole), env=env)
+            ahead = notebook_alignment(read_csv(whole), meta["window"], TRAIN_ROWS)
     return FileResult(
         name=str(path.relative_to(folder)),
         truth=frame["anomaly"].to_numpy() > 0,
@@ -116,6 +136,7 @@ def run_file(path: Path, folder: Path, train_args: list[str], env: dict[str, str
         flagged=frame["is_anomaly"].to_numpy() > 0,
         calibrated=calibration["details"].get("calibrated_threshold", calibration["threshold"]),
         seconds=time.monotonic() - started,
+        ahead=ahead,
     )
 
 
@@ -152,7 +173,12 @@ def main() -> None:
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--jobs", type=int, default=2, help="Files trained at once (default 2).")
     parser.add_argument("--train-args", default=DEFAULT_TRAIN_ARGS, help="detector train options")
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="train options of a preset "
+                        "(replaces --train-args): conv-ae is the benchmark's Conv-AE")  # fmt: skip
+    parser.add_argument("--lookahead", action="store_true", help="also the notebook's alignment")
     args = parser.parse_args()
+    if args.preset:
+        args.train_args = PRESETS[args.preset]
     files = labelled_files(args.folder)
     if not files:
         sys.exit(f"no labelled SKAB CSVs (with an `anomaly` column) under {args.folder}")
@@ -165,7 +191,8 @@ def main() -> None:
     started = time.monotonic()
     results: list[FileResult] = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(run_file, f, args.folder, train_args, env) for f in files]
+        futures = [pool.submit(run_file, f, args.folder, train_args, env, args.lookahead)
+                   for f in files]  # fmt: skip
         for future in as_completed(futures):
             r = future.result()
             results.append(r)
@@ -193,9 +220,11 @@ def main() -> None:
     for rule in RULES:
         margin, q = best_at_far(results, rule)
         print(f"  persistence {rule}: × {margin:.2f} -> F1 / FAR / MAR " + " / ".join(figures(q)))
-    print(f"\ncounts: TP {ours.tp}, FP {ours.fp}, FN {ours.fn}, TN {ours.tn}")
+    print(f"\ncounts: TP {ours.tp}, FP {ours.fp}, FN {ours.fn}, TN {ours.tn}\n")
+    print(by_folder(results, quality))
     print(f"command: .venv/bin/python -m bench.skab {shlex.quote(str(args.folder))} "
-          f"--jobs {args.jobs} --train-args {shlex.quote(args.train_args)}")  # fmt: skip
+          f"--jobs {args.jobs} --train-args {shlex.quote(args.train_args)}"
+          + (" --lookahead" if args.lookahead else ""))  # fmt: skip
 
 
 if __name__ == "__main__":
