@@ -50,15 +50,8 @@ kafka_secure_credentials() {
   for user in "${KAFKA_USERS[@]}"; do
     openssl_sign "$user" "$user"
     head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$KAFKA_SECRETS/$user.password"
-    cat >"$KAFKA_SECRETS/$user.properties" <<EOF
-# The local stack's secured Kafka, as user $user (SCRAM over TLS).
-bootstrap.servers=$KAFKA_HOST:$KAFKA_PORT
-security.protocol=SASL_SSL
-sasl.mechanism=SCRAM-SHA-512
-sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$user" password="$(<"$KAFKA_SECRETS/$user.password")";
-ssl.truststore.type=PEM
-ssl.truststore.location=$KAFKA_SECRETS/ca.pem
-EOF
+    sh "$STACK_ROOT/deploy/kafka/secure/client-properties.sh" "$user" \
+      "$KAFKA_HOST:$KAFKA_PORT" "$KAFKA_SECRETS" >"$KAFKA_SECRETS/$user.properties"
   done
   umask "$old_umask"
   touch "$KAFKA_SECRETS/.complete"

@@ -30,15 +30,8 @@ printf 'KafkaServer {\n  org.apache.kafka.common.security.scram.ScramLoginModule
   >"$SECRETS/jaas.conf"
 for user in admin detector producer; do
   random >"$SECRETS/$user.password"
-  cat >"$SECRETS/$user.properties" <<PROPS
-# Compose's secured Kafka, as user $user (SCRAM over TLS).
-bootstrap.servers=$HOST:$PORT
-security.protocol=SASL_SSL
-sasl.mechanism=SCRAM-SHA-512
-sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$user" password="$(cat "$SECRETS/$user.password")";
-ssl.truststore.type=PEM
-ssl.truststore.location=$SECRETS/ca.pem
-PROPS
+  sh "$(dirname "$0")/client-properties.sh" "$user" "$HOST:$PORT" "$SECRETS" \
+    >"$SECRETS/$user.properties"
 done
 # The broker (the apache/kafka image's appuser) reads its keystore, the JAAS file and the
 # passwords; the apps (deploy/Dockerfile's user app) their properties files; the certificates
