@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import suppress
+from typing import Any
 
 from kafka import KafkaAdminClient
 from kafka.admin import (
@@ -34,6 +35,15 @@ GRANTS = [  # principal, operation, resource type, resource name
 ]
 
 
+def allow(admin: KafkaAdminClient, grants: list[tuple[str, Any, Any, str]]) -> None:
+    """Grant each (user, operation, resource type, name) (also for the tests' own topics)."""
+    result = admin.create_acls([
+        ACL(f"User:{user}", "*", operation, ACLPermissionType.ALLOW, ResourcePattern(kind, name))
+        for user, operation, kind, name in grants])
+    if result["failed"]:
+        raise RuntimeError(f"ACLs refused: {result['failed']}")
+
+
 def admin_client(properties: str) -> KafkaAdminClient:
     """An admin client connected with the properties file's settings."""
     connection = connection_from({"kafka_config": properties}, "KAFKA_ADMIN", None)
@@ -52,12 +62,7 @@ def main(argv: list[str]) -> int:
         for topic in new:
             with suppress(TopicAlreadyExistsError):
                 admin.create_topics([topic])
-        acls = [ACL(f"User:{user}", "*", operation, ACLPermissionType.ALLOW,
-                    ResourcePattern(kind, name)) for user, operation, kind, name in GRANTS]
-        result = admin.create_acls(acls)
-        if result["failed"]:
-            print(f"ACLs refused: {result['failed']}", file=sys.stderr)
-            return 1
+        allow(admin, GRANTS)
         print(f"kafka: topics {', '.join(TOPICS)}; ACLs for detector and producer in place")
         return 0
     finally:

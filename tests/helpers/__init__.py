@@ -6,12 +6,24 @@
   names, reading a topic, committed and end offsets;
 - bundles: training a model bundle through the CLI (once per session per options), the CLI
   in-process, simulated CSV data;
-- faults: the end check of every case of the fault suite.
+- faults: the end check of every case of the fault suite;
+- secure: the local stack's secured Kafka (addresses, users, an admin granting ACLs).
 
 Fixtures live in the conftest.py files; these modules hold plain code that fixtures, tests and
 benchmarks import. A test module never imports from another test module.
 """
 
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def load_script(path: Path) -> ModuleType:
+    """A script outside the packages (deploy/...), imported as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -9,22 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.admin import (
-    ACL,
-    ACLOperation,
-    ACLPermissionType,
-    NewTopic,
-    ResourcePattern,
-    ResourceType,
-)
+from kafka.admin import ACLOperation, NewTopic, ResourceType
 
 from producer.kafka_client import Connection, connect, connection_from
-from tests.helpers import REPO
+from tests.helpers import REPO, load_script
 from tests.helpers.broker import drain, unique_name
 
 STATE = Path(os.environ.get("STACK_STATE_DIR", REPO / ".stack")) / "kafka-secure"
 READ, WRITE, DESCRIBE = ACLOperation.READ, ACLOperation.WRITE, ACLOperation.DESCRIBE
 TOPIC, GROUP = ResourceType.TOPIC, ResourceType.GROUP
+GRANTS = load_script(REPO / "deploy" / "local" / "kafka_grants.py")  # the stack's own grant code
 
 
 @dataclass(frozen=True)
@@ -71,10 +65,7 @@ class SecureKafka:
         """Allow `user` each (operation, resource type, name)."""
         admin = self.admin()
         try:
-            result = admin.create_acls([
-                ACL(f"User:{user}", "*", op, ACLPermissionType.ALLOW, ResourcePattern(kind, name))
-                for op, kind, name in grants])
-            assert not result["failed"], result["failed"]
+            GRANTS.allow(admin, [(user, op, kind, name) for op, kind, name in grants])
         finally:
             admin.close()
 

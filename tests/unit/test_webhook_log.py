@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-SCRIPT = Path(__file__).resolve().parents[2] / "deploy" / "alertmanager" / "webhook_log.py"
+from tests.helpers import REPO, load_script
+
+SCRIPT = REPO / "deploy" / "alertmanager" / "webhook_log.py"
 PATIENCE = 10.0
 
 
-def load() -> ModuleType:
-    """The receiver script as a module (it is not in a package)."""
-    spec = importlib.util.spec_from_file_location("webhook_log", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-webhook_log = load()
+webhook_log = load_script(SCRIPT)  # the receiver script (it is not in a package)
 
 
 class Lines(logging.Handler):
