@@ -88,21 +88,52 @@ class NumpyDense:
         count = sum(1 for k in arrays if k.startswith("kernel_"))
         self.layers = [(arrays[f"kernel_{i}"], arrays[f"bias_{i}"]) for i in range(count)]
         self.activation = ACTIVATIONS[activation]
+        self._rows: tuple[np.ndarray, np.ndarray] | None = None
 
     def reconstruct(self, windows: np.ndarray) -> np.ndarray:
         n = len(windows)
         x = windows - self.mean  # in place from here: no fresh temporaries per step
         x /= self.std
-        x = x.reshape(n, -1)
+        x = self.forward(x.reshape(n, -1)).reshape(windows.shape)
+        x *= self.std
+        x += self.mean
+        return x
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """The layers on standardised (n, window × channels) inputs."""
         for i, (kernel, bias) in enumerate(self.layers):
             x = x @ kernel
             x += bias
             if i < len(self.layers) - 1:
                 x = self.activation(x)
-        x = x.reshape(windows.shape)
-        x *= self.std
-        x += self.mean
         return x
+
+    def errors(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean squared error per channel in standard units, and the last reading's reconstruction.
+
+        What Scorer.errors computes from `reconstruct`, in fewer passes: the inputs standardised
+        a row of window × channels at a time (a broadcast of the 5-wide mean runs 5 values per
+        inner loop), the error taken in standard units so that only the last reading is scaled
+        back to raw units, and the squares summed per channel without an array of them.
+        """
+        n, window, channels = windows.shape
+        mean, std = self.rows(window)
+        x = windows.reshape(n, -1) - mean
+        x /= std
+        y = self.forward(x)
+        last = y[:, -channels:] * self.std
+        last += self.mean
+        y -= x
+        y = y.reshape(windows.shape)
+        errors = np.einsum("ntc,ntc->nc", y, y)  # channel by channel: a NaN or inf stays there
+        errors /= window
+        return errors, last
+
+    def rows(self, window: int) -> tuple[np.ndarray, np.ndarray]:
+        """The mean and standard deviation repeated over a window's readings (cached)."""
+        if self._rows is None or len(self._rows[0]) != window * len(self.mean):
+            self._rows = (np.tile(self.mean, window), np.tile(self.std, window))
+        return self._rows
 
 
 class KerasEngine:

@@ -83,15 +83,11 @@ class WindowHistory:
         code = {device: i for i, device in enumerate(seen)}
         codes = np.fromiter(map(code.__getitem__, devices), np.int64, n)
         slots = self.slots_for(list(seen))
-        batch = Batch(self._buffers[slots], self._held[slots], codes, values)
-        position = batch.held[codes] + batch.rank  # of each reading in its device's stream
-        rows = np.flatnonzero(position >= self.depth)
-        windows = batch.gather(codes[rows], position[rows, None] + np.arange(-self.depth, 1))
-        everyone = np.arange(len(seen))
-        ends = batch.held + batch.count  # each device's stream length after the batch
-        kept = batch.gather(everyone, ends[:, None] + np.arange(-self.depth, 0))
-        self._buffers[slots] = kept
-        self._held[slots] = np.minimum(ends, self.depth)
+        streams = Streams(self._buffers, slots, self._held[slots], codes, values)
+        rows = np.flatnonzero(streams.position >= self.depth)
+        windows = streams.windows(codes[rows], streams.position[rows])
+        self._buffers[slots] = streams.tails()
+        self._held[slots] = np.minimum(streams.length, self.depth)
         return windows, rows
 
     def slots_for(self, seen: list[Hashable]) -> np.ndarray:
@@ -142,34 +138,45 @@ class WindowHistory:
         return len(self._slots)
 
 
-class Batch:
-    """One batch laid out per device, to gather readings by their place in a device's stream.
+class Streams:
+    """A batch's devices' streams laid end to end: each one's held readings, then its batch's.
 
     Device i (codes index the batch's devices) had held[i] readings buffered, right-aligned in
-    buffers[i]. Place p of its stream is buffers[i][depth − held[i] + p] when p < held[i], else
-    the batch's (p − held[i])-th reading of that device.
+    its buffer row. Laid out so, the window ending at any place of a stream is window
+    consecutive rows, and the windows are one gather of row blocks from a strided view.
     """
 
-    def __init__(self, buffers: np.ndarray, held: np.ndarray, codes: np.ndarray,
-                 values: np.ndarray) -> None:
-        n, depth = len(codes), buffers.shape[1]
+    def __init__(self, buffers: np.ndarray, slots: np.ndarray, held: np.ndarray,
+                 codes: np.ndarray, values: np.ndarray) -> None:
+        n, depth, channels = len(codes), buffers.shape[1], values.shape[1]
         self.depth = depth
-        self.held = held
-        # One source to gather from: the held readings of the batch's devices, then the batch.
-        buffered = buffers.reshape(-1, values.shape[1])
-        self.source = np.concatenate([buffered, values])
-        self.order = np.argsort(codes, kind="stable") + len(buffered)  # rows device by device
-        self.count = np.bincount(codes, minlength=len(held))
-        self.start = np.concatenate([[0], np.cumsum(self.count)[:-1]])
-        self.rank = np.empty(n, dtype=np.int64)  # each reading's place among its device's
-        self.rank[self.order - len(buffered)] = np.arange(n) - np.repeat(self.start, self.count)
+        count = np.bincount(codes, minlength=len(held))
+        self.length = held + count  # each device's stream after the batch
+        self.start = np.cumsum(self.length) - self.length  # where each device's stream begins
+        order = np.argsort(codes, kind="stable")
+        rank = np.empty(n, dtype=np.int64)  # each reading's place among its device's in the batch
+        rank[order] = np.arange(n) - np.repeat(np.cumsum(count) - count, count)
+        self.position = held[codes] + rank  # each reading's place in its device's stream
+        self.laid = np.empty((int(self.length.sum()), channels))
+        self.laid[self.start[codes] + self.position] = values
+        places = np.arange(depth)
+        shift = (depth - held)[:, None]
+        kept = places >= shift  # the held readings, right-aligned in each buffer row
+        sources = (slots[:, None] * depth + places)[kept]
+        self.laid[(self.start[:, None] + places - shift)[kept]] = (
+            buffers.reshape(-1, channels)[sources])
 
-    def gather(self, codes: np.ndarray, places: np.ndarray) -> np.ndarray:
-        """Readings at these places (m, k) of these devices' streams: shape (m, k, channels)."""
-        held = self.held[codes][:, None]
-        rows = codes[:, None] * self.depth + self.depth - held + places
-        if len(self.order):
-            fresh = self.order[np.clip(self.start[codes][:, None] + places - held,
-                                       0, len(self.order) - 1)]
-            rows = np.where(places < held, rows, fresh)
-        return self.source[rows]
+    def windows(self, codes: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """The windows ending at these places of these devices' streams: (m, window, channels)."""
+        laid, window = self.laid, self.depth + 1
+        step, item = laid.strides
+        blocks = np.lib.stride_tricks.as_strided(
+            laid, (max(len(laid) - self.depth, 0), window, laid.shape[1]), (step, step, item),
+            writeable=False)
+        return blocks[self.start[codes] + ends - self.depth]
+
+    def tails(self) -> np.ndarray:
+        """Each device's last depth readings, right-aligned (rows before a short stream: any)."""
+        last = self.start + self.length  # one past each device's stream
+        places = np.maximum(last[:, None] + np.arange(-self.depth, 0), 0)
+        return self.laid[places]

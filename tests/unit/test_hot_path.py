@@ -1,4 +1,5 @@
-"""The serve loop's hot path: persistence in array operations, one BLAS thread, the settle poll."""
+"""The serve loop's hot path: persistence in array operations, one BLAS thread, the settle poll,
+the NumPy engine's errors and the windows gathered as blocks."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import numpy as np
 import pytest
 
 from detector.core.alarm import BATCH_N, Persistence, PersistenceState
-from detector.core.inference import one_blas_thread
+from detector.core.bundle import Bundle
+from detector.core.inference import NumpyDense, one_blas_thread
+from detector.core.scoring import Scorer
+from detector.core.windows import WindowHistory, windows_by_device
 from tests.helpers.serve_loop import FAST, HIGH, NORMAL, loop
 
 
@@ -72,3 +76,55 @@ def test_batches_awaiting_their_commit_make_the_next_poll_a_short_one():
     assert t.committed() == {0: 2}
     t.daemon.step()  # nothing waits for a commit: the full poll timeout
     assert timeouts == [500, 50, 50, 500]
+
+
+def random_dense(window: int, channels: int, activation: str, seed: int) -> Bundle:
+    """A dense bundle of random weights, means and scales (two layers)."""
+    rng = np.random.default_rng(seed)
+    size, hidden = window * channels, 3
+    mean, std = rng.normal(0, 50, channels), rng.uniform(0.1, 20, channels)
+    meta = {"version": "random", "channels": [f"c{i}" for i in range(channels)],
+            "window": window, "architecture": {"kind": "dense", "activation": activation},
+            "calibration": {"threshold": 0.5}, "scale": {"std": std.tolist()}}
+    arrays = {"mean": mean, "std": std,
+              "kernel_0": rng.normal(size=(size, hidden)).astype(np.float32),
+              "bias_0": rng.normal(size=hidden).astype(np.float32),
+              "kernel_1": rng.normal(size=(hidden, size)).astype(np.float32),
+              "bias_1": rng.normal(size=size).astype(np.float32)}
+    return Bundle(Path("unused"), meta, arrays)
+
+
+@pytest.mark.parametrize(("window", "activation"), [(1, "linear"), (20, "linear"), (5, "tanh")])
+def test_the_numpy_engine_s_errors_are_the_straightforward_reconstruction_s(window, activation):
+    scorer = Scorer(random_dense(window, 5, activation, seed=window))
+    assert isinstance(scorer.engine, NumpyDense)
+    rng = np.random.default_rng(window)
+    windows = scorer.engine.mean + scorer.engine.std * rng.normal(0, 3, (700, window, 5))
+    windows[0, 0, 1] = 1e200  # squares to inf (and more through the layers), as before
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        fast = scorer.score(windows)
+        errors, reconstruction = scorer.errors(windows)  # reconstruct, subtract, square, mean
+
+    np.testing.assert_array_equal(fast.reconstruction, reconstruction)
+    np.testing.assert_allclose(fast.channel_errors, errors, rtol=1e-12)
+    np.testing.assert_allclose(fast.score, errors.mean(axis=1) / scorer.threshold, rtol=1e-12)
+    assert not np.isfinite(fast.channel_errors[0]).all()
+    assert np.isfinite(fast.channel_errors[1:]).all()
+    assert np.array_equal(fast.top_channel, errors.argmax(axis=1))
+
+
+def test_windows_of_many_devices_streamed_in_batches_are_those_of_the_whole():
+    rng = np.random.default_rng(5)
+    values = rng.normal(size=(6000, 5))
+    devices = [f"d{i}" for i in rng.integers(0, 130, 6000)]
+    history, got, rows, start = WindowHistory(20, 5, max_devices=200), [], [], 0
+    for end in [*sorted(rng.choice(np.arange(1, 6000), 9, replace=False).tolist()), 6000]:
+        w, r = history.windows(devices[start:end], values[start:end])
+        got.append(w)
+        rows.append(r + start)
+        start = end
+    whole, whole_rows = windows_by_device(values, 20, np.array(devices))
+
+    np.testing.assert_array_equal(np.concatenate(rows), whole_rows)
+    np.testing.assert_array_equal(np.concatenate(got), whole)
