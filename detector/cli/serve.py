@@ -159,7 +159,12 @@ def run_serve(o: dict, connection: Connection) -> None:
         daemon = holder.get("daemon")
         return daemon.readiness() if daemon else (False, {"state": "starting"})
 
-    server = HealthServer(registry, readiness, o["metrics_host"], o["metrics_port"])
+    def liveness() -> tuple[bool, dict]:
+        daemon = holder.get("daemon")
+        return daemon.liveness() if daemon else (True, {"state": "starting"})
+
+    server = HealthServer(registry, readiness, o["metrics_host"], o["metrics_port"],
+                          liveness=liveness)
     server.start()
     log.info("serving /metrics and /healthz on http://%s:%d", o["metrics_host"], server.port)
     model = load_model(o["model"], parse_channels(o["channels"]))

@@ -87,6 +87,7 @@ class Daemon:
         self.scored = 0  # readings scored by this process
         self.rejected = 0  # records it sent to the dead-letter topic
         self.broker_ok = True
+        self.stepped = time.monotonic()  # when the loop last began a step (liveness)
         self.stopping = threading.Event()
         self.outbox = Outbox(producer, self.stopping, options.send_attempts, options.backoff,
                              options.backoff_max, options.send_timeout)
@@ -113,6 +114,12 @@ class Daemon:
         return ready, {"model": self.model.version, "partitions": parts, "warming": warming,
                        "broker": "ok" if ok else "unreachable", "delivery": delivery}
 
+    def liveness(self) -> tuple[bool, dict]:
+        """Alive while the loop steps: a step longer than max.poll.interval plus a minute (past
+        every retry's wait) is a wedged loop, which only a restart mends."""
+        quiet = time.monotonic() - self.stepped
+        return quiet <= self.options.max_poll_interval + 60, {"since_step_s": round(quiet, 1)}
+
     def run(self) -> None:
         """Join the group and process batches until stop(); then commit and close."""
         one_blas_thread()  # the model's small matrix products: worker threads only wait for cores
@@ -136,7 +143,7 @@ class Daemon:
     def step(self) -> None:
         """One poll and the processing of what it returns."""
         self.swap_model()
-        started = time.monotonic()
+        started = self.stepped = time.monotonic()
         # With batches sent but not committed, a poll that finds nothing returns soon, so their
         # commit follows the end of a burst within settle_poll_ms rather than a full poll timeout.
         pending = bool(self.outbox) or self.offsets.pending()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 
@@ -26,4 +27,13 @@ def test_slowloris_connections_do_not_stop_metrics_answering_others(start_detect
     finally:
         for sock in slow:
             sock.close()
+    assert detector.stop() == 0
+
+
+def test_livez_follows_the_serve_loop(start_detector, serve_topics):
+    detector = start_detector(serve_topics())
+    detector.wait_ready()
+    status, body = detector.get("/livez")
+    alive = json.loads(body)
+    assert status == 200 and alive["alive"] is True and alive["since_step_s"] < 60
     assert detector.stop() == 0

@@ -185,3 +185,15 @@ def test_readiness_follows_the_broker_away_and_back():
     assert t.sample("detector_consumer_lag_records", partition="0") == 0
     t.daemon.step()  # idle: commits at once (busy, commits are asynchronous and spaced out)
     assert t.committed() == {0: 2}
+
+
+def test_a_loop_that_stops_stepping_is_not_alive_and_one_that_steps_again_is():
+    t = loop()
+    t.daemon.step()
+    alive, detail = t.daemon.liveness()
+    assert alive and detail["since_step_s"] < 60
+    t.daemon.stepped -= t.daemon.options.max_poll_interval + 61  # a step begun long ago
+    assert t.daemon.liveness()[0] is False
+    assert t.daemon.readiness()[0] is True  # readiness asks other questions
+    t.daemon.step()
+    assert t.daemon.liveness()[0] is True
