@@ -11,7 +11,7 @@ from typing import Any
 import click
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from producer.kafka_client import Connection, connect, connection_from, scrub_logs
+from producer.kafka_client import Connection, connect, connection_from
 from producer.kafka_client import security_options as kafka_security
 from producer.options import SEED, FiniteRange, OneLineErrors
 from producer.outputs import check_file
@@ -153,17 +153,10 @@ def simulate(
         write_csv(Simulator(devices=devices, anomaly_rate=anomaly_rate, seed=seed), count, output)
         return
     sim = Simulator(devices=devices, anomaly_rate=anomaly_rate, seed=seed)
-    sink, counter = kafka_sink(kafka_connection(bootstrap, kafka), topic, metrics_port)
+    sink, counter = kafka_sink(connection_from(kafka, "PRODUCER", bootstrap), topic, metrics_port)
     stop_on_sigterm()
     sent = pump(simulated(sim, count), sink, rate, counter)
     click.echo(f"sent {sent} readings to {topic}")
-
-
-def kafka_connection(bootstrap: str | None, options: dict[str, Any]) -> Connection:
-    """The broker's address and security settings; secrets kept out of log lines from now."""
-    connection = connection_from(options, "PRODUCER", bootstrap)
-    scrub_logs(connection.security)
-    return connection
 
 
 def kafka_sink(connection: Connection, topic: str, metrics_port: int) -> tuple[KafkaSink, Counter]:
@@ -251,7 +244,7 @@ def replay(
     from producer.replay import csv_readings
 
     readings = csv_readings(csv_file, device)
-    sink, counter = kafka_sink(kafka_connection(bootstrap, kafka), topic, metrics_port)
+    sink, counter = kafka_sink(connection_from(kafka, "PRODUCER", bootstrap), topic, metrics_port)
     stop_on_sigterm()
     sent = pump(readings, sink, rate, counter)
     click.echo(f"sent {sent} rows of {csv_file} to {topic}")

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +83,9 @@ class Connection:
     security: Security = field(default_factory=lambda: check(Security()))
     prefix: str = "KAFKA"  # of the environment variables the settings came from
 
+    @cached_property
     def client_kwargs(self) -> dict[str, Any]:
-        """kafka-python's keyword arguments for this connection."""
+        """kafka-python's keyword arguments (one TLS context, read once, for every client)."""
         return {"bootstrap_servers": self.bootstrap.split(","), **client_kwargs(self.security)}
 
 
@@ -101,7 +103,8 @@ def secret_from(prefix: str, name: str, path: str | None) -> Secret | None:
 def connection_from(opts: dict[str, Any], prefix: str, bootstrap: str | None,
                     default: str | None = None) -> Connection:
     """The connection the options describe; `bootstrap` None means not given (then the
-    properties file's bootstrap.servers, else `default`, else an InputError)."""
+    properties file's bootstrap.servers, else `default`, else an InputError). Its CA and key
+    files are read now (a bad one stops start-up) and its secrets kept out of log lines."""
     base, file_bootstrap = Security(), None
     if opts.get("kafka_config"):
         path = opts["kafka_config"]
@@ -127,9 +130,10 @@ def connection_from(opts: dict[str, Any], prefix: str, bootstrap: str | None,
     if not address:
         raise InputError(f"no Kafka address: give --bootstrap HOST:PORT ({prefix}_BOOTSTRAP) or "
                          "bootstrap.servers in --kafka-config")
-    security = check(given.over(base))
-    client_kwargs(security)  # reads the CA and key files now: a bad one stops start-up
-    return Connection(address.strip(), security, prefix)
+    connection = Connection(address.strip(), check(given.over(base)), prefix)
+    connection.client_kwargs  # noqa: B018 (builds the TLS context now)
+    scrub_logs(connection.security)
+    return connection
 
 
 def connect(what: str, factory: Any, connection: Connection, hint: str, **config: Any) -> Any:
@@ -137,7 +141,7 @@ def connect(what: str, factory: Any, connection: Connection, hint: str, **config
     fix (`hint` names the command's bootstrap option and how to start a broker)."""
     with recorded_errors() as errors:
         try:
-            return factory(**connection.client_kwargs(), bootstrap_timeout_ms=CONNECT_TIMEOUT_MS,
+            return factory(**connection.client_kwargs, bootstrap_timeout_ms=CONNECT_TIMEOUT_MS,
                            **config)
         except Exception as exc:
             raise InputError(explain(what, exc, errors, connection, hint)) from None
@@ -175,7 +179,7 @@ class Scrubber(logging.Filter):
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self.secrets = {s for s in secrets if s}
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -186,11 +190,15 @@ class Scrubber(logging.Filter):
         return True
 
 
+SCRUBBER = Scrubber([])  # one filter for the process, however many connections it reads
+
+
 def scrub_logs(security: Security) -> None:
-    """Keep the secrets of `security` out of every log line (root handlers, now and later)."""
+    """Keep the secrets of `security` out of the lines of every handler the root logger has
+    (configure logging first) or, with none, of logging's last resort."""
     if not security.secrets():
         return
-    scrubber = Scrubber(security.secrets())
+    SCRUBBER.secrets.update(security.secrets())
     for handler in logging.getLogger().handlers or [logging.lastResort]:
-        if handler is not None:
-            handler.addFilter(scrubber)
+        if handler is not None and SCRUBBER not in handler.filters:
+            handler.addFilter(SCRUBBER)

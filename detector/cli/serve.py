@@ -19,7 +19,7 @@ import click
 from click.core import ParameterSource
 
 from detector.errors import ConfigError
-from producer.kafka_client import Connection, connection_from, scrub_logs, security_options
+from producer.kafka_client import Connection, connection_from, security_options
 from producer.kafka_client import connect as connect_client
 
 log = logging.getLogger("detector.serve")
@@ -51,12 +51,10 @@ def configure_logging(level: str) -> None:
 
 def kafka_connection(opts: dict[str, Any]) -> Connection:
     """Where the broker is and how to talk to it, from the options (--bootstrap given wins over
-    a properties file's bootstrap.servers); its secrets kept out of every log line from now."""
+    a properties file's bootstrap.servers, which wins over the default)."""
     given = click.get_current_context().get_parameter_source("bootstrap")
     bootstrap = opts["bootstrap"] if given is not ParameterSource.DEFAULT else None
-    connection = connection_from(opts, "DETECTOR", bootstrap, default=DEFAULT_BOOTSTRAP)
-    scrub_logs(connection.security)
-    return connection
+    return connection_from(opts, "DETECTOR", bootstrap, default=DEFAULT_BOOTSTRAP)
 
 
 def connect(what: str, factory: Any, connection: Connection, **config: Any) -> Any:

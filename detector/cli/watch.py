@@ -14,9 +14,9 @@ from detector.cli.serve import (
     connect,
     kafka_connection,
     option,
-    security_options,
 )
 from detector.printable import printable, text_of
+from producer.kafka_client import security_options
 
 
 @click.command()
