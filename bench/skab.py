@@ -52,7 +52,7 @@ PRESETS = {  # the notebook: Conv_AE() fit on the 400 rows, UCL = q0.999 of thei
     "conv-ae": "--architecture conv-shared --window 60 --hidden 32,16 --activation relu "
     "--dropout 0.2 --epochs 100 --batch-size 32 --learning-rate 0.001 --patience 5 "
     "--calibrate-on training --calibration quantile --target-far 0.001 --margin 1.3333333333 "
-    "--persistence 59/59",
+    "--persistence 59/59 --residual absolute",
 }
 MARGINS = (1.0, 1.5, 2.0, 3.0, 4.0)
 RULES = ("1/1", "5/10", "20/30")

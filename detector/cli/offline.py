@@ -51,6 +51,7 @@ def train(
     holdout: float,
     margin: float,
     gap_power: float,
+    residual: str,
     persistence: Persistence,
     validation: str,
     calibrate_on: str,
@@ -78,7 +79,7 @@ def train(
     options = TrainingOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               patience=patience, seed=seed, validation=validation)  # fmt: skip
     plan = TrainingPlan(arch, options, calibration, target_far, holdout, margin, persistence,
-                        calibrate_on, gap_power)  # fmt: skip
+                        calibrate_on, gap_power, residual)  # fmt: skip
     started = time.monotonic()
     meta = train_bundle(values, channels, out, plan, devices, source, echo_err)
     echo_err(f"trained in {time.monotonic() - started:.1f} s")
@@ -233,6 +234,8 @@ def info(bundle: str, as_json: bool) -> None:
         f"threshold    {cal['threshold']:.6g} ({cal.get('method')}, target FAR "
         f"{cal.get('target_far')}, margin {cal.get('details', {}).get('margin', 1)}, "
         f"{cal.get('holdout_size')} held-out windows)",
+        f"residual     {meta.get('residual', 'squared')} (the error: the mean of the window's "
+        "gaps, so squared or absolute, in standard units)",
         f"persistence  {persistence_of(meta)} (alarm when k of a device's last n are above)",
         "held-out     " + ", ".join(f"q{k}={v:.4g}" for k, v in cal.get("quantiles", {}).items()),
         f"training     {summary.get('source')}: {summary.get('epochs_run')} epochs, "

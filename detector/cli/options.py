@@ -13,7 +13,7 @@ import click
 from detector.core.alarm import MAX_N, Persistence, parse_persistence
 from detector.core.calibration import METHODS
 from detector.core.quiet import show_logs
-from detector.core.schema import ACTIVATIONS
+from detector.core.schema import ACTIVATIONS, RESIDUALS
 from detector.errors import DataError
 from producer.options import SEED, FiniteRange
 
@@ -204,6 +204,14 @@ def training_options(command: Callable) -> Callable:
             show_default=True,
             help="Multiply the threshold by (median held-out error / median training error) ** P: "
             "headroom from how much worse unseen normal data looks (0 = off).",
+        ),
+        click.option(
+            "--residual",
+            type=click.Choice(RESIDUALS),
+            default="squared",
+            show_default=True,
+            help="A window's error: the mean squared or the mean absolute gap between readings "
+            "and reconstruction (standard units), in calibration and scoring alike.",
         ),
         click.option(
             "--persistence",

@@ -53,6 +53,12 @@ class Bundle:
         return float(self.meta["calibration"]["threshold"])
 
     @property
+    def residual(self) -> str:
+        """How the error averages the gaps: `squared` (also when bundle.json predates it) or
+        `absolute`."""
+        return str(self.meta.get("residual", "squared"))
+
+    @property
     def scale(self) -> np.ndarray:
         """Per-channel standard deviation of the training data, the unit of the error."""
         return np.asarray(self.meta["scale"]["std"], dtype=np.float64)

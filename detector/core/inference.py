@@ -108,8 +108,10 @@ class NumpyDense:
                 x = self.activation(x)
         return x
 
-    def errors(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean squared error per channel in standard units, and the last reading's reconstruction.
+    def errors(self, windows: np.ndarray, residual: str = "squared"
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean squared (or absolute) error per channel in standard units, and the last reading's
+        reconstruction.
 
         What Scorer.errors computes from `reconstruct`, in fewer passes: the inputs standardised
         a row of window × channels at a time (a broadcast of the 5-wide mean runs 5 values per
@@ -125,7 +127,10 @@ class NumpyDense:
         last += self.mean
         y -= x
         y = y.reshape(windows.shape)
-        errors = np.einsum("ntc,ntc->nc", y, y)  # channel by channel: a NaN or inf stays there
+        if residual == "absolute":
+            errors = np.abs(y, out=y).sum(axis=1)
+        else:
+            errors = np.einsum("ntc,ntc->nc", y, y)  # channel by channel: a NaN or inf stays there
         errors /= window
         return errors, last
 

@@ -20,6 +20,7 @@ FORMAT = 1
 MAX_WINDOW = 10_000
 MAX_PERSISTENCE = 1000
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "elu", "gelu")
+RESIDUALS = ("squared", "absolute")  # how a window's error averages its gaps; squared by default
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 Size = Annotated[int, msgspec.Meta(ge=1, le=4096)]
@@ -84,6 +85,7 @@ class Meta(msgspec.Struct):
     scale: Scale
     calibration: Calibration
     persistence: Persistence = msgspec.field(default_factory=lambda: Persistence(1, 1))
+    residual: Literal[RESIDUALS] = "squared"  # type: ignore[valid-type]  # absent: squared
     training: dict[str, Any] = {}
 
 

@@ -1,9 +1,10 @@
 """Scoring: reconstruct a batch of windows in one model call, and measure each one's error.
 
-The error of a window is the mean squared reconstruction error over its readings and channels, in
-units of each channel's training standard deviation, so channels of any scale weigh alike. The score
-is error / threshold. Scoring only measures: whether a score flags its reading is the alarm rule's
-call (`detector.core.alarm.AlarmRule`), the same offline and online.
+The error of a window is the mean squared (or, with the bundle's `residual` "absolute", the mean
+absolute) reconstruction error over its readings and channels, in units of each channel's training
+standard deviation, so channels of any scale weigh alike. The score is error / threshold. Scoring
+only measures: whether a score flags its reading is the alarm rule's call
+(`detector.core.alarm.AlarmRule`), the same offline and online.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class Scorer:
         self.channels = bundle.channels
         self.version = bundle.version if "version" in bundle.meta else ""
         self.engine = make_engine(bundle, engine) if isinstance(engine, str) else engine
+        self.residual = bundle.residual
+        self._inverse_std = 1.0 / bundle.scale
         self._inverse_variance = 1.0 / bundle.scale**2
 
     def score(self, windows: np.ndarray) -> Scores:
@@ -55,7 +58,8 @@ class Scorer:
         if len(windows) == 0:
             return empty_scores(len(self.channels))
         fast = getattr(self.engine, "errors", None)  # NumpyDense: the same, in fewer passes
-        channel_errors, reconstruction = fast(windows) if fast else self.errors(windows)
+        channel_errors, reconstruction = (fast(windows, self.residual) if fast
+                                          else self.errors(windows))
         error = channel_errors.mean(axis=1)
         score = error / self.threshold
         return Scores(
@@ -67,12 +71,17 @@ class Scorer:
         )
 
     def errors(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean squared error per channel (in training deviations) and the last reconstruction."""
+        """Mean squared (or absolute) error per channel in training deviations, and the last
+        reconstruction."""
         reconstruction = self.engine.reconstruct(windows)
-        squared = windows - reconstruction  # squared in place
-        np.square(squared, out=squared)
-        squared *= self._inverse_variance
-        return squared.mean(axis=1), reconstruction[:, -1, :]
+        gaps = windows - reconstruction  # squared (or made absolute) in place
+        if self.residual == "absolute":
+            np.abs(gaps, out=gaps)
+            gaps *= self._inverse_std
+        else:
+            np.square(gaps, out=gaps)
+            gaps *= self._inverse_variance
+        return gaps.mean(axis=1), reconstruction[:, -1, :]
 
 
 def empty_scores(channels: int) -> Scores:

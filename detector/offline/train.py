@@ -46,6 +46,7 @@ class TrainingPlan:
     persistence: Persistence = field(default_factory=Persistence)
     calibrate_on: str = "held-out"  # or "training": the fitting windows themselves (in-sample)
     gap_power: float = 0.0  # the threshold times (median held-out / median fit error) ** this
+    residual: str = "squared"  # a window's error: the mean squared or absolute gap, calibration too
 
 
 def train_bundle(
@@ -85,6 +86,7 @@ def train_bundle(
         "architecture": plan.architecture.to_dict(),
         "scale": {"mean": mean.tolist(), "std": std.tolist()},
         "calibration": {"threshold": 1.0},
+        "residual": plan.residual,
     }
     scorer = Scorer(Bundle(Path(out), meta, arrays), engine=KerasEngine(model))
     held_errors = scorer.score(held_windows).error
