@@ -23,7 +23,7 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import table
-from bench.skab import DEFAULT_FOLDER, TRAIN_ROWS, labelled_files
+from bench.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS, labelled_files
 from detector.core.alarm import parse_persistence, persist
 from detector.core.bundle import load_bundle
 from detector.core.scoring import Scorer
@@ -31,9 +31,6 @@ from detector.core.windows import windows_by_device
 from detector.offline.evaluate import Quality, quality
 from detector.offline.train import split_rows
 from producer.tables import read_csv
-
-ARGS = "--architecture dense --window 20 --hidden 8 --validation random --calibration pot " \
-       "--target-far 0.01"
 
 
 def train_file(path: Path, args: list[str], tmp: Path) -> dict[str, np.ndarray]:
@@ -62,7 +59,8 @@ def train_file(path: Path, args: list[str], tmp: Path) -> dict[str, np.ndarray]:
     return {"error": error, "fit": scorer.score(fit).error, "held": scorer.score(held).error,
             "truth": frame["anomaly"].to_numpy() > 0,
             "calibrated": np.asarray(bundle.meta["calibration"]["details"].get(
-                "calibrated_threshold", bundle.threshold))}  # fmt: skip
+                "calibrated_threshold", bundle.threshold)),
+            "threshold": np.asarray(bundle.threshold)}  # fmt: skip
 
 
 def flags(error: np.ndarray, threshold: float, rule: str) -> np.ndarray:
@@ -76,6 +74,7 @@ def gap(f: dict, q: float = 0.5) -> float:
 
 
 RULES = {  # name -> threshold from the training rows' errors only (calibrated = POT at 1 %)
+    "the bundle's own (--train-args)": lambda f: float(f["threshold"]),
     **{f"pot x {m:g}": (lambda f, m=m: m * float(f["calibrated"])) for m in (1, 1.5, 2, 2.25)},
     **{f"pot x gap50^{p:g}": (lambda f, p=p: float(f["calibrated"]) * gap(f) ** p)
        for p in (1, 1.5, 2, 3)},
@@ -89,7 +88,7 @@ RULES = {  # name -> threshold from the training rows' errors only (calibrated =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
-    parser.add_argument("--train-args", default=ARGS)
+    parser.add_argument("--train-args", default=DEFAULT_TRAIN_ARGS)
     parser.add_argument("--cache", type=Path)
     parser.add_argument("--persistence", default="5/10")
     args = parser.parse_args()

@@ -51,6 +51,8 @@ def train(
     holdout: float,
     margin: float,
     gap_power: float,
+    headroom: str,
+    horizon: float | None,
     residual: str,
     persistence: Persistence,
     validation: str,
@@ -67,6 +69,7 @@ def train(
         raise DataError("give either DATA.csv or --simulate N (one of them)")
     if dropout and architecture == "dense":
         raise DataError("--dropout applies to the conv architectures only")
+    check_headroom(headroom, horizon, gap_power, calibrate_on)
     check_bundle_out(out)
     values, channels, devices, source = training_data(data, simulate, columns, seed)
     check_training_data(values, channels, devices, window, holdout, source)
@@ -79,13 +82,28 @@ def train(
     options = TrainingOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               patience=patience, seed=seed, validation=validation)  # fmt: skip
     plan = TrainingPlan(arch, options, calibration, target_far, holdout, margin, persistence,
-                        calibrate_on, gap_power, residual)  # fmt: skip
+                        calibrate_on, gap_power, residual, headroom, horizon or 1.0)  # fmt: skip
     started = time.monotonic()
     meta = train_bundle(values, channels, out, plan, devices, source, echo_err)
     echo_err(f"trained in {time.monotonic() - started:.1f} s")
     click.echo(
         f"wrote {out} (version {meta['version']}, threshold {meta['calibration']['threshold']:.6g})"
     )
+
+
+def check_headroom(headroom: str, horizon: float | None, gap_power: float, calibrate_on: str
+                   ) -> None:
+    """`--headroom drift` takes `--horizon`, and neither a gap power nor in-sample calibration."""
+    if headroom != "drift":
+        if horizon is not None:
+            raise DataError("--horizon applies to --headroom drift only")
+        return
+    if gap_power:
+        raise DataError("--headroom drift and --gap-power both set the threshold's headroom: "
+                        "give one of them")
+    if calibrate_on == "training":
+        raise DataError("--headroom drift needs held-out data: it cannot go with "
+                        "--calibrate-on training")
 
 
 def check_bundle_out(out: str) -> None:
@@ -233,7 +251,9 @@ def info(bundle: str, as_json: bool) -> None:
         f"activation={arch.get('activation')}",
         f"threshold    {cal['threshold']:.6g} ({cal.get('method')}, target FAR "
         f"{cal.get('target_far')}, margin {cal.get('details', {}).get('margin', 1)}, "
-        f"{cal.get('holdout_size')} held-out windows)",
+        f"{cal.get('holdout_size')} held-out windows"
+        + (f", drift headroom x{cal['details']['headroom']:.3g}" if "headroom" in
+           cal.get("details", {}) else "") + ")",
         f"residual     {meta.get('residual', 'squared')} (the error: the mean of the window's "
         "gaps, so squared or absolute, in standard units)",
         f"persistence  {persistence_of(meta)} (alarm when k of a device's last n are above)",

@@ -206,6 +206,21 @@ def training_options(command: Callable) -> Callable:
             "headroom from how much worse unseen normal data looks (0 = off).",
         ),
         click.option(
+            "--headroom",
+            type=click.Choice(["none", "drift"]),
+            default="none",
+            show_default=True,
+            help="drift: a probe model fitted on the oldest half of the data measures how the "
+            "median error grows with distance; the threshold grows as that median will at "
+            "the middle of --horizon (never lower).",
+        ),
+        click.option(
+            "--horizon",
+            type=FiniteRange(0, 100, min_open=True),
+            help="With --headroom drift: how long the threshold must hold past the data, in "
+            "multiples of the data's length [default: 1].",
+        ),
+        click.option(
             "--residual",
             type=click.Choice(RESIDUALS),
             default="squared",

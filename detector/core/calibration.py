@@ -15,7 +15,10 @@ stretch cannot show (the calibrated value is kept as `calibrated_threshold`). A 
 derives that headroom from the data instead: the generalisation gap g = median held-out error /
 median training error says how much worse normal data the model never saw looks than the data it
 fitted; the threshold is multiplied by g ** P (P = 2: once for the held-out stretch, once more for
-data further on), so a model that generalises badly gets a threshold to match.
+data further on), so a model that generalises badly gets a threshold to match. That P was chosen
+on labelled files; a `Headroom` from `drift_headroom` decides from the training rows alone: a
+probe's growth exponent (`growth_exponent`) carries the held-out excess over the fitting error to
+the distance the threshold has to hold at.
 """
 
 from __future__ import annotations
@@ -47,6 +50,14 @@ class Calibration:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Headroom:
+    """A factor on the calibrated threshold, and the figures it came from (for the details)."""
+
+    factor: float
+    details: dict[str, float] = field(default_factory=dict)
+
+
 def calibrate(
     errors: np.ndarray,
     method: str = "pot",
@@ -55,6 +66,7 @@ def calibrate(
     window: int = 1,
     fit_errors: np.ndarray | None = None,
     gap_power: float = 0.0,
+    headroom: Headroom | None = None,
 ) -> Calibration:
     """Threshold the held-out `errors` so that a fraction `target_far` of normal data exceeds it."""
     errors = np.asarray(errors, dtype=np.float64)
@@ -78,9 +90,12 @@ def calibrate(
         gap = generalisation_gap(errors, fit_errors)
         details["gap"], details["gap_power"] = gap, gap_power
         factor *= gap**gap_power
+    if headroom is not None:
+        details |= headroom.details
+        factor *= headroom.factor
     if margin != 1.0:
         details["margin"] = margin
-    if factor != 1.0 or gap_power:
+    if factor != 1.0 or gap_power or headroom is not None:
         details["calibrated_threshold"] = threshold
         threshold *= factor
     quantiles = {str(q): float(np.quantile(errors, q)) for q in REPORTED_QUANTILES}
@@ -93,6 +108,38 @@ def generalisation_gap(held: np.ndarray, fit: np.ndarray | None) -> float:
     if fit is None or len(fit) == 0 or not np.median(fit) > 0:
         raise DataError("a generalisation gap needs the training windows' errors")
     return max(1.0, float(np.median(held) / np.median(fit)))
+
+
+def growth_exponent(
+    floor: float, errors: np.ndarray, distances: np.ndarray, power: float
+) -> float:
+    """β of median error − floor ∝ distance ** β, from the nearer and farther half of windows
+    past a probe's fitting rows; clamped to [0, power] (a linear drift grows the gap linearly)."""
+    near = distances <= np.median(distances)
+    if near.all():
+        return 0.0
+    m1, m2 = float(np.median(errors[near])), float(np.median(errors[~near]))
+    if m2 <= m1:
+        return 0.0
+    if m1 <= floor:
+        return float(power)
+    ratio = np.median(distances[~near]) / np.median(distances[near])
+    return float(np.clip(np.log((m2 - floor) / (m1 - floor)) / np.log(ratio), 0.0, power))
+
+
+def drift_headroom(
+    fit: np.ndarray, held: np.ndarray, held_distances: np.ndarray, beta: float, distance: float
+) -> Headroom:
+    """The held-out median's excess over the fitting median carried from the held-out windows'
+    median distance to `distance` as distance ** beta: the threshold grows as that median."""
+    e0, eh = float(np.median(fit)), float(np.median(held))
+    dh = float(np.median(held_distances))
+    if not (e0 > 0 and eh > 0 and dh > 0):
+        raise DataError("a drift headroom needs positive training and held-out errors")
+    et = eh + max(eh - e0, 0.0) * ((distance / dh) ** beta - 1.0)  # e0 + excess x growth
+    factor = max(1.0, et / eh)
+    return Headroom(factor, {"drift_exponent": beta, "drift_distance": distance,
+                             "held_out_distance": dh, "headroom": factor})
 
 
 def pot_threshold(

@@ -21,6 +21,7 @@ MAX_WINDOW = 10_000
 MAX_PERSISTENCE = 1000
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "elu", "gelu")
 RESIDUALS = ("squared", "absolute")  # how a window's error averages its gaps; squared by default
+RESIDUAL_POWER = {"squared": 2, "absolute": 1}  # how a gap grows with a channel's offset
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 Size = Annotated[int, msgspec.Meta(ge=1, le=4096)]

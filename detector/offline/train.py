@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from detector.core.alarm import Persistence
 from detector.core.bundle import Bundle, save_bundle
-from detector.core.calibration import calibrate
+from detector.core.calibration import calibrate, drift_headroom, growth_exponent
 from detector.core.inference import KerasEngine, dense_arrays, scaling_arrays
 from detector.core.model import Architecture, TrainingOptions, train
+from detector.core.schema import RESIDUAL_POWER
 from detector.core.scoring import Scorer
 from detector.core.windows import windows_by_device
 from detector.errors import DataError
@@ -47,6 +49,8 @@ class TrainingPlan:
     calibrate_on: str = "held-out"  # or "training": the fitting windows themselves (in-sample)
     gap_power: float = 0.0  # the threshold times (median held-out / median fit error) ** this
     residual: str = "squared"  # a window's error: the mean squared or absolute gap, calibration too
+    headroom: str = "none"  # "drift": the threshold grows as a probe says the errors will
+    horizon: float = 1.0  # drift: how long the threshold must hold, in multiples of the data
 
 
 def train_bundle(
@@ -61,13 +65,15 @@ def train_bundle(
     """Train, calibrate and write a bundle from normal readings (n, channels); its metadata."""
     window = plan.architecture.window
     check_training_data(values, channels, devices, window, plan.holdout, source)
+    if plan.headroom == "drift":  # the probe fits on the oldest half and watches the rest
+        check_training_data(values, channels, devices, window, 0.5, source)
     in_sample = plan.calibrate_on == "training"
     cut = len(values) if in_sample else split_rows(len(values), plan.holdout)
     dev_fit = devices[:cut] if devices is not None else None
     dev_held = devices[cut:] if devices is not None else None
     fit_windows, _ = windows_by_device(values[:cut], window, dev_fit)
-    held_windows = (fit_windows if in_sample
-                    else windows_by_device(values[cut:], window, dev_held)[0])
+    held_windows, held_rows = ((fit_windows, np.arange(len(fit_windows))) if in_sample
+                               else windows_by_device(values[cut:], window, dev_held))
     if len(fit_windows) < MIN_WINDOWS or len(held_windows) < MIN_HELD_OUT:
         raise DataError(
             f"{source}: {len(values)} rows are too few to train and calibrate a model with window "
@@ -77,22 +83,16 @@ def train_bundle(
         f"training on {len(fit_windows)} windows of {window} x {len(channels)}, "
         f"calibrating on {len(held_windows)} {'training' if in_sample else 'held-out'} windows"
     )
-    model, curves = train(fit_windows, plan.architecture, plan.options, progress)
-    arrays = dense_arrays(model) if plan.architecture.kind == "dense" else scaling_arrays(model)
-    mean, std = arrays["mean"], arrays["std"]
-    meta = {
-        "channels": list(channels),
-        "window": window,
-        "architecture": plan.architecture.to_dict(),
-        "scale": {"mean": mean.tolist(), "std": std.tolist()},
-        "calibration": {"threshold": 1.0},
-        "residual": plan.residual,
-    }
-    scorer = Scorer(Bundle(Path(out), meta, arrays), engine=KerasEngine(model))
+    model, curves, arrays, meta, scorer = fitted(fit_windows, channels, plan, out, progress)
     held_errors = scorer.score(held_windows).error
     fit_errors = scorer.score(fit_windows)
+    headroom = None
+    if plan.headroom == "drift":
+        beta = probe_exponent(values, channels, devices, plan, out, progress)
+        distance = len(values) - cut + plan.horizon * len(values) / 2
+        headroom = drift_headroom(fit_errors.error, held_errors, held_rows + 1.0, beta, distance)
     calibration = calibrate(held_errors, plan.calibration, plan.target_far, plan.margin, window,
-                            fit_errors.error, plan.gap_power)  # fmt: skip
+                            fit_errors.error, plan.gap_power, headroom)  # fmt: skip
     if not np.isfinite(calibration.threshold) or calibration.threshold <= 0:
         raise DataError(
             f"{source}: calibration gave the threshold {calibration.threshold:g}: the held-out "
@@ -101,6 +101,7 @@ def train_bundle(
     progress(
         f"threshold {calibration.threshold:.6g} ({calibration.method}, target FAR "
         f"{calibration.target_far:g}, margin {plan.margin:g}, gap power {plan.gap_power:g}, "
+        f"headroom {plan.headroom} x{calibration.details.get('headroom', 1.0):.3g}, "
         f"{calibration.holdout_size} "
         f"{'training' if in_sample else 'held-out'} windows), persistence {plan.persistence}"
     )
@@ -125,4 +126,45 @@ def train_bundle(
         "patience": plan.options.patience,
         "validation": plan.options.validation,
     }
+    if plan.headroom == "drift":
+        meta["training"]["horizon"] = plan.horizon
     return save_bundle(out, model, meta, arrays)
+
+
+def fitted(
+    windows: np.ndarray, channels: list[str], plan: TrainingPlan, out: str | Path,
+    progress: Callable[[str], None],
+) -> tuple[Any, dict, dict[str, np.ndarray], dict, Scorer]:
+    """A model fitted on the windows: the model, its loss curves, its arrays, the metadata so
+    far and a Scorer of it (through Keras, with the plan's residual)."""
+    model, curves = train(windows, plan.architecture, plan.options, progress)
+    arrays = dense_arrays(model) if plan.architecture.kind == "dense" else scaling_arrays(model)
+    meta = {
+        "channels": list(channels),
+        "window": plan.architecture.window,
+        "architecture": plan.architecture.to_dict(),
+        "scale": {"mean": arrays["mean"].tolist(), "std": arrays["std"].tolist()},
+        "calibration": {"threshold": 1.0},
+        "residual": plan.residual,
+    }
+    return model, curves, arrays, meta, Scorer(Bundle(Path(out), meta, arrays),
+                                               engine=KerasEngine(model))
+
+
+def probe_exponent(
+    values: np.ndarray, channels: list[str], devices: np.ndarray | None, plan: TrainingPlan,
+    out: str | Path, progress: Callable[[str], None],
+) -> float:
+    """The drift headroom's growth exponent: the same model fitted on the oldest half of the
+    rows, its errors on the windows of the newer half against their distance from it."""
+    half, window = split_rows(len(values), 0.5), plan.architecture.window
+    older, newer = (None, None) if devices is None else (devices[:half], devices[half:])
+    fit = windows_by_device(values[:half], window, older)[0]
+    later, rows = windows_by_device(values[half:], window, newer)
+    progress(f"probe: training on {len(fit)} windows of the oldest half, watching {len(later)}")
+    scorer = fitted(fit, channels, plan, out, lambda line: progress(f"probe: {line}"))[-1]
+    floor = float(np.median(scorer.score(fit).error))
+    beta = growth_exponent(floor, scorer.score(later).error, rows + 1.0,
+                           RESIDUAL_POWER[plan.residual])  # fmt: skip
+    progress(f"probe: the median error grows as distance ** {beta:.3g}")
+    return beta
