@@ -35,3 +35,23 @@ def dense_bundle(window: int, persistence: dict | None = None, threshold: float 
         "bias_0": np.zeros(size),
     }
     return Bundle(Path("unused"), meta, arrays)
+
+
+def random_dense(window: int, channels: int, activation: str = "linear", seed: int = 0,
+                 residual: str | None = None) -> Bundle:
+    """`dense_bundle` with random means, scales and two random layers (3 hidden units), and the
+    residual given (none: as a bundle written before the option)."""
+    rng = np.random.default_rng(seed)
+    names = [f"c{i}" for i in range(channels)]
+    base = dense_bundle(window, threshold=0.5, version="random", channels=names)
+    std = rng.uniform(0.1, 20, channels)
+    meta = {**base.meta, "scale": {"std": std.tolist()},
+            "architecture": {"kind": "dense", "activation": activation}}
+    if residual is not None:
+        meta["residual"] = residual
+    shapes = [(window * channels, 3), (3, window * channels)]
+    layers = {f"{kind}_{i}": rng.normal(size=shape if kind == "kernel" else shape[1])
+              for i, shape in enumerate(shapes) for kind in ("kernel", "bias")}
+    arrays = {"mean": rng.normal(0, 50, channels), "std": std,
+              **{k: v.astype(np.float32) for k, v in layers.items()}}
+    return Bundle(base.path, meta, arrays)

@@ -14,15 +14,7 @@ from detector.core.inference import NumpyDense
 from detector.core.schema import parse_meta
 from detector.core.scoring import Scorer
 from detector.errors import BundleError
-from tests.unit.test_hot_path import random_dense
-
-
-def with_residual(bundle: Bundle, residual: str | None) -> Bundle:
-    """The same bundle, its bundle.json saying `residual` (or nothing, as before the option)."""
-    meta = {k: v for k, v in bundle.meta.items() if k != "residual"}
-    if residual is not None:
-        meta["residual"] = residual
-    return Bundle(bundle.path, meta, bundle.arrays)
+from tests.helpers.dense import random_dense
 
 
 def windows_for(scorer: Scorer, n: int, seed: int) -> np.ndarray:
@@ -36,7 +28,7 @@ def windows_for(scorer: Scorer, n: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize(("window", "activation"), [(1, "linear"), (20, "linear"), (5, "tanh")])
 def test_the_fast_path_gives_the_plain_path_s_errors_for_either_residual(
         residual, window, activation):
-    scorer = Scorer(with_residual(random_dense(window, 5, activation, seed=window), residual))
+    scorer = Scorer(random_dense(window, 5, activation, window, residual))
     assert isinstance(scorer.engine, NumpyDense) and scorer.residual == residual
     windows = windows_for(scorer, 700, window)
 
@@ -54,7 +46,7 @@ def test_the_fast_path_gives_the_plain_path_s_errors_for_either_residual(
 
 @pytest.mark.parametrize("residual", ["squared", "absolute"])
 def test_each_residual_is_the_mean_of_its_gaps_in_training_deviations(residual):
-    scorer = Scorer(with_residual(random_dense(4, 3, "linear", seed=2), residual))
+    scorer = Scorer(random_dense(4, 3, "linear", 2, residual))
     windows = windows_for(scorer, 50, 3)
     gaps = (windows - scorer.engine.reconstruct(windows)) / scorer.bundle.scale
     expected = np.abs(gaps) if residual == "absolute" else gaps**2
@@ -64,9 +56,8 @@ def test_each_residual_is_the_mean_of_its_gaps_in_training_deviations(residual):
 
 
 def test_a_bundle_without_a_residual_scores_as_squared_bit_for_bit():
-    bundle = random_dense(20, 5, "linear", seed=7)
-    old, squared = Scorer(with_residual(bundle, None)), Scorer(with_residual(bundle, "squared"))
-    absolute = Scorer(with_residual(bundle, "absolute"))
+    old, squared, absolute = (Scorer(random_dense(20, 5, "linear", 7, residual))
+                              for residual in (None, "squared", "absolute"))
     windows = windows_for(old, 300, 1)
 
     assert old.residual == "squared"
@@ -76,7 +67,7 @@ def test_a_bundle_without_a_residual_scores_as_squared_bit_for_bit():
 
 
 def test_a_non_finite_gap_stays_in_its_channel_with_the_absolute_residual():
-    scorer = Scorer(with_residual(random_dense(5, 5, "linear", seed=5), "absolute"))
+    scorer = Scorer(random_dense(5, 5, "linear", 5, "absolute"))
     windows = windows_for(scorer, 10, 5)
     windows[0, 2, 3] = np.inf
     with np.errstate(invalid="ignore"):
