@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -113,6 +113,12 @@ def scoring_options(command: Callable) -> Callable:
     return command
 
 
+def choice(name: str, choices: Sequence[str], default: str, help: str) -> Callable:
+    """An option that takes one of `choices`, its default shown in the help."""
+    return click.option(name, type=click.Choice(list(choices)), default=default,
+                        show_default=True, help=help)
+
+
 def training_options(command: Callable) -> Callable:
     """The options of `train`, each with its range and default in its help."""
     options = [
@@ -140,13 +146,8 @@ def training_options(command: Callable) -> Callable:
             help="Hidden layer sizes, or conv filters, 1 to 16 of 1 to 4096 (default: 5,2 dense; "
             "32,16 conv).",
         ),
-        click.option(
-            "--activation",
-            type=click.Choice(ACTIVATIONS),
-            default="linear",
-            show_default=True,
-            help="Activation of the hidden layers.",
-        ),
+        choice("--activation", ACTIVATIONS, "linear",
+               "Activation of the hidden layers."),
         click.option(
             "--window",
             type=click.IntRange(1, MAX_WINDOW),
@@ -154,14 +155,9 @@ def training_options(command: Callable) -> Callable:
             show_default=True,
             help="Readings per window: each reading is scored with the window − 1 before it.",
         ),
-        click.option(
-            "--architecture",
-            type=click.Choice(["dense", "conv", "conv-shared"]),
-            default="dense",
-            show_default=True,
-            help="Dense layers, or a Conv1D encoder and decoder; conv-shared decodes one curve "
-            "for every channel (the SKAB benchmark's Conv-AE).",
-        ),
+        choice("--architecture", ["dense", "conv", "conv-shared"], "dense",
+               "Dense layers, or a Conv1D encoder and decoder; conv-shared decodes one curve "
+               "for every channel (the SKAB benchmark's Conv-AE)."),
         click.option(
             "--dropout",
             type=FiniteRange(0, 0.9),
@@ -169,13 +165,8 @@ def training_options(command: Callable) -> Callable:
             show_default=True,
             help="Conv only: dropout after the first encoder and the first decoder layer.",
         ),
-        click.option(
-            "--calibration",
-            type=click.Choice(METHODS),
-            default="pot",
-            show_default=True,
-            help="Threshold from an empirical quantile, or from peaks over threshold (EVT).",
-        ),
+        choice("--calibration", METHODS, "pot",
+               "Threshold from an empirical quantile, or from peaks over threshold (EVT)."),
         click.option(
             "--target-far",
             type=FiniteRange(0, 0.5, min_open=True, max_open=True),
@@ -205,29 +196,19 @@ def training_options(command: Callable) -> Callable:
             help="Multiply the threshold by (median held-out error / median training error) ** P: "
             "headroom from how much worse unseen normal data looks (0 = off).",
         ),
-        click.option(
-            "--headroom",
-            type=click.Choice(["none", "drift"]),
-            default="none",
-            show_default=True,
-            help="drift: a probe model fitted on the oldest half of the data measures how the "
-            "median error grows with distance; the threshold grows as that median will at "
-            "the middle of --horizon (never lower).",
-        ),
+        choice("--headroom", ["none", "drift"], "none",
+               "drift: a probe model fitted on the oldest half of the data measures how the "
+               "median error grows with distance; the threshold grows as that median will at "
+               "the middle of --horizon (never lower)."),
         click.option(
             "--horizon",
             type=FiniteRange(0, 100, min_open=True),
             help="With --headroom drift: how long the threshold must hold past the data, in "
             "multiples of the data's length [default: 1].",
         ),
-        click.option(
-            "--residual",
-            type=click.Choice(RESIDUALS),
-            default="squared",
-            show_default=True,
-            help="A window's error: the mean squared or the mean absolute gap between readings "
-            "and reconstruction (standard units), in calibration and scoring alike.",
-        ),
+        choice("--residual", RESIDUALS, "squared",
+               "A window's error: the mean squared or the mean absolute gap between readings "
+               "and reconstruction (standard units), in calibration and scoring alike."),
         click.option(
             "--persistence",
             type=PersistenceRule(),
@@ -236,22 +217,12 @@ def training_options(command: Callable) -> Callable:
             help=f"Alarm when K of a device's last N windows are above the threshold "
             f"(1 <= K <= N <= {MAX_PERSISTENCE}).",
         ),
-        click.option(
-            "--validation",
-            type=click.Choice(["tail", "random"]),
-            default="tail",
-            show_default=True,
-            help="Windows early stopping watches: the newest fifth of the fitting data, or a "
-            "random fifth.",
-        ),
-        click.option(
-            "--calibrate-on",
-            type=click.Choice(["held-out", "training"]),
-            default="held-out",
-            show_default=True,
-            help="Errors the threshold comes from: the held-out tail, or the training windows "
-            "themselves (in-sample, no held-out part: a lower threshold; as SKAB's notebooks).",
-        ),
+        choice("--validation", ["tail", "random"], "tail",
+               "Windows early stopping watches: the newest fifth of the fitting data, or a "
+               "random fifth."),
+        choice("--calibrate-on", ["held-out", "training"], "held-out",
+               "Errors the threshold comes from: the held-out tail, or the training windows "
+               "themselves (in-sample, no held-out part: a lower threshold; as SKAB's notebooks)."),
         click.option(
             "--learning-rate",
             type=FiniteRange(0, 1, min_open=True),

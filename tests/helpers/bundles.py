@@ -59,6 +59,13 @@ def run_cli(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
+def assert_train_refuses(out: Path, *options: str, message: str) -> None:
+    """`detector train TINY OPTIONS --out OUT` exits 2 naming `message` and writes nothing."""
+    result = run_cli("train", *TINY, *options, "--out", str(out))
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not out.exists()
+
+
 def simulated_csv(path: Path, count: int = 5000, seed: int = 1) -> pd.DataFrame:
     """A CSV of simulated readings of 4 devices with anomalies and a label column; its frame."""
     block = Simulator(devices=4, anomaly_rate=0.01, seed=seed).block(count // 4)

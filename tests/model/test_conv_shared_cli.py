@@ -10,7 +10,7 @@ import pytest
 
 from detector.core.windows import windows_by_device
 from detector.stream.reloader import load_model
-from tests.helpers.bundles import TINY, Bundles, run_cli, simulated_csv
+from tests.helpers.bundles import TINY, Bundles, assert_train_refuses, run_cli, simulated_csv
 
 WINDOW = 8
 SHARED = (*TINY, "--architecture", "conv-shared", "--window", str(WINDOW), "--dropout", "0.2",
@@ -80,10 +80,7 @@ def test_the_daemon_loads_the_bundle_and_scores_as_the_cli(shared, tmp_path):
     (("--patience", "0"), "--patience"),
 ])
 def test_bad_values_are_refused_before_any_work(options, message, tmp_path):
-    out = tmp_path / "b"
-    result = run_cli("train", *TINY, *options, "--out", str(out))
-    assert result.exit_code == 2 and message in result.output
-    assert not out.exists()
+    assert_train_refuses(tmp_path / "b", *options, message=message)
 
 
 def test_gap_power_raises_the_threshold_by_the_recorded_gap(tmp_path):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.helpers.bundles import TINY, Bundles, run_cli
+from tests.helpers.bundles import TINY, Bundles, assert_train_refuses, run_cli
 
 DRIFT = (*TINY, "--window", "4", "--headroom", "drift", "--horizon", "2")
 
@@ -38,10 +38,7 @@ def test_the_threshold_is_the_calibrated_one_times_the_recorded_headroom(drift):
     (("--headroom", "up"), "--headroom"),
 ])
 def test_bad_headroom_options_are_refused_before_any_work(options, message, tmp_path):
-    out = tmp_path / "b"
-    result = run_cli("train", *TINY, *options, "--out", str(out))
-    assert result.exit_code == 2 and message in result.output
-    assert not out.exists()
+    assert_train_refuses(tmp_path / "b", *options, message=message)
 
 
 def test_too_few_rows_for_the_probe_are_refused(tmp_path):

@@ -12,7 +12,7 @@ from detector.core.bundle import Bundle, load_bundle
 from detector.core.scoring import Scorer
 from detector.offline.data_checks import split_rows
 from detector.stream.reloader import load_model
-from tests.helpers.bundles import TINY, Bundles, run_cli, simulated_csv
+from tests.helpers.bundles import TINY, Bundles, assert_train_refuses, run_cli, simulated_csv
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,5 @@ def test_score_and_the_daemon_measure_the_mean_absolute_gap(absolute, tmp_path):
 
 
 def test_an_unknown_residual_is_refused_before_any_work(tmp_path):
-    out = tmp_path / "b"
-    result = run_cli("train", *TINY, "--residual", "cubed", "--out", str(out))
-    assert result.exit_code == 2 and "--residual" in result.output and "absolute" in result.output
-    assert not out.exists()
+    assert_train_refuses(tmp_path / "b", "--residual", "cubed",
+                         message="'cubed' is not one of 'squared', 'absolute'")
