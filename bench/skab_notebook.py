@@ -1,6 +1,6 @@
 """The SKAB benchmark's Conv-AE notebook re-done in plain Keras, as a reference for bench/skab.py.
 
-    .venv/bin/python -m bench.skab_notebook [FOLDER] [--residual mae|mse]
+    .venv/bin/python -m bench.skab_notebook [FOLDER] [--residual mae|mse] [--seed S]
 
 Not the project's code path: this follows notebooks/Conv_AE.ipynb and core/Conv_AE.py of
 waico/SKAB (commit b2c0d46) step by step, to tell what `bench/skab.py --preset conv-ae` differs
@@ -8,10 +8,11 @@ in from what the notebook would print on the same files. Per file: StandardScale
 rows; windows of 60 (window i = rows i … i + 59); Conv1D 32 → Dropout 0.2 → Conv1D 16 →
 Conv1DTranspose 16 → Dropout 0.2 → Conv1DTranspose 32 → Conv1DTranspose 1 (one output channel,
 broadcast against the eight); Adam 0.001, MSE, batch 32, validation_split 0.1, early stopping
-patience 5 without restoring the best weights, at most 100 epochs; one seed (0) set once for the
-run, as the notebook does; residual = sum over channels of the mean absolute error over the window;
-UCL = 0.999 quantile of the training windows' residuals × 4/3; row d flagged when windows d − 59 …
-d − 1 are all above. Counted over every row of the file (the notebook's count) and over the test
+patience 5 without restoring the best weights, at most 100 epochs; one seed (0, or --seed) set
+once for the run, as the notebook does; residual = sum over channels of the mean absolute error
+over the window; UCL = 0.999 quantile of the training windows' residuals × 4/3; row d flagged
+when windows d − 59 … d − 1 are all above. Counted over every row of the file (the notebook's
+count) and over the test
 rows; `--residual mse` shows what the project's squared error changes.
 """
 
@@ -85,9 +86,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--residual", choices=("mae", "mse"), default="mae")
+    parser.add_argument("--seed", type=int, default=0, help="set once for the run (default 0)")
     args = parser.parse_args()
     keras = import_keras()
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(args.seed)
     totals: dict[str, dict[str, Quality]] = {}
     for path in labelled_files(args.folder):
         flagged, truth = one_file(keras, read_csv(path), args.residual)
@@ -98,7 +100,8 @@ def main() -> None:
                 mine = totals.setdefault(key, {})
                 mine[rows] = mine.get(rows, Quality(0, 0, 0, 0)) + got
         print(f"{path.relative_to(args.folder)}: " + figures(quality(truth, flagged)), flush=True)
-    print(f"\nThe notebook's Conv-AE (residual {args.residual}), F1 / FAR % / MAR %:")
+    print(f"\nThe notebook's Conv-AE (residual {args.residual}, seed {args.seed}), "
+          "F1 / FAR % / MAR %:")
     for key, parts in totals.items():
         print(f"  {key}: " + ", ".join(f"{rows} {figures(q)}" for rows, q in parts.items()))
 
