@@ -4,6 +4,9 @@ With windows, the held-out windows are made of held-out readings only (per devic
 window shares a reading with a training window: the calibration errors are honest. `calibrate_on`
 "training" instead fits on every row and calibrates on the training windows themselves, as the SKAB
 benchmark's notebooks do: in-sample errors are smaller, so the threshold is lower than it should be.
+With `headroom` "drift", a probe (the same model fitted on the oldest half of the rows) measures how
+the median error grows with the distance from its fitted rows, and the threshold grows to match at
+the middle of the horizon (`detector.core.calibration.drift_headroom`).
 """
 
 from __future__ import annotations
