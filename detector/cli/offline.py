@@ -242,6 +242,7 @@ def info(bundle: str, as_json: bool) -> None:
         click.echo(json.dumps(meta, indent=2))
         return
     cal, arch, summary = meta["calibration"], meta["architecture"], meta.get("training", {})
+    residual = meta.get("residual", "squared")
     lines = [
         f"bundle       {bundle}",
         f"version      {meta['version']}",
@@ -254,8 +255,7 @@ def info(bundle: str, as_json: bool) -> None:
         f"{cal.get('holdout_size')} held-out windows"
         + (f", drift headroom x{cal['details']['headroom']:.3g}" if "headroom" in
            cal.get("details", {}) else "") + ")",
-        f"residual     {meta.get('residual', 'squared')} (the error: the mean of the window's "
-        "gaps, so squared or absolute, in standard units)",
+        f"residual     {residual} (the error: the window's mean {residual} gap, standard units)",
         f"persistence  {persistence_of(meta)} (alarm when k of a device's last n are above)",
         "held-out     " + ", ".join(f"q{k}={v:.4g}" for k, v in cal.get("quantiles", {}).items()),
         f"training     {summary.get('source')}: {summary.get('epochs_run')} epochs, "
