@@ -13,7 +13,8 @@ once for the run, as the notebook does; residual = sum over channels of the mean
 over the window; UCL = 0.999 quantile of the training windows' residuals × 4/3; row d flagged
 when windows d − 59 … d − 1 are all above. Counted over every row of the file (the notebook's
 count) and over the test
-rows; `--residual mse` shows what the project's squared error changes.
+rows; `--residual mse` shows what the project's squared error changes, `--cli-fit` what the
+project's early stopping changes.
 """
 
 from __future__ import annotations
@@ -64,15 +65,19 @@ def residuals(x: np.ndarray, rebuilt: np.ndarray, kind: str) -> np.ndarray:
     return gap.mean(axis=1).sum(axis=1)
 
 
-def one_file(keras, frame, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """The notebook's flags of every row of one file, and its labels."""
+def one_file(keras, frame, kind: str, cli_fit: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The notebook's flags of every row of one file, and its labels (`cli_fit`: early stopping
+    as `detector train` does it: best weights restored, the last 20 % of windows watched)."""
     values = frame.drop(columns=["datetime", "anomaly", "changepoint"]).to_numpy(dtype=float)
     train = values[:TRAIN_ROWS]
     mean, std = train.mean(axis=0), train.std(axis=0)
     x = sequences((train - mean) / std)
     model = conv_ae(keras, x.shape[1:])
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=5, mode="min")
-    model.fit(x, x, epochs=100, batch_size=32, validation_split=0.1, verbose=0, callbacks=[stop])
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=5, mode="min",
+                                         restore_best_weights=cli_fit,
+                                         min_delta=1e-6 if cli_fit else 0)  # fmt: skip
+    model.fit(x, x, epochs=100, batch_size=32, validation_split=0.2 if cli_fit else 0.1,
+              verbose=0, callbacks=[stop])  # fmt: skip
     ucl = np.quantile(residuals(x, model.predict(x, verbose=0), kind), Q) * 4 / 3
     xs = sequences((values - mean) / std)
     above = residuals(xs, model.predict(xs, verbose=0), kind) > ucl
@@ -87,12 +92,14 @@ def main() -> None:
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--residual", choices=("mae", "mse"), default="mae")
     parser.add_argument("--seed", type=int, default=0, help="set once for the run (default 0)")
+    parser.add_argument("--cli-fit", action="store_true", help="early stopping as detector "
+                        "train: best weights restored, validation on the last 20 %%")
     args = parser.parse_args()
     keras = import_keras()
     keras.utils.set_random_seed(args.seed)
     totals: dict[str, dict[str, Quality]] = {}
     for path in labelled_files(args.folder):
-        flagged, truth = one_file(keras, read_csv(path), args.residual)
+        flagged, truth = one_file(keras, read_csv(path), args.residual, args.cli_fit)
         folder = path.parent.name
         for key in (folder, "all"):
             for rows, start in (("every row", 0), ("test rows", TRAIN_ROWS)):
@@ -100,7 +107,8 @@ def main() -> None:
                 mine = totals.setdefault(key, {})
                 mine[rows] = mine.get(rows, Quality(0, 0, 0, 0)) + got
         print(f"{path.relative_to(args.folder)}: " + figures(quality(truth, flagged)), flush=True)
-    print(f"\nThe notebook's Conv-AE (residual {args.residual}, seed {args.seed}), "
+    print(f"\nThe notebook's Conv-AE (residual {args.residual}, seed {args.seed}"
+          f"{', early stopping as the CLI' if args.cli_fit else ''}), "
           "F1 / FAR % / MAR %:")
     for key, parts in totals.items():
         print(f"  {key}: " + ", ".join(f"{rows} {figures(q)}" for rows, q in parts.items()))
