@@ -14,7 +14,7 @@ over the window; UCL = 0.999 quantile of the training windows' residuals × 4/3;
 when windows d − 59 … d − 1 are all above. Counted over every row of the file (the notebook's
 count) and over the test
 rows; `--residual mse` shows what the project's squared error changes, `--cli-fit` what the
-project's early stopping changes.
+project's early stopping changes, `--cli-scaling` what its scaling changes.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.skab import DEFAULT_FOLDER, TRAIN_ROWS, labelled_files
+from detector.core.model import channel_scaling
 from detector.core.quiet import import_keras
 from detector.offline.evaluate import Quality, quality
 from producer.tables import read_csv
@@ -65,12 +66,17 @@ def residuals(x: np.ndarray, rebuilt: np.ndarray, kind: str) -> np.ndarray:
     return gap.mean(axis=1).sum(axis=1)
 
 
-def one_file(keras, frame, kind: str, cli_fit: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def one_file(keras, frame, kind: str, cli_fit: bool = False, cli_scaling: bool = False
+             ) -> tuple[np.ndarray, np.ndarray]:
     """The notebook's flags of every row of one file, and its labels (`cli_fit`: early stopping
-    as `detector train` does it: best weights restored, the last 20 % of windows watched)."""
+    as `detector train` does it: best weights restored, the last 20 % of windows watched;
+    `cli_scaling`: the channels scaled as `detector train` does, over the training windows)."""
     values = frame.drop(columns=["datetime", "anomaly", "changepoint"]).to_numpy(dtype=float)
     train = values[:TRAIN_ROWS]
     mean, std = train.mean(axis=0), train.std(axis=0)
+    if cli_scaling:
+        mean, variance = channel_scaling(sequences(train))
+        std = np.sqrt(variance)
     x = sequences((train - mean) / std)
     model = conv_ae(keras, x.shape[1:])
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=5, mode="min",
@@ -94,12 +100,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="set once for the run (default 0)")
     parser.add_argument("--cli-fit", action="store_true", help="early stopping as detector "
                         "train: best weights restored, validation on the last 20 %%")
+    parser.add_argument("--cli-scaling", action="store_true", help="channels scaled as detector "
+                        "train does: over the training windows (rows weighed by their windows)")
     args = parser.parse_args()
     keras = import_keras()
     keras.utils.set_random_seed(args.seed)
     totals: dict[str, dict[str, Quality]] = {}
     for path in labelled_files(args.folder):
-        flagged, truth = one_file(keras, read_csv(path), args.residual, args.cli_fit)
+        flagged, truth = one_file(keras, read_csv(path), args.residual, args.cli_fit,
+                                  args.cli_scaling)
         folder = path.parent.name
         for key in (folder, "all"):
             for rows, start in (("every row", 0), ("test rows", TRAIN_ROWS)):
@@ -108,7 +117,8 @@ def main() -> None:
                 mine[rows] = mine.get(rows, Quality(0, 0, 0, 0)) + got
         print(f"{path.relative_to(args.folder)}: " + figures(quality(truth, flagged)), flush=True)
     print(f"\nThe notebook's Conv-AE (residual {args.residual}, seed {args.seed}"
-          f"{', early stopping as the CLI' if args.cli_fit else ''}), "
+          f"{', early stopping as the CLI' if args.cli_fit else ''}"
+          f"{', scaling as the CLI' if args.cli_scaling else ''}), "
           "F1 / FAR % / MAR %:")
     for key, parts in totals.items():
         print(f"  {key}: " + ", ".join(f"{rows} {figures(q)}" for rows, q in parts.items()))
