@@ -21,7 +21,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -36,37 +35,11 @@ from detector.stream.offsets import Committer, Rebalance
 from detector.stream.outbox import Outbox
 from detector.stream.ports import Partition, Record, Sink, Source
 from detector.stream.reloader import Model, Reloader
+from detector.stream.settings import Options, Topics
 from detector.stream.upkeep import Upkeep
 from detector.stream.warmup import Warmup
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Topics:
-    readings: str = "readings"
-    anomalies: str = "anomalies"
-    dlq: str = "readings.dlq"
-
-
-@dataclass(frozen=True)
-class Options:
-    max_records: int = 5000  # records per poll, scored in one call
-    poll_timeout_ms: int = 500
-    settle_poll_ms: int = 50  # poll timeout while sent batches wait for their commit
-    idle: float = 0.2  # seconds to wait after a poll that came back empty at once
-    send_attempts: int = 6  # the first send and 5 retries
-    send_timeout: float = 30.0  # seconds to wait for a batch's acknowledgements
-    backoff: float = 1.0  # seconds before the first retry of a send, and after a failed poll
-    backoff_max: float = 30.0
-    lag_interval: float = 5.0  # seconds between consumer-lag updates
-    broker_timeout_ms: int = 5000  # for commits and end-offset queries
-    ack_patience: float = 10.0  # seconds a send may wait for its acknowledgement while ready
-    score_delay: float = 0.0  # extra seconds of scoring per reading: a slow-model drill (tests)
-    max_poll_interval: float = 300.0  # the consumer's max.poll.interval.ms, in seconds
-    collect_interval: float = 60.0  # seconds between full garbage collections
-    max_devices: int = 100_000  # devices whose windows and persistence bits are remembered
-    warmup_records: int = 100_000  # records per partition replayed to rebuild device memory
 
 
 class Daemon:

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 import orjson
 from prometheus_client import CollectorRegistry
 
-from detector.stream.daemon import Daemon, Options
+from detector.stream.daemon import Daemon
 from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer, InMemoryProducer
 from detector.stream.metrics import Metrics
 from detector.stream.reloader import Model
+from detector.stream.settings import Options
 from producer.wire import encode_reading
 from tests.helpers.dense import dense_bundle
 
