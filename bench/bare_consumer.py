@@ -1,7 +1,7 @@
 """The baseline: a bare kafka-python consumer that only polls and touches each value.
 
     .venv/bin/python -m bench.bare_consumer TOPIC COUNT [--partitions 1] [--batch-size 5000]
-        [--collect-rarely] [--lag]
+        [--collect-rarely] [--lag] [--group GROUP] [--fetch-min-bytes 1] [--fetch-wait-ms 500]
 
 It reads TOPIC from the beginning with `detector serve`'s own consumer settings
 (detector.cli.serve.consumer_settings) and prints `records/s <rate>`, timed from its first
@@ -9,11 +9,15 @@ non-empty poll, and `cpu_us <us>`: the process's CPU time per record (all its th
 --collect-rarely gives it the detector's garbage-collector settings too.
 With --lag it reads COUNT records as they arrive and prints `lag_ms <p50> <p99> <max>`: when
 poll handed each over, minus its broker timestamp (a topic with LogAppendTime).
+With --group it is a member of consumer group GROUP, as a replica of `detector serve` is: it
+polls, touches each value and commits at most every 0.2 s until SIGTERM (COUNT is ignored;
+bench/scale.py measures its CPU from outside).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import time
 
 import numpy as np
@@ -23,11 +27,10 @@ from bench.stream import BOOTSTRAP
 from detector.cli.serve import collect_rarely, consumer_settings
 
 
-def consume(topic: str, count: int, partitions: int, batch_size: int) -> tuple[float, float]:
+def consume(topic: str, count: int, partitions: int, settings: dict) -> tuple[float, float]:
     """Records/s of polling `count` records and touching each value; CPU seconds per record."""
     consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None,
-                             enable_auto_commit=False, auto_offset_reset="earliest",
-                             **consumer_settings(batch_size))
+                             enable_auto_commit=False, auto_offset_reset="earliest", **settings)
     assigned = [TopicPartition(topic, p) for p in range(partitions)]
     consumer.assign(assigned)
     consumer.seek_to_beginning(*assigned)
@@ -46,11 +49,10 @@ def consume(topic: str, count: int, partitions: int, batch_size: int) -> tuple[f
         consumer.close()
 
 
-def lags(topic: str, count: int, batch_size: int) -> np.ndarray:
+def lags(topic: str, count: int, settings: dict) -> np.ndarray:
     """Seconds from each record's broker timestamp to the poll that returned it."""
     consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None,
-                             enable_auto_commit=False, auto_offset_reset="earliest",
-                             **consumer_settings(batch_size))
+                             enable_auto_commit=False, auto_offset_reset="earliest", **settings)
     consumer.assign([TopicPartition(topic, 0)])
     out: list[float] = []
     try:
@@ -64,6 +66,26 @@ def lags(topic: str, count: int, batch_size: int) -> np.ndarray:
     return np.array(out)
 
 
+def member(topic: str, group: str, settings: dict, commit_every: float = 0.2) -> None:
+    """A group member that polls, touches each value and commits, until SIGTERM."""
+    stopping: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
+    consumer = KafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, group_id=group,
+                             enable_auto_commit=False, auto_offset_reset="latest", **settings)
+    committed = time.monotonic()
+    try:
+        while not stopping:
+            for records in consumer.poll(timeout_ms=500).values():
+                for record in records:
+                    len(record.value)
+            if time.monotonic() - committed >= commit_every:
+                consumer.commit_async()
+                committed = time.monotonic()
+        consumer.commit()
+    finally:
+        consumer.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("topic")
@@ -72,14 +94,21 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--collect-rarely", action="store_true")
     parser.add_argument("--lag", action="store_true")
+    parser.add_argument("--group")
+    parser.add_argument("--fetch-min-bytes", type=int, default=1)
+    parser.add_argument("--fetch-wait-ms", type=int, default=500)
     args = parser.parse_args()
+    settings = consumer_settings(args.batch_size, args.fetch_min_bytes, args.fetch_wait_ms)
     if args.collect_rarely:
         collect_rarely()
+    if args.group:
+        member(args.topic, args.group, settings)
+        return
     if args.lag:
-        ms = lags(args.topic, args.count, args.batch_size) * 1000
+        ms = lags(args.topic, args.count, settings) * 1000
         print(f"lag_ms {np.percentile(ms, 50):.2f} {np.percentile(ms, 99):.2f} {ms.max():.2f}")
         return
-    rate, cpu = consume(args.topic, args.count, args.partitions, args.batch_size)
+    rate, cpu = consume(args.topic, args.count, args.partitions, settings)
     print(f"records/s {rate:.0f} cpu_us {cpu * 1e6:.2f}")
 
 

@@ -62,9 +62,16 @@ def connect(what: str, factory: Any, connection: Connection, **config: Any) -> A
     return connect_client(what, factory, connection, BROKER_HINT, **config)
 
 
-def consumer_settings(batch_size: int) -> dict[str, Any]:
-    """The consumer's fetch settings (bench/throughput.py gives its bare consumer the same)."""
-    return {"max_poll_records": batch_size, "max_partition_fetch_bytes": 8 * MIB}
+def consumer_settings(batch_size: int, fetch_min_bytes: int = 1,
+                      fetch_wait_ms: int = 500) -> dict[str, Any]:
+    """The consumer's fetch settings (the benchmarks give their bare consumers the same).
+
+    With the defaults the broker answers a fetch as soon as it has one record, the lowest lag;
+    a larger `fetch_min_bytes` holds a fetch up to `fetch_wait_ms` so that fewer, larger polls
+    carry the same readings (less CPU per reading at low rates, more lag: docs/performance.md).
+    """
+    return {"max_poll_records": batch_size, "max_partition_fetch_bytes": 8 * MIB,
+            "fetch_min_bytes": fetch_min_bytes, "fetch_max_wait_ms": fetch_wait_ms}
 
 
 def collect_rarely(threshold: int = 50_000) -> None:
@@ -105,6 +112,11 @@ def parse_channels(text: str | None) -> list[str] | None:
              "them on this machine.")
 @option("batch-size", type=click.IntRange(min=1), default=5000, show_default=True,
         help="Most records per poll, scored in one model call.")
+@option("fetch-min-bytes", type=click.IntRange(min=1), default=1, show_default=True,
+        help="Bytes the broker gathers before it answers a fetch (at most --fetch-wait-ms): "
+             "above 1, fewer and larger polls, less CPU per reading at low rates, more lag.")
+@option("fetch-wait-ms", type=click.IntRange(0, 30_000), default=500, show_default=True,
+        help="Longest time the broker holds a fetch waiting for --fetch-min-bytes.")
 @option("send-attempts", type=click.IntRange(min=1), default=6, show_default=True,
         help="Attempts to publish a batch's events before exiting with status 3.")
 @option("reload-interval", type=click.FloatRange(min=0), default=2.0, show_default=True,
@@ -137,11 +149,12 @@ def run_serve(o: dict, connection: Connection) -> None:
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
     from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
-    from detector.stream.daemon import Daemon, Options, Topics
+    from detector.stream.daemon import Daemon
     from detector.stream.http import HealthServer
     from detector.stream.kafka import KeyedPartitioner, cap_gzip
     from detector.stream.metrics import Metrics
     from detector.stream.reloader import Reloader, load_model
+    from detector.stream.settings import Options, Topics
     from detector.stream.topics import ensure_topics
 
     if o["max_devices"] < o["batch_size"]:
@@ -180,7 +193,7 @@ def run_serve(o: dict, connection: Connection) -> None:
     consumer = connect(
         "consumer", KafkaConsumer, connection, group_id=o["group"], client_id=client_id,
         enable_auto_commit=False, auto_offset_reset=o["offset_reset"],
-        **consumer_settings(o["batch_size"]),
+        **consumer_settings(o["batch_size"], o["fetch_min_bytes"], o["fetch_wait_ms"]),
         reconnect_backoff_max_ms=5000, session_timeout_ms=10_000, heartbeat_interval_ms=2_000,
         max_poll_interval_ms=o["max_poll_interval_ms"],
     )
