@@ -1,23 +1,27 @@
 """Scale-out: CPU per reading with 1, 2 and 4 replicas in one group, partition spread, rebalances.
 
     .venv/bin/python -m bench.scale [--rate 10000] [--seconds 20] [--replicas 1,2,4]
-        [--repeats 2] [--devices 100]
+        [--repeats 2] [--devices 100] [--fetch-min-bytes 1] [--fetch-wait-ms 500]
 
 On this 2-core machine, shared with the broker, more replicas cannot read faster than one, so a
 wall-clock speed-up says nothing. What it can show is whether replicas add overhead. On a fresh
 4-partition topic, for each replica count in turn (`--repeats` times), a fresh group of that many
 `detector serve` replicas waits until the partitions are spread over them, then `producer
-simulate` offers `--rate` readings/s for `--seconds`, and the bench reports:
+simulate` offers `--rate` readings/s for `--seconds`; then the same with a group of as many bare
+kafka-python consumers (bench/bare_consumer.py --group: poll, touch each value, commit every
+0.2 s), the baseline of what the client itself costs. The bench reports:
 
-- CPU per reading: the CPU time of all replicas together (user + system, all threads, from
+- CPU per reading: the CPU time of all members together (user + system, all threads, from
   /proc) from the producer's start until the group's committed offsets reach the end, divided by
-  the readings; and each count's ratio to one replica's;
-- the spread: partitions and readings scored by each replica;
+  the readings; and each count's ratio to one member's, for the detector and the bare group;
+- the spread: partitions (and, for the detector, readings scored) of each replica;
 - the rebalance pause: with two replicas under the same offered load, a third joins and later
   one leaves (SIGTERM); the longest stretch in which the group's committed offsets did not
   advance (sampled every 50 ms) after each, against the longest before either.
 
-Goal: 4 replicas use at most 1.1x the CPU per reading of one; partitions evenly spread.
+`--fetch-min-bytes` and `--fetch-wait-ms` are given to both groups (`detector serve`'s options of
+those names): fewer, larger polls. Goal: 4 replicas use at most 1.1x the CPU per reading of one;
+partitions evenly spread.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ import argparse
 import itertools
 import os
 import shlex
+import signal
 import statistics
 import subprocess
+import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -35,27 +41,64 @@ from pathlib import Path
 from bench.common import table
 from bench.stream import BOOTSTRAP, Scratch, serve, workbench, written
 from tests.helpers import REPO
-from tests.helpers.processes import DetectorProcess, producer_command
+from tests.helpers.processes import DetectorProcess, cpu_seconds, producer_command
 
 PARTITIONS = 4
 
 
+class BareMember:
+    """A bare kafka-python group member (bench/bare_consumer.py --group), as a process."""
+
+    def __init__(self, topic: str, group: str, fetch: list[str]) -> None:
+        self.command = [sys.executable, "-m", "bench.bare_consumer", topic, "0", "--group", group,
+                        *fetch]
+        self.proc = subprocess.Popen(self.command, cwd=REPO, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        self.shown = shlex.join(self.command)
+
+    def cpu(self) -> float:
+        """CPU seconds so far, all threads."""
+        return cpu_seconds(self.proc.pid)
+
+    def stop(self) -> int:
+        """SIGTERM, then its exit status (it commits and leaves the group)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=30)
+        finally:
+            self.proc.stderr.close()  # type: ignore[union-attr]
+
+    def __enter__(self) -> BareMember:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
 def start(model: Path, topic: str, scratch: Scratch, group: str, outputs: tuple[str, str],
-          running: ExitStack) -> DetectorProcess:
+          running: ExitStack, fetch: list[str]) -> DetectorProcess:
     """One more replica in the group."""
     return running.enter_context(serve(model, topic, group, scratch, "--offset-reset", "latest",
-                                       partitions=PARTITIONS, outputs=outputs))
+                                       *fetch, partitions=PARTITIONS, outputs=outputs))
 
 
-def held(processes: list[DetectorProcess]) -> list[list[int]]:
-    """The partitions each replica says it holds."""
-    return [p.healthz()[1].get("partitions") or [] for p in processes]
+def held(scratch: Scratch, group: str) -> list[list[int]]:
+    """The partitions of each member of the group, as the broker sees them."""
+    found = scratch.admin.describe_groups([group]).get(group) or {}
+    if found.get("group_state") != "Stable":
+        return []
+    return [sorted(p for a in m["member_assignment"]["assigned_partitions"]
+                   for p in a["partitions"]) for m in found["members"]]
 
 
-def spread_out(processes: list[DetectorProcess]) -> bool:
-    """Every partition held once, and every replica holding some."""
-    parts = held(processes)
-    return sorted(x for h in parts for x in h) == list(range(PARTITIONS)) and all(parts)
+def spread_out(scratch: Scratch, group: str, members: int) -> bool:
+    """A stable group of `members`, each holding some partition and each partition held once."""
+    parts = held(scratch, group)
+    return (len(parts) == members and all(parts)
+            and sorted(x for h in parts for x in h) == list(range(PARTITIONS)))
 
 
 def scored(process: DetectorProcess) -> float:
@@ -71,31 +114,44 @@ def produce(topic: str, rate: float, count: int, devices: int, seed: int) -> sub
                             stderr=subprocess.DEVNULL)
 
 
-def measure(model: Path, topic: str, scratch: Scratch, replicas: int, args: argparse.Namespace,
-            seed: int) -> tuple[float, list[tuple[list[int], float]], str]:
-    """CPU microseconds per reading of the whole group; (partitions, readings) per replica."""
-    group, outputs = scratch.group(), (scratch.name("anomalies"), scratch.name("dlq"))
-    count = int(args.rate * args.seconds)
+def measure(model: Path | None, topic: str, scratch: Scratch, replicas: int,
+            args: argparse.Namespace, seed: int) -> tuple[float, list[str], str]:
+    """CPU microseconds per reading of the whole group (bare members when `model` is None), and
+    what each member held (and, for replicas, scored)."""
+    group, count = scratch.group(), int(args.rate * args.seconds)
+    outputs = (scratch.name("anomalies"), scratch.name("dlq")) if model else ("", "")
     with ExitStack() as running:
-        processes = [start(model, topic, scratch, group, outputs, running)
-                     for _ in range(replicas)]
-        processes[0].wait_for(lambda: spread_out(processes), "the partitions to be spread",
-                              timeout=120, every=0.1)
-        time.sleep(2)  # each replica's position resolved (to the end: --offset-reset latest)
-        cpu = sum(p.cpu() for p in processes)
-        counts = [scored(p) for p in processes]
+        members = [start(model, topic, scratch, group, outputs, running, args.fetch)
+                   if model else running.enter_context(BareMember(topic, group, args.fetch))
+                   for _ in range(replicas)]
+        wait_until(lambda: spread_out(scratch, group, replicas), "the partitions to be spread")
+        time.sleep(2)  # each member's position resolved (to the end: latest)
+        parts = held(scratch, group)
+        cpu = sum(m.cpu() for m in members)
+        counts = [scored(m) for m in members] if model else []
         producer = produce(topic, args.rate, count, args.devices, seed)
         producer.wait(timeout=args.seconds * 3 + 60)
         end = written(topic)
-        processes[0].wait_for(lambda: scratch.committed(group, topic) >= end,
-                              "the committed offsets to reach the end", timeout=900, every=0.2)
-        cpu = sum(p.cpu() for p in processes) - cpu
-        share = [(h, scored(p) - c) for p, h, c in zip(processes, held(processes), counts,
-                                                       strict=True)]
-        codes = [p.stop() for p in processes]
+        wait_until(lambda: scratch.committed(group, topic) >= end,
+                   "the committed offsets to reach the end", timeout=900)
+        cpu = sum(m.cpu() for m in members) - cpu
+        share = ([f"{parts[i] if i < len(parts) else '?'}" for i in range(replicas)] if not model
+                 else [f"{h}: {scored(m) - c:,.0f}" for m, h, c in
+                       zip(members, [m.healthz()[1].get("partitions") for m in members], counts,
+                           strict=True)])
+        codes = [m.stop() for m in members]
     if any(codes):
-        raise SystemExit(f"a replica exited {codes}:\n{processes[0].log[-3000:]}")
-    return cpu / sum(r for _, r in share) * 1e6, share, processes[0].shown
+        raise SystemExit(f"a member exited {codes}: {members[0].shown}")
+    return cpu / count * 1e6, share, members[0].shown
+
+
+def wait_until(condition: object, what: str, timeout: float = 120) -> None:
+    """Poll `condition` every 0.1 s until it holds, or stop the bench saying what was awaited."""
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.1)
 
 
 def longest_gap(samples: list[tuple[float, int]], start: float, stop: float) -> float:
@@ -114,9 +170,9 @@ def rebalance(model: Path, topic: str, scratch: Scratch, args: argparse.Namespac
     group, outputs = scratch.group(), (scratch.name("anomalies"), scratch.name("dlq"))
     seconds = 30.0
     with ExitStack() as running:
-        processes = [start(model, topic, scratch, group, outputs, running) for _ in range(2)]
-        processes[0].wait_for(lambda: spread_out(processes), "the partitions to be spread",
-                              timeout=120, every=0.1)
+        processes = [start(model, topic, scratch, group, outputs, running, args.fetch)
+                     for _ in range(2)]
+        wait_until(lambda: spread_out(scratch, group, 2), "the partitions to be spread")
         time.sleep(2)
         producer = produce(topic, args.rate, int(args.rate * seconds), args.devices, 99)
         samples, began, joined, left = [], time.monotonic(), None, None
@@ -124,7 +180,8 @@ def rebalance(model: Path, topic: str, scratch: Scratch, args: argparse.Namespac
             now = time.monotonic() - began
             samples.append((now, scratch.committed(group, topic)))
             if joined is None and now >= 10:
-                processes.append(start(model, topic, scratch, group, outputs, running))
+                processes.append(start(model, topic, scratch, group, outputs, running,
+                                       args.fetch))
                 joined = now
             if left is None and now >= 20:
                 processes[0].stop()
@@ -137,6 +194,13 @@ def rebalance(model: Path, topic: str, scratch: Scratch, args: argparse.Namespac
             longest_gap(samples, left, seconds))
 
 
+def ratios(cpu: dict[int, list[float]], counts: list[int]) -> list[tuple[str, str]]:
+    """(median us CPU per reading, its ratio to the first count's) for each count."""
+    one = statistics.median(cpu[counts[0]])
+    return [(f"{statistics.median(cpu[n]):.1f}", f"{statistics.median(cpu[n]) / one:.2f}")
+            for n in counts]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=10_000)
@@ -144,31 +208,38 @@ def main() -> None:
     parser.add_argument("--replicas", default="1,2,4")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--devices", type=int, default=100)
+    parser.add_argument("--fetch-min-bytes", type=int, default=1)
+    parser.add_argument("--fetch-wait-ms", type=int, default=500)
     args = parser.parse_args()
+    args.fetch = ["--fetch-min-bytes", str(args.fetch_min_bytes),
+                  "--fetch-wait-ms", str(args.fetch_wait_ms)]
     counts = [int(x) for x in args.replicas.split(",")]
     print(f"load average at the start {os.getloadavg()} on {os.cpu_count()} cores", flush=True)
-    cpu: dict[int, list[float]] = {n: [] for n in counts}
-    rows = []
+    cpu: dict[str, dict[int, list[float]]] = {k: {n: [] for n in counts}
+                                              for k in ("detector", "bare")}
+    rows, commands = [], {}
     with workbench(partitions=PARTITIONS) as (scratch, model, topic):
-        for repeat in range(1, args.repeats + 1):
-            for n in counts:
-                us, share, command = measure(model, topic, scratch, n, args, repeat * 10 + n)
-                cpu[n].append(us)
-                spread = "; ".join(f"{h}: {r:,.0f}" for h, r in share)
-                rows.append((repeat, n, f"{us:.1f}", spread))
-                print(f"repeat {repeat}, {n} replica(s): {us:.1f} us CPU per reading; "
-                      f"{spread}; load average {os.getloadavg()[0]:.1f}", flush=True)
+        for repeat, n in itertools.product(range(1, args.repeats + 1), counts):
+            for kind, bundle in (("detector", model), ("bare", None)):
+                us, share, commands[kind] = measure(bundle, topic, scratch, n, args,
+                                                    repeat * 10 + n)
+                cpu[kind][n].append(us)
+                rows.append((repeat, n, kind, f"{us:.1f}", "; ".join(share)))
+                print(f"repeat {repeat}, {n} {kind} member(s): {us:.1f} us CPU per reading; "
+                      f"{'; '.join(share)}; load average {os.getloadavg()[0]:.1f}", flush=True)
         steady, join, leave = rebalance(model, topic, scratch, args)
     offered = producer_command(BOOTSTRAP, "TOPIC", count=int(args.rate * args.seconds),
                                rate=args.rate, devices=args.devices)
-    print(f"\nproducer: {shlex.join(offered)}\neach replica: {command}\n")
-    print(table(rows, ("repeat", "replicas", "us CPU per reading, all replicas",
-                       "partitions: readings scored, per replica")))
-    one = statistics.median(cpu[counts[0]])
+    print(f"\nproducer: {shlex.join(offered)}\neach replica: {commands['detector']}"
+          f"\neach bare member: {commands['bare']}\n")
+    print(table(rows, ("repeat", "members", "group", "us CPU per reading, all members",
+                       "partitions (: readings scored), per member")))
     print()
-    print(table([(n, f"{statistics.median(cpu[n]):.1f}",
-                  f"{statistics.median(cpu[n]) / one:.2f}") for n in counts],
-                ("replicas", "us CPU per reading (median)", f"against {counts[0]} replica(s)")))
+    print(table([(n, *d, *b) for n, d, b in zip(counts, ratios(cpu["detector"], counts),
+                                                 ratios(cpu["bare"], counts), strict=True)],
+                ("members", "detector: us CPU per reading (median)",
+                 f"against {counts[0]}", "bare kafka-python group: us CPU per reading",
+                 f"against {counts[0]}")))
     print(f"\nrebalance, 2 replicas at {args.rate:,.0f} readings/s: longest commit stall "
           f"{steady:.2f} s steady, {join:.2f} s after a third joined, {leave:.2f} s after one "
           f"left (SIGTERM)")
