@@ -29,7 +29,7 @@ def decades(low: int, high: int) -> tuple[float, ...]:
     return (*steps, float(f"1e{high}"))
 
 
-ERROR_BUCKETS = decades(-5, 3)  # the error is in squared training standard deviations
+ERROR_BUCKETS = decades(-5, 3)  # in (squared, or for --residual absolute plain) standard units
 SCORE_BUCKETS = (0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 100.0, 1000.0)
 LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                30.0, 60.0, 300.0)
@@ -92,7 +92,8 @@ class Metrics:
             ["reason"], registry=registry)
         self.error = BatchHistogram(
             "detector_reconstruction_error",
-            "Reconstruction error of each reading (squared training standard deviations).",
+            "Reconstruction error of each reading, in training standard units (squared unless the "
+            "bundle says residual absolute).",
             ERROR_BUCKETS, registry)
         self.score = BatchHistogram(
             "detector_anomaly_score", "Anomaly score of each reading (error / threshold).",
