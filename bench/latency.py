@@ -17,8 +17,8 @@ sends it). Reports p50 / p99 / max of the lag:
 
 `--fetch-min-bytes` and `--fetch-wait-ms` go to the detector only (`detector serve`'s options of
 those names), to show what holding fetches costs in lag; the baseline keeps Kafka's lowest-lag
-fetch. Targets (for the defaults): p99 <= 50 ms; the lag ratio, the detector's broker -> detection p99 over the bare
-consumer's broker -> poll p99, at most 2.
+fetch. Targets (for the defaults): p99 <= 50 ms; the lag ratio, the detector's broker ->
+detection p99 over the bare consumer's broker -> poll p99, at most 2.
 """
 
 from __future__ import annotations
