@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from detector.core.alarm import BATCH_N, Persistence, PersistenceState
-from detector.core.bundle import Bundle
 from detector.core.inference import NumpyDense, one_blas_thread
 from detector.core.scoring import Scorer
 from detector.core.windows import WindowHistory, windows_by_device
+from tests.helpers.dense import random_dense
 from tests.helpers.serve_loop import FAST, HIGH, NORMAL, loop
 
 
@@ -76,22 +76,6 @@ def test_batches_awaiting_their_commit_make_the_next_poll_a_short_one():
     assert t.committed() == {0: 2}
     t.daemon.step()  # nothing waits for a commit: the full poll timeout
     assert timeouts == [500, 50, 50, 500]
-
-
-def random_dense(window: int, channels: int, activation: str, seed: int) -> Bundle:
-    """A dense bundle of random weights, means and scales (two layers)."""
-    rng = np.random.default_rng(seed)
-    size, hidden = window * channels, 3
-    mean, std = rng.normal(0, 50, channels), rng.uniform(0.1, 20, channels)
-    meta = {"version": "random", "channels": [f"c{i}" for i in range(channels)],
-            "window": window, "architecture": {"kind": "dense", "activation": activation},
-            "calibration": {"threshold": 0.5}, "scale": {"std": std.tolist()}}
-    arrays = {"mean": mean, "std": std,
-              "kernel_0": rng.normal(size=(size, hidden)).astype(np.float32),
-              "bias_0": rng.normal(size=hidden).astype(np.float32),
-              "kernel_1": rng.normal(size=(hidden, size)).astype(np.float32),
-              "bias_1": rng.normal(size=size).astype(np.float32)}
-    return Bundle(Path("unused"), meta, arrays)
 
 
 @pytest.mark.parametrize(("window", "activation"), [(1, "linear"), (20, "linear"), (5, "tanh")])
