@@ -27,10 +27,17 @@ from bench.stream import BOOTSTRAP
 from detector.cli.serve import collect_rarely, consumer_settings
 
 
+def client(settings: dict, *topics: str, group: str | None = None) -> KafkaConsumer:
+    """A consumer with `settings` that commits only when told: alone (partitions assigned by
+    hand, from the start) or, given a group, a member subscribed to `topics` from their end."""
+    return KafkaConsumer(*topics, bootstrap_servers=BOOTSTRAP, group_id=group,
+                         enable_auto_commit=False,
+                         auto_offset_reset="latest" if group else "earliest", **settings)
+
+
 def consume(topic: str, count: int, partitions: int, settings: dict) -> tuple[float, float]:
     """Records/s of polling `count` records and touching each value; CPU seconds per record."""
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None,
-                             enable_auto_commit=False, auto_offset_reset="earliest", **settings)
+    consumer = client(settings)
     assigned = [TopicPartition(topic, p) for p in range(partitions)]
     consumer.assign(assigned)
     consumer.seek_to_beginning(*assigned)
@@ -51,8 +58,7 @@ def consume(topic: str, count: int, partitions: int, settings: dict) -> tuple[fl
 
 def lags(topic: str, count: int, settings: dict) -> np.ndarray:
     """Seconds from each record's broker timestamp to the poll that returned it."""
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None,
-                             enable_auto_commit=False, auto_offset_reset="earliest", **settings)
+    consumer = client(settings)
     consumer.assign([TopicPartition(topic, 0)])
     out: list[float] = []
     try:
@@ -70,8 +76,7 @@ def member(topic: str, group: str, settings: dict, commit_every: float = 0.2) ->
     """A group member that polls, touches each value and commits, until SIGTERM."""
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
-    consumer = KafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, group_id=group,
-                             enable_auto_commit=False, auto_offset_reset="latest", **settings)
+    consumer = client(settings, topic, group=group)
     committed = time.monotonic()
     try:
         while not stopping:

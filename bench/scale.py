@@ -41,6 +41,7 @@ from pathlib import Path
 from bench.common import table
 from bench.stream import BOOTSTRAP, Scratch, serve, workbench, written
 from tests.helpers import REPO
+from tests.helpers.observability import eventually
 from tests.helpers.processes import DetectorProcess, cpu_seconds, producer_command
 
 PARTITIONS = 4
@@ -124,34 +125,26 @@ def measure(model: Path | None, topic: str, scratch: Scratch, replicas: int,
         members = [start(model, topic, scratch, group, outputs, running, args.fetch)
                    if model else running.enter_context(BareMember(topic, group, args.fetch))
                    for _ in range(replicas)]
-        wait_until(lambda: spread_out(scratch, group, replicas), "the partitions to be spread")
+        eventually(lambda: spread_out(scratch, group, replicas), 120, every=0.1,
+                   what="the partitions to be spread")
         time.sleep(2)  # each member's position resolved (to the end: latest)
-        parts = held(scratch, group)
         cpu = sum(m.cpu() for m in members)
         counts = [scored(m) for m in members] if model else []
         producer = produce(topic, args.rate, count, args.devices, seed)
         producer.wait(timeout=args.seconds * 3 + 60)
         end = written(topic)
-        wait_until(lambda: scratch.committed(group, topic) >= end,
-                   "the committed offsets to reach the end", timeout=900)
+        eventually(lambda: scratch.committed(group, topic) >= end, 900, every=0.2,
+                   what="the committed offsets to reach the end")
         cpu = sum(m.cpu() for m in members) - cpu
-        share = ([f"{parts[i] if i < len(parts) else '?'}" for i in range(replicas)] if not model
-                 else [f"{h}: {scored(m) - c:,.0f}" for m, h, c in
-                       zip(members, [m.healthz()[1].get("partitions") for m in members], counts,
-                           strict=True)])
+        if model:  # each replica's own partitions and readings
+            share = [f"{m.healthz()[1].get('partitions')}: {scored(m) - c:,.0f}"
+                     for m, c in zip(members, counts, strict=True)]
+        else:
+            share = [str(h) for h in held(scratch, group)]
         codes = [m.stop() for m in members]
     if any(codes):
         raise SystemExit(f"a member exited {codes}: {members[0].shown}")
     return cpu / count * 1e6, share, members[0].shown
-
-
-def wait_until(condition: object, what: str, timeout: float = 120) -> None:
-    """Poll `condition` every 0.1 s until it holds, or stop the bench saying what was awaited."""
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def longest_gap(samples: list[tuple[float, int]], start: float, stop: float) -> float:
@@ -172,7 +165,8 @@ def rebalance(model: Path, topic: str, scratch: Scratch, args: argparse.Namespac
     with ExitStack() as running:
         processes = [start(model, topic, scratch, group, outputs, running, args.fetch)
                      for _ in range(2)]
-        wait_until(lambda: spread_out(scratch, group, 2), "the partitions to be spread")
+        eventually(lambda: spread_out(scratch, group, 2), 120, every=0.1,
+                   what="the partitions to be spread")
         time.sleep(2)
         producer = produce(topic, args.rate, int(args.rate * seconds), args.devices, 99)
         samples, began, joined, left = [], time.monotonic(), None, None
