@@ -54,6 +54,8 @@ def train(
     headroom: str,
     horizon: float | None,
     residual: str,
+    slow_channels: str,
+    combine: str,
     persistence: Persistence,
     validation: str,
     calibrate_on: str,
@@ -70,6 +72,8 @@ def train(
     if dropout and architecture == "dense":
         raise DataError("--dropout applies to the conv architectures only")
     check_headroom(headroom, horizon, gap_power, calibrate_on)
+    if slow_channels == "centre" and window < 2:
+        raise DataError("--slow-channels centre needs windows: give --window 2 or more")
     check_bundle_out(out)
     values, channels, devices, source = training_data(data, simulate, columns, seed)
     check_training_data(values, channels, devices, window, holdout, source)
@@ -82,7 +86,8 @@ def train(
     options = TrainingOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                               patience=patience, seed=seed, validation=validation)  # fmt: skip
     plan = TrainingPlan(arch, options, calibration, target_far, holdout, margin, persistence,
-                        calibrate_on, gap_power, residual, headroom, horizon or 1.0)  # fmt: skip
+                        calibrate_on, gap_power, residual, headroom, horizon or 1.0,
+                        slow_channels, combine)  # fmt: skip
     started = time.monotonic()
     meta = train_bundle(values, channels, out, plan, devices, source, echo_err)
     echo_err(f"trained in {time.monotonic() - started:.1f} s")
@@ -255,7 +260,10 @@ def info(bundle: str, as_json: bool) -> None:
         f"{cal.get('holdout_size')} held-out windows"
         + (f", drift headroom x{cal['details']['headroom']:.3g}" if "headroom" in
            cal.get("details", {}) else "") + ")",
-        f"residual     {residual} (the error: the window's mean {residual} gap, standard units)",
+        f"residual     {residual} (a channel's error: its mean {residual} gap, standard units; "
+        f"the window's error: the {meta.get('combine', 'mean')} over channels)",
+        f"centred      {', '.join(meta.get('centred', [])) or 'none'} (slow channels: the model "
+        "sees each window of them centred on its own mean)",
         f"persistence  {persistence_of(meta)} (alarm when k of a device's last n are above)",
         "held-out     " + ", ".join(f"q{k}={v:.4g}" for k, v in cal.get("quantiles", {}).items()),
         f"training     {summary.get('source')}: {summary.get('epochs_run')} epochs, "

@@ -209,6 +209,13 @@ def training_options(command: Callable) -> Callable:
         choice("--residual", RESIDUALS, "squared",
                "A window's error: the mean squared or the mean absolute gap between readings "
                "and reconstruction (standard units), in calibration and scoring alike."),
+        choice("--slow-channels", ["keep", "centre"], "keep",
+               "centre: channels with more than half their variance in their window-long means "
+               "(a temperature) enter every window centred on its own mean, so the model sees "
+               "their shape, not a level the training data cannot cover (needs --window >= 2)."),
+        choice("--combine", ["mean", "max"], "mean",
+               "A window's error from its channels' errors: their mean, or the largest (a fault "
+               "that shows in one channel)."),
         click.option(
             "--persistence",
             type=PersistenceRule(),

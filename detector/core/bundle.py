@@ -59,6 +59,17 @@ class Bundle:
         return str(self.meta.get("residual", "squared"))
 
     @property
+    def centred(self) -> np.ndarray:
+        """Which channels enter the model centred on each window's mean (none in older bundles)."""
+        names = set(self.meta.get("centred", []))
+        return np.array([c in names for c in self.channels], dtype=bool)
+
+    @property
+    def combine(self) -> str:
+        """How a window's channel errors make its error: `mean` (also in older bundles) or `max`."""
+        return str(self.meta.get("combine", "mean"))
+
+    @property
     def scale(self) -> np.ndarray:
         """Per-channel standard deviation of the training data, the unit of the error."""
         return np.asarray(self.meta["scale"]["std"], dtype=np.float64)

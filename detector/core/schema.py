@@ -22,6 +22,7 @@ MAX_PERSISTENCE = 1000
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "elu", "gelu")
 RESIDUALS = ("squared", "absolute")  # how a window's error averages its gaps; squared by default
 RESIDUAL_POWER = {"squared": 2, "absolute": 1}  # how a gap grows with a channel's offset
+COMBINE = ("mean", "max")  # how a window's channel errors make its error; mean by default
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 Size = Annotated[int, msgspec.Meta(ge=1, le=4096)]
@@ -87,6 +88,8 @@ class Meta(msgspec.Struct):
     calibration: Calibration
     persistence: Persistence = msgspec.field(default_factory=lambda: Persistence(1, 1))
     residual: Literal[RESIDUALS] = "squared"  # type: ignore[valid-type]  # absent: squared
+    centred: Annotated[list[Name], msgspec.Meta(max_length=10_000)] = []  # slow channels
+    combine: Literal[COMBINE] = "mean"  # type: ignore[valid-type]  # absent: mean
     training: dict[str, Any] = {}
 
 
@@ -105,6 +108,10 @@ def parse_meta(raw: Any, source: str) -> Meta:
         raise BundleError(
             f"{source}: 'scale.mean' and 'scale.std' must give one number per channel"
         )
+    if not set(meta.centred) <= set(meta.channels):
+        raise BundleError(f"{source}: 'centred' names a channel that 'channels' does not")
+    if meta.centred and meta.window < 2:
+        raise BundleError(f"{source}: 'centred' needs a window of at least 2 readings")
     if meta.architecture.window != meta.window:
         raise BundleError(
             f"{source}: 'window' is {meta.window} but 'architecture.window' is "

@@ -2,7 +2,9 @@
 
 The error of a window is the mean squared (or, with the bundle's `residual` "absolute", the mean
 absolute) reconstruction error over its readings and channels, in units of each channel's training
-standard deviation, so channels of any scale weigh alike. The score is error / threshold. Scoring
+standard deviation, so channels of any scale weigh alike; with the bundle's `combine` "max", the
+error of its worst channel instead. A bundle's `centred` channels enter the model centred on each
+window's own mean (`detector.core.levels`). The score is error / threshold. Scoring
 only measures: whether a score flags its reading is the alarm rule's call
 (`detector.core.alarm.AlarmRule`), the same offline and online.
 """
@@ -15,6 +17,7 @@ import numpy as np
 
 from detector.core.bundle import Bundle
 from detector.core.inference import Engine, make_engine
+from detector.core.levels import centred, combined
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class Scorer:
         self.version = bundle.version if "version" in bundle.meta else ""
         self.engine = make_engine(bundle, engine) if isinstance(engine, str) else engine
         self.residual = bundle.residual
+        self.centred = bundle.centred
+        self.combine = bundle.combine
         self._inverse_std = 1.0 / bundle.scale
         self._inverse_variance = 1.0 / bundle.scale**2
 
@@ -57,10 +62,15 @@ class Scorer:
             windows = windows[:, None, :]
         if len(windows) == 0:
             return empty_scores(len(self.channels))
+        levels = None
+        if self.centred.any():
+            windows, levels = centred(windows, self.centred)
         fast = getattr(self.engine, "errors", None)  # NumpyDense: the same, in fewer passes
         channel_errors, reconstruction = (fast(windows, self.residual) if fast
                                           else self.errors(windows))
-        error = channel_errors.mean(axis=1)
+        if levels is not None:
+            reconstruction += levels
+        error = combined(channel_errors, self.combine)
         score = error / self.threshold
         return Scores(
             reconstruction=reconstruction,

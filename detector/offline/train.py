@@ -6,7 +6,9 @@ window shares a reading with a training window: the calibration errors are hones
 benchmark's notebooks do: in-sample errors are smaller, so the threshold is lower than it should be.
 With `headroom` "drift", a probe (the same model fitted on the oldest half of the rows) measures how
 the median error grows with the distance from its fitted rows, and the threshold grows to match at
-the middle of the horizon (`detector.core.calibration.drift_headroom`).
+the middle of the horizon (`detector.core.calibration.drift_headroom`). With `slow_channels`
+"centre", the channels slower than a window (found on all the rows) enter every window centred on
+its own mean, in fitting, calibration and scoring alike (`detector.core.levels`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from detector.core.alarm import Persistence
 from detector.core.bundle import Bundle, save_bundle
 from detector.core.calibration import calibrate, drift_headroom, growth_exponent
 from detector.core.inference import KerasEngine, dense_arrays, scaling_arrays
+from detector.core.levels import centred, slow_channels
 from detector.core.model import Architecture, TrainingOptions, train
 from detector.core.schema import RESIDUAL_POWER
 from detector.core.scoring import Scorer
@@ -54,6 +57,8 @@ class TrainingPlan:
     residual: str = "squared"  # a window's error: the mean squared or absolute gap, calibration too
     headroom: str = "none"  # "drift": the threshold grows as a probe says the errors will
     horizon: float = 1.0  # drift: how long the threshold must hold, in multiples of the data
+    slow_channels: str = "keep"  # "centre": channels slower than a window lose their level
+    combine: str = "mean"  # a window's error: the mean of its channel errors, or the largest
 
 
 def train_bundle(
@@ -86,12 +91,17 @@ def train_bundle(
         f"training on {len(fit_windows)} windows of {window} x {len(channels)}, "
         f"calibrating on {len(held_windows)} {'training' if in_sample else 'held-out'} windows"
     )
-    model, curves, arrays, meta, scorer = fitted(fit_windows, channels, plan, out, progress)
+    slow = (slow_channels(windows_by_device(values, window, devices)[0])
+            if plan.slow_channels == "centre" else np.zeros(len(channels), dtype=bool))
+    if slow.any():
+        names = ", ".join(channels_of(channels, slow))
+        progress(f"slow channels, centred on each window's mean: {names}")
+    model, curves, arrays, meta, scorer = fitted(fit_windows, channels, plan, slow, out, progress)
     held_errors = scorer.score(held_windows).error
     fit_errors = scorer.score(fit_windows)
     headroom = None
     if plan.headroom == "drift":
-        beta = probe_exponent(values, channels, devices, plan, out, progress)
+        beta = probe_exponent(values, channels, devices, plan, slow, out, progress)
         distance = len(values) - cut + plan.horizon * len(values) / 2
         headroom = drift_headroom(fit_errors.error, held_errors, held_rows + 1.0, beta, distance)
     calibration = calibrate(held_errors, plan.calibration, plan.target_far, plan.margin, window,
@@ -135,12 +145,12 @@ def train_bundle(
 
 
 def fitted(
-    windows: np.ndarray, channels: list[str], plan: TrainingPlan, out: str | Path,
-    progress: Callable[[str], None],
+    windows: np.ndarray, channels: list[str], plan: TrainingPlan, slow: np.ndarray,
+    out: str | Path, progress: Callable[[str], None],
 ) -> tuple[Any, dict, dict[str, np.ndarray], dict, Scorer]:
-    """A model fitted on the windows: the model, its loss curves, its arrays, the metadata so
-    far and a Scorer of it (through Keras, with the plan's residual)."""
-    model, curves = train(windows, plan.architecture, plan.options, progress)
+    """A model fitted on the windows (the slow channels centred): the model, its loss curves, its
+    arrays, the metadata so far and a Scorer of it (through Keras, with the plan's residual)."""
+    model, curves = train(centred(windows, slow)[0], plan.architecture, plan.options, progress)
     arrays = dense_arrays(model) if plan.architecture.kind == "dense" else scaling_arrays(model)
     meta = {
         "channels": list(channels),
@@ -150,13 +160,22 @@ def fitted(
         "calibration": {"threshold": 1.0},
         "residual": plan.residual,
     }
+    if slow.any():  # absent when none (as bundles written before it)
+        meta["centred"] = channels_of(channels, slow)
+    if plan.combine != "mean":
+        meta["combine"] = plan.combine
     return model, curves, arrays, meta, Scorer(Bundle(Path(out), meta, arrays),
                                                engine=KerasEngine(model))
 
 
+def channels_of(channels: list[str], mask: np.ndarray) -> list[str]:
+    """The names of the masked channels."""
+    return [name for name, chosen in zip(channels, mask, strict=True) if chosen]
+
+
 def probe_exponent(
     values: np.ndarray, channels: list[str], devices: np.ndarray | None, plan: TrainingPlan,
-    out: str | Path, progress: Callable[[str], None],
+    slow: np.ndarray, out: str | Path, progress: Callable[[str], None],
 ) -> float:
     """The drift headroom's growth exponent: the same model fitted on the oldest half of the
     rows, its errors on the windows of the newer half against their distance from it."""
@@ -165,7 +184,7 @@ def probe_exponent(
     fit = windows_by_device(values[:half], window, older)[0]
     later, rows = windows_by_device(values[half:], window, newer)
     progress(f"probe: training on {len(fit)} windows of the oldest half, watching {len(later)}")
-    scorer = fitted(fit, channels, plan, out, lambda line: progress(f"probe: {line}"))[-1]
+    scorer = fitted(fit, channels, plan, slow, out, lambda line: progress(f"probe: {line}"))[-1]
     floor = float(np.median(scorer.score(fit).error))
     beta = growth_exponent(floor, scorer.score(later).error, rows + 1.0,
                            RESIDUAL_POWER[plan.residual])  # fmt: skip

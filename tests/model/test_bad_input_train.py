@@ -32,6 +32,8 @@ OPTIONS = {
     "--margin": (["1", "1.5"], ["0.5", "101", "inf", "nan"]),
     "--persistence": (["1/1", "2/3"], ["1/1000000000", "4/3", "0/1", "x", "3", "1/1001"]),
     "--calibration": (["pot", "quantile"], ["median"]),
+    "--slow-channels": (["keep"], ["centred", "", "CENTRE"]),
+    "--combine": (["mean", "max"], ["sum", ""]),
     "--seed": (["0", "5"], ["-1", "4294967296", "s"]),
 }
 OUTS = ["new", "nested/new", "bundle", "empty", "other files", "parent is a file", "proc"]
