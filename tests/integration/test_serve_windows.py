@@ -1,4 +1,5 @@
-"""A windowed model with a persistence rule served from Kafka flags what `detector score` does."""
+"""A windowed model with a persistence rule served from Kafka flags what `detector score` does;
+so does one whose slow channels are centred and whose error is its worst channel's."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from tests.helpers.bundles import SERVE, Bundles, assert_same_alarms
 WINDOW, DEVICES, COUNT = 5, 6, 3000
 
 
-@pytest.fixture(scope="session")
-def window_bundle(trained_bundle: Bundles) -> Path:
-    """The serve bundle's training on windows of five readings, alarming on 2 of the last 3."""
-    return trained_bundle(*SERVE, "--window", str(WINDOW), "--persistence", "2/3")
+@pytest.fixture(scope="session", params=["levels", "centred"])
+def window_bundle(trained_bundle: Bundles, request) -> Path:
+    """The serve bundle's training on windows of five readings, alarming on 2 of the last 3; and
+    the same with `--slow-channels centre --combine max`."""
+    extra = ("--slow-channels", "centre", "--combine", "max") if request.param == "centred" else ()
+    return trained_bundle(*SERVE, "--window", str(WINDOW), "--persistence", "2/3", *extra)
 
 
 def test_windowed_persistent_alarms_online_match_offline(
