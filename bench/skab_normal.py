@@ -1,0 +1,81 @@
+"""False alarms on SKAB's anomaly-free run, which no setting was chosen on: each setting's FAR.
+
+    .venv/bin/python -m bench.skab_normal [--pieces 6] [--jobs 2] [--settings default,...]
+
+`anomaly-free/anomaly-free.csv` (9,405 rows of normal operation) is cut into pieces of 1,400 rows:
+400 to train on and 1,000 to score, as a SKAB file (whose test parts hold 600–1,000 rows). Each
+piece goes through bench/skab.py's own protocol (`detector train` on its first 400 rows, `detector
+score --history`), once per setting. Every row is normal, so the only figure is the false-alarm
+rate, summed over the pieces (and its range over them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+if not __package__:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import table
+from bench.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, PRESETS, TRAIN_ROWS, run_file
+from detector.offline.evaluate import quality
+from producer.tables import read_csv
+
+PIECE_ROWS = TRAIN_ROWS + 1000
+SETTINGS = {"default": DEFAULT_TRAIN_ARGS, **PRESETS}
+
+
+def pieces(source: Path, work: Path, count: int) -> list[Path]:
+    """The first `count` pieces of PIECE_ROWS rows of the normal run, each a CSV with a zero
+    `anomaly` column, in `work`."""
+    frame = read_csv(source)
+    made = []
+    for i in range(min(count, len(frame) // PIECE_ROWS)):
+        piece = frame.iloc[i * PIECE_ROWS:(i + 1) * PIECE_ROWS].assign(anomaly=0.0)
+        made.append(work / f"{i}.csv")
+        piece.to_csv(made[-1], sep=";", index=False)
+    return made
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", type=Path,
+                        default=DEFAULT_FOLDER / "anomaly-free" / "anomaly-free.csv")
+    parser.add_argument("--pieces", type=int, default=6)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--settings", default="default,drift-headroom,gap2-label-chosen",
+                        help=f"comma-separated, of: {', '.join(SETTINGS)}")
+    args = parser.parse_args()
+    chosen = [name.strip() for name in args.settings.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in SETTINGS]
+    if unknown:
+        sys.exit(f"unknown setting {', '.join(unknown)}: choose from {', '.join(SETTINGS)}")
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+           "OMP_NUM_THREADS": "1"}  # fmt: skip
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="skab-normal-") as tmp:
+        work = Path(tmp)
+        files = pieces(args.source, work, args.pieces)
+        for name in chosen:
+            train_args = shlex.split(SETTINGS[name])
+            with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+                results = list(pool.map(lambda f, a=train_args: run_file(f, work, a, env), files))
+            each = [quality(r.truth, r.flagged).far for r in results]
+            false, normal = (sum(int(r.flagged.sum()) for r in results),
+                             sum(len(r.flagged) for r in results))
+            rows.append((name, f"{100 * false / normal:.2f}", f"{min(each):.2f}–{max(each):.2f}"))
+            print(f"{name}: FAR {rows[-1][1]} % ({rows[-1][2]} over {len(files)} pieces)",
+                  flush=True)
+    print(f"\n{len(files)} pieces of {PIECE_ROWS} rows of {args.source} (train on the first "
+          f"{TRAIN_ROWS}, score the rest)\n")
+    print(table(rows, ("setting", "FAR, %", "range over pieces, %")))
+
+
+if __name__ == "__main__":
+    main()
