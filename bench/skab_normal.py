@@ -7,6 +7,9 @@
 piece goes through bench/skab.py's own protocol (`detector train` on its first 400 rows, `detector
 score --history`), once per setting. Every row is normal, so the only figure is the false-alarm
 rate, summed over the pieces (and its range over them).
+
+`--long-train N` then trains the default setting once on the run's first N rows and scores the rest,
+with its false-alarm rate for every 1,000 rows after the training: how long a longer training holds.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import table
-from bench.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, PRESETS, TRAIN_ROWS, run_file
+from bench.skab import (
+    DEFAULT_FOLDER,
+    DEFAULT_TRAIN_ARGS,
+    PRESETS,
+    TRAIN_ROWS,
+    detector,
+    run_file,
+)
 from detector.offline.evaluate import quality
 from producer.tables import read_csv
 
@@ -43,12 +53,31 @@ def pieces(source: Path, work: Path, count: int) -> list[Path]:
     return made
 
 
+def long_training(source: Path, rows: int, env: dict[str, str]) -> list[float]:
+    """The default setting trained on the run's first `rows` rows: the share of each 1,000 later
+    rows it flags, in percent."""
+    frame = read_csv(source)
+    with tempfile.TemporaryDirectory(prefix="skab-long-") as tmp:
+        work = Path(tmp)
+        train, test, scores = work / "train.csv", work / "test.csv", work / "scores.csv"
+        frame.iloc[:rows].to_csv(train, sep=";", index=False)
+        frame.iloc[rows:].to_csv(test, sep=";", index=False)
+        detector("train", str(train), "--out", str(work / "b"), *shlex.split(DEFAULT_TRAIN_ARGS),
+                 env=env)  # fmt: skip
+        detector("score", str(work / "b"), str(test), "--history", str(train), "--out",
+                 str(scores), env=env)  # fmt: skip
+        flagged = read_csv(scores)["is_anomaly"].to_numpy() > 0
+    return [100 * float(flagged[i:i + 1000].mean()) for i in range(0, len(flagged), 1000)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path,
                         default=DEFAULT_FOLDER / "anomaly-free" / "anomaly-free.csv")
     parser.add_argument("--pieces", type=int, default=6)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--long-train", type=int, default=0, metavar="N",
+                        help="also train the default on the first N rows and score the rest")
     parser.add_argument("--settings", default="default,drift-headroom,gap2-label-chosen",
                         help=f"comma-separated, of: {', '.join(SETTINGS)}")
     args = parser.parse_args()
@@ -75,6 +104,10 @@ def main() -> None:
     print(f"\n{len(files)} pieces of {PIECE_ROWS} rows of {args.source} (train on the first "
           f"{TRAIN_ROWS}, score the rest)\n")
     print(table(rows, ("setting", "FAR, %", "range over pieces, %")))
+    if args.long_train:
+        shares = long_training(args.source, args.long_train, env)
+        print(f"\nthe default trained on the first {args.long_train} rows, FAR % of each 1,000 "
+              "rows after them: " + ", ".join(f"{share:.1f}" for share in shares))
 
 
 if __name__ == "__main__":
