@@ -114,6 +114,12 @@ def detector(*args: str, env: dict[str, str]) -> None:
         sys.exit(f"failed: detector {shlex.join(args)}\n{done.stderr.strip()[-2000:]}")
 
 
+def one_thread_each() -> dict[str, str]:
+    """The environment with TensorFlow and BLAS on one thread, for several trainings at once."""
+    return {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+            "OMP_NUM_THREADS": "1"}
+
+
 def run_file(path: Path, folder: Path, train_args: list[str], env: dict[str, str],
              lookahead: bool = False) -> FileResult:
     """Train on the file's first rows and score the rest, through the CLI (and the whole file,
@@ -189,8 +195,7 @@ def main() -> None:
     if not files:
         sys.exit(f"no labelled SKAB CSVs (with an `anomaly` column) under {args.folder}")
     train_args = shlex.split(args.train_args)
-    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-           "OMP_NUM_THREADS": "1"} if args.jobs > 1 else dict(os.environ)  # fmt: skip
+    env = one_thread_each() if args.jobs > 1 else dict(os.environ)
     print(f"{len(files)} files under {args.folder}, {args.jobs} at a time; per file: "
           f"detector train FIRST{TRAIN_ROWS}.csv --out BUNDLE {args.train_args}, then "
           "detector score BUNDLE REST.csv --history FIRST400.csv", flush=True)  # fmt: skip

@@ -15,7 +15,6 @@ with its false-alarm rate for every 1,000 rows after the training: how long a lo
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from bench.skab import (
     PRESETS,
     TRAIN_ROWS,
     detector,
+    one_thread_each,
     run_file,
 )
 from detector.offline.evaluate import quality
@@ -85,8 +85,7 @@ def main() -> None:
     unknown = [name for name in chosen if name not in SETTINGS]
     if unknown:
         sys.exit(f"unknown setting {', '.join(unknown)}: choose from {', '.join(SETTINGS)}")
-    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-           "OMP_NUM_THREADS": "1"}  # fmt: skip
+    env = one_thread_each()
     rows = []
     with tempfile.TemporaryDirectory(prefix="skab-normal-") as tmp:
         work = Path(tmp)
