@@ -121,13 +121,13 @@ def one_thread_each() -> dict[str, str]:
 
 
 def run_file(path: Path, folder: Path, train_args: list[str], env: dict[str, str],
-             lookahead: bool = False) -> FileResult:
-    """Train on the file's first rows and score the rest, through the CLI (and the whole file,
-    for the notebook's look-ahead alignment)."""
+             lookahead: bool = False, train_rows: int = TRAIN_ROWS) -> FileResult:
+    """Train on the file's first `train_rows` rows and score the rest, through the CLI (and the
+    whole file, for the notebook's look-ahead alignment)."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="skab-") as tmp:
         work = Path(tmp)
-        train, test = split_file(path, work, TRAIN_ROWS)
+        train, test = split_file(path, work, train_rows)
         bundle, scores = work / "bundle", work / "scores.csv"
         detector("train", str(train), "--out", str(bundle), *train_args, env=env)
         detector("score", str(bundle), str(test), "--history", str(train), "--out", str(scores),
@@ -139,7 +139,7 @@ def run_file(path: Path, folder: Path, train_args: list[str], env: dict[str, str
         if lookahead:
             whole = work / "whole.csv"
             detector("score", str(bundle), str(path), "--out", str(whole), env=env)
-            ahead = notebook_alignment(read_csv(whole), meta["window"], TRAIN_ROWS)
+            ahead = notebook_alignment(read_csv(whole), meta["window"], train_rows)
     return FileResult(
         name=str(path.relative_to(folder)),
         truth=frame["anomaly"].to_numpy() > 0,

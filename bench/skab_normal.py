@@ -21,6 +21,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pandas as pd
+
 if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -30,7 +32,6 @@ from bench.skab import (
     DEFAULT_TRAIN_ARGS,
     PRESETS,
     TRAIN_ROWS,
-    detector,
     one_thread_each,
     run_file,
 )
@@ -41,32 +42,27 @@ PIECE_ROWS = TRAIN_ROWS + 1000
 SETTINGS = {"default": DEFAULT_TRAIN_ARGS, **PRESETS}
 
 
+def normal_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """The rows as a SKAB CSV at `path`, with an `anomaly` column of zeros (every row normal)."""
+    frame.assign(anomaly=0.0).to_csv(path, sep=";", index=False)
+    return path
+
+
 def pieces(source: Path, work: Path, count: int) -> list[Path]:
-    """The first `count` pieces of PIECE_ROWS rows of the normal run, each a CSV with a zero
-    `anomaly` column, in `work`."""
+    """The first `count` pieces of PIECE_ROWS rows of the normal run, as CSVs in `work`."""
     frame = read_csv(source)
-    made = []
-    for i in range(min(count, len(frame) // PIECE_ROWS)):
-        piece = frame.iloc[i * PIECE_ROWS:(i + 1) * PIECE_ROWS].assign(anomaly=0.0)
-        made.append(work / f"{i}.csv")
-        piece.to_csv(made[-1], sep=";", index=False)
-    return made
+    return [normal_csv(frame.iloc[i * PIECE_ROWS:(i + 1) * PIECE_ROWS], work / f"{i}.csv")
+            for i in range(min(count, len(frame) // PIECE_ROWS))]
 
 
 def long_training(source: Path, rows: int, env: dict[str, str]) -> list[float]:
-    """The default setting trained on the run's first `rows` rows: the share of each 1,000 later
-    rows it flags, in percent."""
-    frame = read_csv(source)
+    """The default setting trained on the run's first `rows` rows (bench/skab.py's protocol with
+    a longer training): the share of each 1,000 later rows it flags, in percent."""
     with tempfile.TemporaryDirectory(prefix="skab-long-") as tmp:
         work = Path(tmp)
-        train, test, scores = work / "train.csv", work / "test.csv", work / "scores.csv"
-        frame.iloc[:rows].to_csv(train, sep=";", index=False)
-        frame.iloc[rows:].to_csv(test, sep=";", index=False)
-        detector("train", str(train), "--out", str(work / "b"), *shlex.split(DEFAULT_TRAIN_ARGS),
-                 env=env)  # fmt: skip
-        detector("score", str(work / "b"), str(test), "--history", str(train), "--out",
-                 str(scores), env=env)  # fmt: skip
-        flagged = read_csv(scores)["is_anomaly"].to_numpy() > 0
+        run = normal_csv(read_csv(source), work / "run.csv")
+        flagged = run_file(run, work, shlex.split(DEFAULT_TRAIN_ARGS), env,
+                           train_rows=rows).flagged
     return [100 * float(flagged[i:i + 1000].mean()) for i in range(0, len(flagged), 1000)]
 
 
