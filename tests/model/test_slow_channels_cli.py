@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from detector.core.bundle import load_bundle
+from detector.core.windows import windows_by_device
 from detector.stream.reloader import load_model
 from tests.helpers.bundles import TINY, Bundles, assert_train_refuses, run_cli
 
@@ -88,8 +89,7 @@ def test_the_daemon_s_scorer_gives_detector_score_s_errors(bundles, data, tmp_pa
     bundle = load_bundle(bundles["centre"])
     history, test = (pd.read_csv(data[n])[bundle.channels] for n in ("train", "fault"))
     values = pd.concat([history.iloc[-(WINDOW - 1):], test]).to_numpy()
-    windows = np.lib.stride_tricks.sliding_window_view(values, WINDOW, axis=0).swapaxes(1, 2)
-    served = load_model(bundles["centre"]).scorer.score(windows)
+    served = load_model(bundles["centre"]).scorer.score(windows_by_device(values, WINDOW)[0])
     offline = scored(bundles["centre"], data, "fault", tmp_path)
     np.testing.assert_allclose(served.error, offline["error"], rtol=1e-9)
 
