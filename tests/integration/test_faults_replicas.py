@@ -65,8 +65,9 @@ def test_three_replicas_one_killed_then_restarted_keep_one_owner_per_partition(
     topics = serve_topics(partitions=PARTITIONS)
     watcher = Watcher(kafka_bootstrap, topics.group)
     watcher.start()
+    replicas = []
     try:
-        replicas = [start_detector(topics, "--batch-size", "500") for _ in range(3)]
+        replicas += [start_detector(topics, "--batch-size", "500") for _ in range(3)]
         watcher.wait_members(3)
         # 800 readings/s for 20 s: both rebalances below happen while readings flow.
         producer = simulate(topics.readings, total, anomaly_rate=0.02, seed=14, rate=800,
@@ -81,6 +82,9 @@ def test_three_replicas_one_killed_then_restarted_keep_one_owner_per_partition(
         watcher.wait_members(3)
         assert producer.wait(timeout=120) == 0
         outcome = settle(kafka_admin, kafka_bootstrap, topics, total)
+    except AssertionError:
+        print_state(replicas, watcher)  # which member left, and what it said
+        raise
     finally:
         watcher.stop()
 
@@ -104,3 +108,10 @@ def test_three_replicas_one_killed_then_restarted_keep_one_owner_per_partition(
     for replica in replicas[1:]:
         assert replica.proc.poll() is None
         assert replica.stop() == 0
+
+
+def print_state(replicas: list, watcher: Watcher) -> None:
+    """Each replica's exit status and the end of its log, and the group's last descriptions."""
+    for number, replica in enumerate(replicas):
+        print(f"--- replica {number}: exit status {replica.proc.poll()}\n{replica.log[-5000:]}")
+    print(f"--- the group's last descriptions: {watcher.samples[-10:]}")
