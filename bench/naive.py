@@ -25,7 +25,7 @@ from detector.core.inference import keras_model
 from detector.core.scoring import Scorer
 from detector.stream.decode import Decoder
 from producer.simulator import Simulator
-from producer.wire import encode_reading
+from shared.wire import encode_reading
 
 
 def naive(model: object, values: np.ndarray, seconds: float) -> tuple[float, np.ndarray]:

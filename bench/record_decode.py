@@ -36,9 +36,9 @@ from kafka.record.util import calc_crc32c
 
 from bench.common import table
 from detector.stream.decode import Decoder
-from producer.signal import CHANNELS
 from producer.simulator import Simulator
 from producer.sinks import encode_reading
+from shared.wire import CHANNELS
 
 TP = TopicPartition("readings", 0)
 AT = DefaultRecordBatch.ATTRIBUTES_OFFSET  # the CRC covers the batch from here on

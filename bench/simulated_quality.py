@@ -30,7 +30,7 @@ from detector.core.scoring import Scorer
 from detector.offline.score import score_table
 from producer.anomalies import KINDS
 from producer.simulator import Simulator
-from producer.tables import Table
+from shared.tables import Table
 from tests.helpers.bundles import train_bundle
 
 

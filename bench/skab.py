@@ -39,7 +39,7 @@ from bench.common import table
 from bench.skab_lookahead import Lookahead, by_folder, notebook_alignment
 from detector.core.alarm import parse_persistence, persist
 from detector.offline.evaluate import Quality, quality
-from producer.tables import read_csv
+from shared.tables import read_csv
 from tests.helpers import REPO
 
 DEFAULT_FOLDER = REPO.parent / "shared" / "data" / "skab-dev"

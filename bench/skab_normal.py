@@ -36,7 +36,7 @@ from bench.skab import (
     run_file,
 )
 from detector.offline.evaluate import quality
-from producer.tables import read_csv
+from shared.tables import read_csv
 
 PIECE_ROWS = TRAIN_ROWS + 1000
 SETTINGS = {"default": DEFAULT_TRAIN_ARGS, **PRESETS}

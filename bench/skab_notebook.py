@@ -32,7 +32,7 @@ from bench.skab import DEFAULT_FOLDER, TRAIN_ROWS, labelled_files
 from detector.core.model import channel_scaling
 from detector.core.quiet import import_keras
 from detector.offline.evaluate import Quality, quality
-from producer.tables import read_csv
+from shared.tables import read_csv
 
 STEPS, Q = 60, 0.999
 

@@ -30,7 +30,7 @@ from detector.core.scoring import Scorer
 from detector.core.windows import windows_by_device
 from detector.offline.evaluate import Quality, quality
 from detector.offline.train import split_rows
-from producer.tables import read_csv
+from shared.tables import read_csv
 
 
 def train_file(path: Path, args: list[str], tmp: Path) -> dict[str, np.ndarray]:

@@ -23,7 +23,7 @@ from kafka.admin import NewTopic
 
 from bench.common import BIN
 from producer.simulator import Simulator
-from producer.wire import encode_reading
+from shared.wire import encode_reading
 from tests.helpers import REPO
 from tests.helpers.broker import committed, end_offsets, unique_name
 from tests.helpers.bundles import train_bundle

@@ -1,10 +1,10 @@
 """Errors a user can fix: each carries a one-line message and ends the CLI with status 2.
 
-The base class and DataError are the wire vocabulary's (`producer.wire`), so a CSV the producer's
+The base class and DataError are the wire vocabulary's (`shared.wire`), so a CSV the producer's
 tables refuse ends a detector command the same way.
 """
 
-from producer.wire import DataError, InputError
+from shared.wire import DataError, InputError
 
 DetectorError = InputError
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from producer.signal import MIRRORED, NOISE, level_at
-from producer.wire import ANOMALY_KINDS
+from shared.wire import ANOMALY_KINDS
 
 SPIKE = 15.0
 DRIFT = 12.0

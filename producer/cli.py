@@ -11,13 +11,13 @@ from typing import Any
 import click
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-from producer.kafka_client import Connection, connect, connection_from
-from producer.kafka_client import security_options as kafka_security
-from producer.options import SEED, FiniteRange, OneLineErrors
-from producer.outputs import check_file
 from producer.simulator import Simulator
 from producer.sinks import CsvSink, KafkaSink, Pacer, Sink
-from producer.wire import LABELS
+from shared.command_line import SEED, FiniteRange, OneLineErrors
+from shared.kafka_client import Connection, connect, connection_from
+from shared.kafka_client import security_options as kafka_security
+from shared.outputs import check_file
+from shared.wire import LABELS
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines
 MAX_DEVICES = 10_000

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from producer.tables import channel_matrix, pick_channels, read_csv
+from shared.tables import channel_matrix, pick_channels, read_csv
 
 
 def label_text(value: object) -> str:

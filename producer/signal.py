@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from producer.wire import CHANNELS
+from shared.wire import CHANNELS
 
 MIRRORED: tuple[int, ...] = (1, 3)  # col_2 and col_4 read 100 - level
 FOLLOWING: tuple[int, ...] = (0, 2, 4)  # col_1, col_3 and col_5 read the level

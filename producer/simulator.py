@@ -9,7 +9,7 @@ import numpy as np
 
 from producer.anomalies import KINDS, Anomaly, apply_anomaly, plan_anomaly
 from producer.signal import CHANNELS, PERIOD, level_at, noisy_values
-from producer.wire import LABELS
+from shared.wire import LABELS
 
 
 @dataclass(frozen=True)

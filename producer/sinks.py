@@ -8,9 +8,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from producer.outputs import AtomicFile
 from producer.signal import CHANNELS
-from producer.wire import InputError, encode_reading
+from shared.outputs import AtomicFile
+from shared.wire import InputError, encode_reading
 
 
 class Sink(Protocol):

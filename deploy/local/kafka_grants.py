@@ -23,7 +23,7 @@ from kafka.admin import (
 )
 from kafka.errors import TopicAlreadyExistsError
 
-from producer.kafka_client import connect, connection_from
+from shared.kafka_client import connect, connection_from
 
 TOPICS = {"readings": 6, "anomalies": 6, "readings.dlq": 1}
 GRANTS = [  # principal, operation, resource type, resource name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from producer.options import OneLineErrors
+from shared.command_line import OneLineErrors
 
 
 class Commands(OneLineErrors):

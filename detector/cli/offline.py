@@ -16,8 +16,8 @@ import numpy as np
 from detector.cli.options import log_level, scoring_options, training_options
 from detector.core.alarm import Persistence
 from detector.errors import DataError
-from producer.outputs import check_file, check_folder
-from producer.wire import OutputError
+from shared.outputs import check_file, check_folder
+from shared.wire import OutputError
 
 DEFAULT_SIMULATED_DEVICES = 8
 
@@ -126,15 +126,15 @@ def training_data(
 ) -> tuple[np.ndarray, list[str], np.ndarray | None, str]:
     """The training matrix, its channel names, devices and a description of its source."""
     if simulate:
-        from producer.signal import CHANNELS
         from producer.simulator import Simulator
+        from shared.wire import CHANNELS
 
         sim = Simulator(devices=DEFAULT_SIMULATED_DEVICES, anomaly_rate=0.0, seed=seed)
         blocks = list(sim.blocks(total=simulate))
         values = np.concatenate([b.values for b in blocks])
         devices = np.concatenate([np.asarray(b.device) for b in blocks])
         return values, list(CHANNELS), devices, f"{simulate} simulated normal readings"
-    from producer.tables import load_table
+    from shared.tables import load_table
 
     table = load_table(data, parse_columns(columns))
     return table.values, table.channels, table.devices, str(data)

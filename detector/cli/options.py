@@ -15,7 +15,7 @@ from detector.core.calibration import METHODS
 from detector.core.quiet import show_logs
 from detector.core.schema import ACTIVATIONS, RESIDUALS
 from detector.errors import DataError
-from producer.options import SEED, FiniteRange
+from shared.command_line import SEED, FiniteRange
 
 MIN_SIMULATE, MAX_SIMULATE = 100, 5_000_000
 MAX_EPOCHS, MAX_WINDOW = 10_000, 1000

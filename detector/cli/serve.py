@@ -19,8 +19,8 @@ import click
 from click.core import ParameterSource
 
 from detector.errors import ConfigError
-from producer.kafka_client import Connection, connection_from, security_options
-from producer.kafka_client import connect as connect_client
+from shared.kafka_client import Connection, connection_from, security_options
+from shared.kafka_client import connect as connect_client
 
 log = logging.getLogger("detector.serve")
 MIB = 1024 * 1024

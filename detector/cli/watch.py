@@ -16,7 +16,7 @@ from detector.cli.serve import (
     option,
 )
 from detector.printable import printable, text_of
-from producer.kafka_client import security_options
+from shared.kafka_client import security_options
 
 
 @click.command()

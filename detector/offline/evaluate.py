@@ -1,6 +1,6 @@
 """Detection quality against labels: confusion counts, precision, recall, F1, FAR, MAR.
 
-Labels follow one vocabulary (`producer.wire`): 0/1, 0.0/1.0, false/true, normal/anomaly and the
+Labels follow one vocabulary (`shared.wire`): 0/1, 0.0/1.0, false/true, normal/anomaly and the
 simulator's anomaly kinds, compared without case; an empty cell or any other value is refused.
 """
 
@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from detector.errors import DataError
-from producer.tables import LABEL_COLUMNS
-from producer.wire import ANOMALY_KINDS, ANOMALY_WORDS, NORMAL_WORDS, label_truth
+from shared.tables import LABEL_COLUMNS
+from shared.wire import ANOMALY_KINDS, ANOMALY_WORDS, NORMAL_WORDS, label_truth
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def quality(truth: np.ndarray, flagged: np.ndarray) -> Quality:
 
 
 def truth_of(labels: np.ndarray, source: str = "the label column") -> np.ndarray:
-    """Anomalous or not from a label column in the documented vocabulary (producer.wire):
+    """Anomalous or not from a label column in the documented vocabulary (shared.wire):
     0/1, 0.0/1.0, false/true, normal/anomaly or an anomaly kind; anything else, or an empty
     cell, is a DataError naming it."""
     labels = np.asarray(labels, dtype=object)

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from detector.offline.evaluate import Evaluation
-from producer.outputs import atomic_folder
+from shared.outputs import atomic_folder
 
 
 def loss_curves(curves: dict[str, list[float]], out: Path) -> Path:

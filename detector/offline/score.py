@@ -14,8 +14,8 @@ from detector.core.bundle import Bundle, load_bundle, require_channels
 from detector.core.scoring import Scorer
 from detector.core.windows import windows_by_device
 from detector.errors import DataError
-from producer.outputs import atomic_file
-from producer.tables import Table, channel_matrix, detect_separator, read_csv
+from shared.outputs import atomic_file
+from shared.tables import Table, channel_matrix, detect_separator, read_csv
 
 
 def score_table(

@@ -21,7 +21,7 @@ import orjson
 from detector.core.scoring import Scores
 from detector.stream.decode import MAX_VALUE_BYTES, Readings
 from detector.stream.outbox import Message
-from producer.wire import LABEL_HEADER, event_id
+from shared.wire import LABEL_HEADER, event_id
 
 BIGGEST = sys.float_info.max
 

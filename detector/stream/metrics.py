@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from detector.stream.decode import REASONS
-from producer.wire import LABELS
+from shared.wire import LABELS
 
 OTHER_LABEL = "other"  # a `label` header the simulator never sends
 RELOAD_RESULTS = ("success", "error")

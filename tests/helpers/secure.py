@@ -11,7 +11,7 @@ from pathlib import Path
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import ACLOperation, NewTopic, ResourceType
 
-from producer.kafka_client import Connection, connect, connection_from
+from shared.kafka_client import Connection, connect, connection_from
 from tests.helpers import REPO, load_script
 from tests.helpers.broker import drain, unique_name
 

@@ -12,7 +12,7 @@ from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer, InMemoryP
 from detector.stream.metrics import Metrics
 from detector.stream.reloader import Model
 from detector.stream.settings import Options
-from producer.wire import encode_reading
+from shared.wire import encode_reading
 from tests.helpers.dense import dense_bundle
 
 FAST = Options(max_records=100, poll_timeout_ms=0, idle=0.0, send_attempts=3, send_timeout=0.0,

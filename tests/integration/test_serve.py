@@ -10,7 +10,7 @@ from collections import Counter
 
 from kafka import KafkaAdminClient
 
-from producer.wire import LABELS
+from shared.wire import LABELS
 from tests.helpers import REPO
 
 EVENT_FIELDS = {"event_id", "device", "seq", "ts", "values", "reconstruction", "error",

@@ -12,7 +12,7 @@ import pytest
 from kafka import KafkaProducer
 
 from producer.simulator import Simulator
-from producer.wire import encode_reading
+from shared.wire import encode_reading
 from tests.helpers.broker import consume_records
 from tests.helpers.bundles import SERVE, Bundles, assert_same_alarms
 from tests.helpers.faults import wait_committed

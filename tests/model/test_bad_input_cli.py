@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from detector.core.bundle import content_version, content_weights, load_arrays
 from detector.stream.decode import Decoder
-from producer.tables import read_csv
-from producer.wire import label_truth
+from shared.tables import read_csv
+from shared.wire import label_truth
 from tests.helpers.bundles import TINY, run_cli
 from tests.helpers.csv_cases import CHANNELS, CsvCase, csv_cases
 

@@ -35,6 +35,7 @@ FORBIDDEN = {  # package: what it must never import
     "detector/stream": ("detector.offline", "detector.cli"),
     "detector/offline": ("detector.stream", "detector.cli", "kafka"),
     "producer": ("detector", "tensorflow", "keras"),
+    "shared": ("detector", "producer", "tensorflow", "keras"),
 }
 
 
@@ -50,7 +51,7 @@ def test_arrows_run_one_way(package):
 
 
 def test_no_module_is_over_300_lines():
-    long = {str(p.relative_to(REPO)): n for pkg in ("detector", "producer", "bench")
+    long = {str(p.relative_to(REPO)): n for pkg in ("detector", "producer", "shared", "bench")
             for p in modules(pkg) if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, long
 
@@ -65,5 +66,17 @@ def test_tests_and_benchmarks_share_helper_modules_not_test_modules():
         for name in imported(path)
         if name.startswith("tests.")
         and any(part.startswith("test_") or part == "conftest" for part in name.split("."))
+    }
+    assert not bad, sorted(bad)
+
+
+def test_detector_uses_the_producer_only_for_its_simulator():
+    """What both command lines share lives in `shared/`; the detector needs the producer only to
+    simulate training data (`detector train --simulate`)."""
+    bad = {
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in modules("detector")
+        for name in imported(path)
+        if name.startswith("producer") and not name.startswith("producer.simulator")
     }
     assert not bad, sorted(bad)

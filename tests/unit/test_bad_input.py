@@ -20,10 +20,10 @@ from detector.errors import BundleError, DataError
 from detector.offline.evaluate import truth_of
 from detector.stream.decode import FLOAT32_MAX
 from producer.cli import main as producer
-from producer.outputs import atomic_file, check_file, check_folder
-from producer.tables import load_table
-from producer.wire import ANOMALY_WORDS, NORMAL_WORDS, OutputError
-from producer.wire import FLOAT32_MAX as WIRE_FLOAT32_MAX
+from shared.outputs import atomic_file, check_file, check_folder
+from shared.tables import load_table
+from shared.wire import ANOMALY_WORDS, NORMAL_WORDS, OutputError
+from shared.wire import FLOAT32_MAX as WIRE_FLOAT32_MAX
 from tests.helpers.csv_cases import CHANNELS, CsvCase, csv_cases
 
 FEW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from producer.kafka_client import connection_from
+from shared.kafka_client import connection_from
 from tests.helpers import REPO
 from tests.helpers.compose import compose_file
 

@@ -7,7 +7,7 @@ import orjson
 
 from detector.cli.watch import describe
 from detector.stream.messages import Flagged, anomaly_events, dead_letter_headers
-from producer.wire import event_id
+from shared.wire import event_id
 
 CHANNELS = ["col_1", "col_2", "col_3", "col_4", "col_5"]
 FIELDS = {"event_id", "device", "seq", "ts", "values", "reconstruction", "error", "threshold",

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from producer.kafka_client import Connection, Scrubber, connection_from
-from producer.kafka_diagnosis import explain
-from producer.kafka_settings import Secret, Security, check, from_properties, parse_properties
-from producer.wire import InputError
+from shared.kafka_client import Connection, Scrubber, connection_from
+from shared.kafka_diagnosis import explain
+from shared.kafka_settings import Secret, Security, check, from_properties, parse_properties
+from shared.wire import InputError
 
 CONFLUENT_CLOUD = """\
 # Required connection configs for Kafka producer, consumer, and admin

@@ -17,7 +17,7 @@ from detector.core.alarm import (
 from detector.core.scoring import Scorer
 from detector.errors import DataError
 from detector.offline.score import score_table
-from producer.tables import Table
+from shared.tables import Table
 from tests.helpers.dense import dense_bundle
 
 

@@ -132,7 +132,7 @@ def test_an_empty_batch(decoder):
 
 
 def test_what_the_simulator_sends_is_accepted(decoder):
-    from producer.wire import encode_reading
+    from shared.wire import encode_reading
 
     raws = [encode_reading("device-1", 3, 1.5, [1.0, 2.0, 3.0, 4.0, 5.0]),
             orjson.dumps({"device": "device-2", "seq": 4, "ts": 2.5,
@@ -167,7 +167,7 @@ def test_records_that_only_parse_together_are_each_rejected(decoder, raws):
 
 def test_a_large_clean_batch_matches_record_by_record_decoding(decoder):
     from producer.simulator import Simulator
-    from producer.wire import encode_reading
+    from shared.wire import encode_reading
 
     block = next(Simulator(devices=7, anomaly_rate=0.05, seed=3).blocks(total=2000))
     raws = [encode_reading(d, s, 1e9 + s, v) for d, s, v in

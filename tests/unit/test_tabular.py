@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from detector.errors import DataError
-from producer.tables import load_table
+from shared.tables import load_table
 
 
 def write(tmp_path, text, name="data.csv"):

@@ -20,7 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
-from producer.wire import OutputError
+from shared.wire import OutputError
 
 
 def _umask() -> int:

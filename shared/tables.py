@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from producer.wire import FLOAT32_MAX, DataError
+from shared.wire import FLOAT32_MAX, DataError
 
 TIME_COLUMNS = ("ts", "timestamp", "datetime", "time")
 LABEL_COLUMNS = ("anomaly", "changepoint", "label", "is_anomaly")

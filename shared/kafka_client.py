@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from producer.kafka_diagnosis import explain
-from producer.kafka_settings import (
+from shared.kafka_diagnosis import explain
+from shared.kafka_settings import (
     MECHANISMS,
     PROTOCOLS,
     Secret,
@@ -27,7 +27,7 @@ from producer.kafka_settings import (
     from_properties,
     parse_properties,
 )
-from producer.wire import InputError
+from shared.wire import InputError
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_MS = 10_000

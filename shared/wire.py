@@ -1,8 +1,7 @@
 """The vocabulary the producer and the detector share: channels, labels, the reading, ids, errors.
 
-Arrows run one way: the detector imports the producer's vocabulary (and its simulator, for
-`detector train --simulate`); the producer never imports the detector, so it stays light (no
-TensorFlow) and can ship alone. Pure: the standard library and orjson.
+Both packages import it; it imports neither, so the producer stays light (no TensorFlow) and
+can ship alone. Pure: the standard library and orjson.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from producer.wire import InputError
+from shared.wire import InputError
 
 SEED = click.IntRange(0, 2**32 - 1)  # what NumPy's and Keras's seeding accept
 
