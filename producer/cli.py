@@ -23,6 +23,7 @@ PROGRESS_EVERY = 5.0  # seconds between progress lines
 MAX_DEVICES = 10_000
 MAX_COUNT = 1_000_000_000
 MAX_SEED_ROWS = 1_000_000
+MAX_DRIFT = 1000.0
 PORT = click.IntRange(0, 65535)
 
 
@@ -55,12 +56,13 @@ def stop_on_sigterm() -> None:
 
 
 def pump(readings: Iterator[tuple], sink: Sink, rate: float, counter: Counter | None) -> int:
-    """Send readings to the sink at `rate`, printing progress; the number sent."""
+    """Send (device, seq, values, label, ts or None = now) readings to the sink at `rate`,
+    printing progress; the number sent."""
     pacer, sent, last_report, started = Pacer(rate), 0, time.monotonic(), time.monotonic()
     try:
-        for device, seq, values, label in readings:
+        for device, seq, values, label, ts in readings:
             pacer.wait()
-            sink.send(device, seq, time.time(), values, label)
+            sink.send(device, seq, time.time() if ts is None else ts, values, label)
             if counter is not None:
                 counter.labels(label=label or "normal").inc()
             sent += 1
@@ -76,10 +78,12 @@ def pump(readings: Iterator[tuple], sink: Sink, rate: float, counter: Counter | 
 
 
 def simulated(sim: Simulator, count: int) -> Iterator[tuple]:
-    """(device, seq, values, label) of each simulated reading."""
+    """(device, seq, values, label, None: sent now) of each simulated reading."""
     for block in sim.blocks(total=count):
         values = block.values.round(4).tolist()
-        yield from zip(block.device, block.seq.tolist(), values, block.label, strict=True)
+        for device, seq, row, label in zip(block.device, block.seq.tolist(), values, block.label,
+                                           strict=True):
+            yield device, seq, row, label, None
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -123,6 +127,14 @@ def main() -> None:
 )
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 @click.option(
+    "--drift",
+    type=FiniteRange(-MAX_DRIFT, MAX_DRIFT),
+    default=0.0,
+    show_default=True,
+    help="Slow drift of normal operation: every channel moves by this many units per 1,000 "
+         "readings of a device (labelled normal; the retrainer's demo).",
+)
+@click.option(
     "--metrics-port",
     type=PORT,
     default=8001,
@@ -140,6 +152,7 @@ def simulate(
     count: int,
     anomaly_rate: float,
     seed: int,
+    drift: float,
     metrics_port: int,
     **kafka: Any,
 ) -> None:
@@ -150,9 +163,9 @@ def simulate(
         if count <= 0:
             fail("--output needs --count N (a file cannot be endless)")
         check_file(output, "--output")
-        write_csv(Simulator(devices=devices, anomaly_rate=anomaly_rate, seed=seed), count, output)
+        write_csv(Simulator(devices, anomaly_rate, seed, drift), count, output)
         return
-    sim = Simulator(devices=devices, anomaly_rate=anomaly_rate, seed=seed)
+    sim = Simulator(devices, anomaly_rate, seed, drift)
     sink, counter = kafka_sink(connection_from(kafka, "PRODUCER", bootstrap), topic, metrics_port)
     stop_on_sigterm()
     sent = pump(simulated(sim, count), sink, rate, counter)
@@ -229,6 +242,11 @@ def seed_data(output: str, rows: int, seed: int) -> None:
     help="Device id when the CSV has no device column.",
 )
 @click.option(
+    "--time-column",
+    help="Column whose times become each reading's ts (date-times, without a zone UTC, or Unix "
+         "seconds); without it ts is the time of sending.",
+)
+@click.option(
     "--metrics-port",
     type=PORT,
     default=8001,
@@ -238,12 +256,13 @@ def seed_data(output: str, rows: int, seed: int) -> None:
 @kafka_security("PRODUCER")
 def replay(
     csv_file: str, bootstrap: str | None, topic: str, rate: float, device: str,
-    metrics_port: int, **kafka: Any,
+    time_column: str | None, metrics_port: int, **kafka: Any,
 ) -> None:
-    """Stream a CSV's rows to Kafka; values keyed by channel name, `ts` the time of sending."""
+    """Stream a CSV's rows to Kafka; values keyed by channel name, `ts` the time of sending or
+    the CSV's own (--time-column)."""
     from producer.replay import csv_readings
 
-    readings = csv_readings(csv_file, device)
+    readings = csv_readings(csv_file, device, time_column)
     sink, counter = kafka_sink(connection_from(kafka, "PRODUCER", bootstrap), topic, metrics_port)
     stop_on_sigterm()
     sent = pump(readings, sink, rate, counter)

@@ -32,6 +32,14 @@ def noisy_values(level: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return clean_values(level) + rng.uniform(-NOISE, NOISE, size=(len(level), len(CHANNELS)))
 
 
+def drifted(values: np.ndarray, steps: np.ndarray, drift: float) -> np.ndarray:
+    """Normal operation drifting slowly: every channel raised by `drift` units per 1,000 steps
+    of its device (a new normal, labelled normal; it moves the channels off their mirror)."""
+    if drift == 0:
+        return values
+    return values + (drift / 1000.0) * np.asarray(steps, dtype=np.float64)[:, None]
+
+
 def seed_sequences(rows: int = 100, seed: int = 0) -> np.ndarray:
     """The seed's data: channels 1, 3, 5 rise 0 -> 100, channels 2, 4 fall 100 -> 0, noise ±1.5."""
     rng = np.random.default_rng(seed)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from producer.anomalies import KINDS, Anomaly, apply_anomaly, plan_anomaly
-from producer.signal import CHANNELS, PERIOD, level_at, noisy_values
+from producer.signal import CHANNELS, PERIOD, drifted, level_at, noisy_values
 from shared.wire import LABELS
 
 
@@ -28,10 +28,12 @@ class Block:
 class DeviceStream:
     """One device: its own phase, noise and anomaly schedule."""
 
-    def __init__(self, name: str, rng: np.random.Generator, anomaly_rate: float) -> None:
+    def __init__(self, name: str, rng: np.random.Generator, anomaly_rate: float,
+                 drift: float = 0.0) -> None:
         self.name = name
         self.rng = rng
         self.anomaly_rate = anomaly_rate
+        self.drift = drift
         self.phase = int(rng.integers(PERIOD))
         self.step = 0
         self.pending: list[Anomaly] = []
@@ -46,7 +48,7 @@ class DeviceStream:
     def take(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The next n readings: steps, values (n, 5) and label codes (index into LABELS)."""
         steps = np.arange(self.step, self.step + n)
-        values = noisy_values(level_at(steps, self.phase), self.rng)
+        values = drifted(noisy_values(level_at(steps, self.phase), self.rng), steps, self.drift)
         labels = np.zeros(n, dtype=np.int8)
         while 0 <= self.next_start < self.step + n:
             kind = KINDS[int(self.rng.integers(len(KINDS)))]
@@ -62,16 +64,20 @@ class DeviceStream:
 
 
 class Simulator:
-    """Readings from `devices` devices named device-1…N, seeded and repeatable."""
+    """Readings from `devices` devices named device-1…N, seeded and repeatable; `drift` raises
+    every channel of normal operation by that many units per 1,000 readings of a device."""
 
-    def __init__(self, devices: int = 1, anomaly_rate: float = 0.0, seed: int = 0) -> None:
+    def __init__(self, devices: int = 1, anomaly_rate: float = 0.0, seed: int = 0,
+                 drift: float = 0.0) -> None:
         if devices < 1:
             raise ValueError("devices must be at least 1")
         if not 0.0 <= anomaly_rate < 1.0:
             raise ValueError("anomaly rate must be in [0, 1)")
+        if not np.isfinite(drift):
+            raise ValueError("drift must be a finite number")
         seeds = np.random.SeedSequence(seed).spawn(devices)
         self.devices = [
-            DeviceStream(f"device-{i + 1}", np.random.default_rng(s), anomaly_rate)
+            DeviceStream(f"device-{i + 1}", np.random.default_rng(s), anomaly_rate, drift)
             for i, s in enumerate(seeds)
         ]
 
