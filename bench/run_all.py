@@ -27,19 +27,19 @@ from tests.helpers.broker import broker_answers
 PY = sys.executable
 BOOTSTRAP = os.environ.get("BENCH_BOOTSTRAP", "127.0.0.1:9092")
 BENCHMARKS = {
-    "throughput": [PY, "-m", "bench.throughput"],
-    "naive": [PY, "-m", "bench.naive"],
-    "latency": [PY, "-m", "bench.latency"],
-    "scale": [PY, "-m", "bench.scale"],
-    "footprint": [PY, "-m", "bench.footprint"],
-    "offline": [PY, "-m", "bench.offline"],
-    "record_decode": [PY, "-m", "bench.record_decode"],
-    "simulated_quality": [PY, "-m", "bench.simulated_quality"],
+    "throughput": [PY, "-m", "bench.performance.throughput"],
+    "naive": [PY, "-m", "bench.performance.naive"],
+    "latency": [PY, "-m", "bench.performance.latency"],
+    "scale": [PY, "-m", "bench.performance.scale"],
+    "footprint": [PY, "-m", "bench.performance.footprint"],
+    "offline": [PY, "-m", "bench.performance.offline"],
+    "record_decode": [PY, "-m", "bench.performance.record_decode"],
+    "simulated_quality": [PY, "-m", "bench.quality.simulated"],
 }
 STREAMING = {"throughput", "latency", "scale", "footprint", "soak"}
 LONG = {
-    "skab": [PY, "-m", "bench.skab"],
-    "soak": [PY, "-m", "bench.soak"],
+    "skab": [PY, "-m", "bench.quality.skab"],
+    "soak": [PY, "-m", "bench.performance.soak"],
 }
 
 

@@ -1,6 +1,7 @@
-"""`detector train` options that reproduce the SKAB benchmark's Conv-AE (bench/skab.py --preset
-conv-ae): `--architecture conv-shared`, `--dropout`, `--calibrate-on training`, `--learning-rate`,
-`--batch-size`, `--patience`; the bundle they give is scored by the CLI and loaded by the daemon."""
+"""`detector train` options that reproduce the SKAB benchmark's Conv-AE (bench/quality/skab.py
+--preset conv-ae): `--architecture conv-shared`, `--dropout`, `--calibrate-on training`,
+`--learning-rate`, `--batch-size`, `--patience`; the bundle they give is scored by the CLI and
+loaded by the daemon."""
 
 import json
 

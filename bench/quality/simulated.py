@@ -1,6 +1,6 @@
 """Detection quality on simulated data: false-alarm rate, events found and delay per anomaly kind.
 
-    .venv/bin/python -m bench.simulated_quality [--train-rows 100000] [--train-args "..."]
+    .venv/bin/python -m bench.quality.simulated [--train-rows 100000] [--train-args "..."]
 
 Trains a bundle through the CLI on simulated normal readings (by default the default model, with
 each calibration method; `--train-args` gives the options of one bundle instead, e.g. the one the

@@ -1,6 +1,6 @@
 """Footprint: time from start to ready, and resident memory under load and when steady.
 
-    .venv/bin/python -m bench.footprint [--count 300000] [--starts 3]
+    .venv/bin/python -m bench.performance.footprint [--count 300000] [--starts 3]
 
 Start to ready: from launching `detector serve` to its /healthz answering 200 (model loaded,
 broker reached, partitions assigned), `--starts` times with a fresh group each.
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.common import table
-from bench.stream import Scratch, serve, workbench
+from bench.performance.harness import Scratch, serve, workbench
 
 MIB = 1024 * 1024
 

@@ -1,6 +1,7 @@
 """Warm-up: how long a restarted replica takes to rebuild its windows before it scores again.
 
-    .venv/bin/python -m bench.warmup [--partitions 6] [--devices 6000] [--window 20] [--repeats 2]
+    .venv/bin/python -m bench.performance.warmup [--partitions 6] [--devices 6000] [--window 20]
+        [--repeats 2]
 
 Trains a bundle on windows of `--window` readings, fills a fresh topic with `--devices` devices
 (spread over the partitions; window + 5 readings each), lets one `detector serve` score and
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench.common import table
-from bench.stream import Scratch, fill, serve, written
+from bench.performance.harness import Scratch, fill, serve, written
 from tests.helpers.bundles import train_bundle
 
 

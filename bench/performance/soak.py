@@ -1,6 +1,7 @@
 """Soak: Kafka + producer + `detector serve` for N minutes at a steady rate; RSS and CPU over time.
 
-    .venv/bin/python -m bench.soak [--minutes 30] [--rate 500] [--interval 10] [--warmup 3]
+    .venv/bin/python -m bench.performance.soak [--minutes 30] [--rate 500] [--interval 10]
+        [--warmup 3]
 
 Uses the broker at --bootstrap (default 127.0.0.1:9092), starting the local stack's Kafka when
 nothing answers there (and stopping it at the end). Fresh topics and group per run, deleted after.
@@ -22,10 +23,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-if not __package__:  # run as a file (bench/soak.py): the repository root on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if not __package__:  # run as a file (bench/performance/soak.py): the repository root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.stream import Scratch, train
+from bench.performance.harness import Scratch, train
 from tests.helpers import REPO
 from tests.helpers.broker import broker_answers, run_stack
 from tests.helpers.processes import DetectorProcess, ServeTopics, producer_command, terminate

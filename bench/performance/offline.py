@@ -1,6 +1,6 @@
 """Offline speed: `detector score` on a 1,000,000-row CSV and `detector train` on 100,000 rows.
 
-    .venv/bin/python -m bench.offline [--rows 1000000] [--train-rows 100000]
+    .venv/bin/python -m bench.performance.offline [--rows 1000000] [--train-rows 100000]
 
 Baseline in the same run: `wc -l` reading the same CSV (the floor of any tool that reads it) and
 pandas reading it and writing it back (what any pandas-based scorer pays before scoring).

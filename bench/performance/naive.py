@@ -1,7 +1,8 @@
 """Against the naive way: the seed's `model.predict` on one reading at a time, against the
 detector's scoring path (one Scorer.score call per batch), on the same simulated readings.
 
-    .venv/bin/python -m bench.naive [--readings 100000] [--seconds 20] [--batch-size 5000]
+    .venv/bin/python -m bench.performance.naive [--readings 100000] [--seconds 20]
+        [--batch-size 5000]
 
 The naive loop (after one untimed warm-up call) runs until --seconds have passed; the
 detector's path scores every reading, best of 3. A second row adds the decoding of the readings'
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import table
-from bench.stream import train
+from bench.performance.harness import train
 from detector.core.bundle import load_bundle
 from detector.core.inference import keras_model
 from detector.core.scoring import Scorer
@@ -84,7 +85,7 @@ def main() -> None:
         (f"detector: Scorer.score, batches of {size}", f"{fast:,.0f}", f"{fast / slow:,.0f}"),
         ("detector: decode JSON + Scorer.score", f"{full:,.0f}", f"{full / slow:,.0f}"),
     ]
-    print(f"\ncommand: .venv/bin/python -m bench.naive --readings {args.readings} "
+    print(f"\ncommand: .venv/bin/python -m bench.performance.naive --readings {args.readings} "
           f"--seconds {args.seconds:g} --batch-size {size}")
     print(f"naive scored {len(made)} readings; largest difference between the two paths' "
           f"reconstructions: {gap:.2e}\n")

@@ -1,6 +1,7 @@
 """The baseline: a bare kafka-python consumer that only polls and touches each value.
 
-    .venv/bin/python -m bench.bare_consumer TOPIC COUNT [--partitions 1] [--batch-size 5000]
+    .venv/bin/python -m bench.performance.bare_consumer TOPIC COUNT [--partitions 1]
+        [--batch-size 5000]
         [--collect-rarely] [--lag] [--group GROUP] [--fetch-min-bytes 1] [--fetch-wait-ms 500]
 
 It reads TOPIC from the beginning with `detector serve`'s own consumer settings
@@ -11,7 +12,7 @@ With --lag it reads COUNT records as they arrive and prints `lag_ms <p50> <p99> 
 poll handed each over, minus its broker timestamp (a topic with LogAppendTime).
 With --group it is a member of consumer group GROUP, as a replica of `detector serve` is: it
 polls, touches each value and commits at most every 0.2 s until SIGTERM (COUNT is ignored;
-bench/scale.py measures its CPU from outside).
+bench/performance/scale.py measures its CPU from outside).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import time
 import numpy as np
 from kafka import KafkaConsumer, TopicPartition
 
-from bench.stream import BOOTSTRAP
+from bench.performance.harness import BOOTSTRAP
 from detector.cli.serve import collect_rarely, consumer_settings
 
 

@@ -1,10 +1,10 @@
 """False alarms on SKAB's anomaly-free run, which no setting was chosen on: each setting's FAR.
 
-    .venv/bin/python -m bench.skab_normal [--pieces 6] [--jobs 2] [--settings default,...]
+    .venv/bin/python -m bench.quality.skab_normal [--pieces 6] [--jobs 2] [--settings default,...]
 
 `anomaly-free/anomaly-free.csv` (9,405 rows of normal operation) is cut into pieces of 1,400 rows:
 400 to train on and 1,000 to score, as a SKAB file (whose test parts hold 600–1,000 rows). Each
-piece goes through bench/skab.py's own protocol (`detector train` on its first 400 rows, `detector
+piece goes through skab.py's own protocol (`detector train` on its first 400 rows, `detector
 score --history`), once per setting. Every row is normal, so the only figure is the false-alarm
 rate, summed over the pieces (and its range over them).
 
@@ -24,10 +24,10 @@ from pathlib import Path
 import pandas as pd
 
 if not __package__:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import table
-from bench.skab import (
+from bench.quality.skab import (
     DEFAULT_FOLDER,
     DEFAULT_TRAIN_ARGS,
     PRESETS,
@@ -56,7 +56,7 @@ def pieces(source: Path, work: Path, count: int) -> list[Path]:
 
 
 def long_training(source: Path, rows: int, env: dict[str, str]) -> list[float]:
-    """The default setting trained on the run's first `rows` rows (bench/skab.py's protocol with
+    """The default setting trained on the run's first `rows` rows (skab.py's protocol with
     a longer training): the share of each 1,000 later rows it flags, in percent."""
     with tempfile.TemporaryDirectory(prefix="skab-long-") as tmp:
         work = Path(tmp)

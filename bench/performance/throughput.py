@@ -1,7 +1,7 @@
 """Throughput against the limit: `detector serve` against a bare kafka-python consumer, by case.
 
-    .venv/bin/python -m bench.throughput [--count 500000] [--repeats 3] [--batch-size 5000]
-        [--cases a,b,c1,c2,d]
+    .venv/bin/python -m bench.performance.throughput [--count 500000] [--repeats 3]
+        [--batch-size 5000] [--cases a,b,c1,c2,d]
 
 The cases, each a fresh topic filled once with `--count` simulated readings (100 devices):
 
@@ -11,7 +11,7 @@ The cases, each a fresh topic filled once with `--count` simulated readings (100
 - c1, c2: 1 partition with about 1 % and 0.1 % of readings inside an anomaly;
 - d: as a, with a windowed bundle (window 20, persistence 5/10).
 
-`--repeats` times, case after case, it times the bare consumer (bench/bare_consumer.py: polls and
+`--repeats` times, case after case, it times the bare consumer (bare_consumer.py: polls and
 touches each value, with the detector's consumer settings and Python's default garbage
 collector) and then `detector serve` with a fresh group on the same topic. The bare consumer's
 clock runs from its first non-empty poll to its last record; the detector's from when /healthz
@@ -34,7 +34,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import table
-from bench.stream import Scratch, bare_command, fill, run_bare, serve, workbench, written
+from bench.performance.harness import (
+    Scratch,
+    bare_command,
+    fill,
+    run_bare,
+    serve,
+    workbench,
+    written,
+)
 from tests.helpers.bundles import train_bundle
 
 WINDOWED = ("--window", "20", "--persistence", "5/10")

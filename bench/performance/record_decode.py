@@ -1,10 +1,11 @@
 """Where kafka-python's time per record goes, on the bytes of one fetch (no broker needed).
 
-    .venv/bin/python -m bench.record_decode [--records 60000] [--batch-records 675] [--repeats 5]
+    .venv/bin/python -m bench.performance.record_decode [--records 60000] [--batch-records 675]
+        [--repeats 5]
 
-Builds v2 record batches like the ones `bench.throughput` fetches (the simulator's readings,
-key = device, a `label` header, about 675 records a batch as the filling producer makes them),
-then times, in CPU seconds per record (best of --repeats, so other load on the machine counts
+Builds v2 record batches like the ones `bench.performance.throughput` fetches (the simulator's
+readings, key = device, a `label` header, about 675 records a batch as the filling producer makes
+them), then times, in CPU seconds per record (best of --repeats, so other load on the machine counts
 little), each layer of kafka-python's consumer path over those bytes:
 
 - the batch CRC with the `crc32c` package (what kafka-python uses when it is installed) and with
@@ -15,8 +16,8 @@ little), each layer of kafka-python's consumer path over those bytes:
 - beside them, the detector's own decode and validation of the same values, 5,000 a batch
   (detector.stream.decode.Decoder, the fast path every clean batch takes).
 
-The bare consumer of bench.throughput pays the consumer's whole path plus the fetches; the
-throughput target (>= 100,000 records/s) needs at most 10 us a record for everything.
+The bare consumer of bench.performance.throughput pays the consumer's whole path plus the
+fetches; the throughput target (>= 100,000 records/s) needs at most 10 us a record for everything.
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def main() -> None:
         share = n if "pure-Python" not in name else min(n, 10 * args.batch_records)
         us = cpu_per_record(work, share, args.repeats)
         rows.append((name, f"{us:.2f}", f"{1e6 / us:,.0f}"))
-    print(f"command: {shlex.join([sys.executable, '-m', 'bench.record_decode', *sys.argv[1:]])}")
+    command = [sys.executable, "-m", "bench.performance.record_decode", *sys.argv[1:]]
+    print(f"command: {shlex.join(command)}")
     print(f"{n:,} readings, {len(data) / n:.0f} bytes each on the wire, "
           f"{len(batches(data))} batches\n")
     print(table(rows, ("layer", "CPU us per record", "records/s on one core")))

@@ -1,6 +1,6 @@
 """SKAB, the benchmark's own protocol, through the project's command line.
 
-    .venv/bin/python -m bench.skab [FOLDER] [--jobs 2] [--train-args "..."]
+    .venv/bin/python -m bench.quality.skab [FOLDER] [--jobs 2] [--train-args "..."]
 
 For each labelled CSV under FOLDER (default ../shared/data/skab-dev): `detector train` on its first
 400 rows (scaler, model and threshold come from those rows alone), then `detector score` on the
@@ -13,7 +13,7 @@ operating points table): the threshold is the calibrated one times the margin.
 
 `--preset conv-ae` is the benchmark's own Conv-AE (notebooks/Conv_AE.ipynb at b2c0d46) through
 the CLI; `--lookahead` also scores each whole file and shifts the flags as the notebook does (its
-window i holds rows i … i + w − 1, so row i's flag sees w − 2 rows ahead): bench/skab_lookahead.py.
+window i holds rows i … i + w − 1, so row i's flag sees w − 2 rows ahead): lookahead.py.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-if not __package__:  # run as a file (bench/skab.py): the repository root on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if not __package__:  # run as a file (bench/quality/skab.py): the repository root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import table
-from bench.skab_lookahead import Lookahead, by_folder, notebook_alignment
+from bench.quality.lookahead import Lookahead, by_folder, notebook_alignment
 from detector.core.alarm import parse_persistence, persist
 from detector.offline.evaluate import Quality, quality
 from shared.tables import read_csv
@@ -233,7 +233,7 @@ def main() -> None:
         print(f"  persistence {rule}: × {margin:.2f} -> F1 / FAR / MAR " + " / ".join(figures(q)))
     print(f"\ncounts: TP {ours.tp}, FP {ours.fp}, FN {ours.fn}, TN {ours.tn}\n")
     print(by_folder(results, quality))
-    print(f"command: .venv/bin/python -m bench.skab {shlex.quote(str(args.folder))} "
+    print(f"command: .venv/bin/python -m bench.quality.skab {shlex.quote(str(args.folder))} "
           f"--jobs {args.jobs} --train-args {shlex.quote(args.train_args)}"
           + (" --lookahead" if args.lookahead else ""))  # fmt: skip
 

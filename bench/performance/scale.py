@@ -1,6 +1,6 @@
 """Scale-out: CPU per reading with 1, 2 and 4 replicas in one group, partition spread, rebalances.
 
-    .venv/bin/python -m bench.scale [--rate 10000] [--seconds 20] [--replicas 1,2,4]
+    .venv/bin/python -m bench.performance.scale [--rate 10000] [--seconds 20] [--replicas 1,2,4]
         [--repeats 2] [--devices 100] [--fetch-min-bytes 1] [--fetch-wait-ms 500]
 
 On this 2-core machine, shared with the broker, more replicas cannot read faster than one, so a
@@ -8,8 +8,8 @@ wall-clock speed-up says nothing. What it can show is whether replicas add overh
 4-partition topic, for each replica count in turn (`--repeats` times), a fresh group of that many
 `detector serve` replicas waits until the partitions are spread over them, then `producer
 simulate` offers `--rate` readings/s for `--seconds`; then the same with a group of as many bare
-kafka-python consumers (bench/bare_consumer.py --group: poll, touch each value, commit every
-0.2 s), the baseline of what the client itself costs. The bench reports:
+kafka-python consumers (bench/performance/bare_consumer.py --group: poll, touch each value, commit
+every 0.2 s), the baseline of what the client itself costs. The bench reports:
 
 - CPU per reading: the CPU time of all members together (user + system, all threads, from
   /proc) from the producer's start until the group's committed offsets reach the end, divided by
@@ -39,7 +39,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench.common import table
-from bench.stream import BOOTSTRAP, Scratch, serve, workbench, written
+from bench.performance.harness import BOOTSTRAP, Scratch, serve, workbench, written
 from tests.helpers import REPO
 from tests.helpers.observability import eventually
 from tests.helpers.processes import DetectorProcess, cpu_seconds, producer_command
@@ -48,11 +48,11 @@ PARTITIONS = 4
 
 
 class BareMember:
-    """A bare kafka-python group member (bench/bare_consumer.py --group), as a process."""
+    """A bare kafka-python group member (bare_consumer.py --group), as a process."""
 
     def __init__(self, topic: str, group: str, fetch: list[str]) -> None:
-        self.command = [sys.executable, "-m", "bench.bare_consumer", topic, "0", "--group", group,
-                        *fetch]
+        self.command = [sys.executable, "-m", "bench.performance.bare_consumer", topic, "0",
+                        "--group", group, *fetch]
         self.proc = subprocess.Popen(self.command, cwd=REPO, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         self.shown = shlex.join(self.command)

@@ -1,6 +1,6 @@
 """Latency: the event lag (detection time - reading ts) with the producer at a steady rate.
 
-    .venv/bin/python -m bench.latency [--rate 5000] [--seconds 60] [--devices 100]
+    .venv/bin/python -m bench.performance.latency [--rate 5000] [--seconds 60] [--devices 100]
         [--fetch-min-bytes 1] [--fetch-wait-ms 500]
 
 Starts `detector serve` on a fresh one-partition topic, waits until it is ready, then runs
@@ -13,7 +13,7 @@ sends it). Reports p50 / p99 / max of the lag:
 - from the detector's `detector_event_lag_seconds` histogram (every reading, interpolated within
   buckets as Prometheus's histogram_quantile does);
 - the baseline, run after it on a second fresh topic with the same producer: a bare
-  kafka-python consumer (bench/bare_consumer.py --lag), broker -> poll for every record.
+  kafka-python consumer (bench/performance/bare_consumer.py --lag), broker -> poll for every record.
 
 `--fetch-min-bytes` and `--fetch-wait-ms` go to the detector only (`detector serve`'s options of
 those names), to show what holding fetches costs in lag; the baseline keeps Kafka's lowest-lag
@@ -34,7 +34,7 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from bench.common import table
-from bench.stream import BOOTSTRAP, bare_command, serve, workbench
+from bench.performance.harness import BOOTSTRAP, bare_command, serve, workbench
 from tests.helpers import REPO
 from tests.helpers.processes import producer_command
 

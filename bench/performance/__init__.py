@@ -1,0 +1,1 @@
+"""Benchmarks of speed and resources: the daemon against a bare consumer, offline scoring."""

@@ -1,0 +1,1 @@
+"""Benchmarks of detection quality: SKAB (the benchmark's protocol) and simulated anomalies."""
