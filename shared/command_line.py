@@ -39,9 +39,32 @@ def usage(exc: click.UsageError, ctx: click.Context) -> None:
     one_line(f"{exc.format_message()} (see '{where} --help')", exc.exit_code)
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject's), for `--version`."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown (not installed: run `make install`)"
+
+
+DISTRIBUTION = "anomaly-detector"
+
+
 class OneLineErrors(click.Group):
     """A click group that ends bad input with one line on stderr: an InputError, a bad option
-    (click's usage errors, also status 2) or an OSError (status 2), never a traceback."""
+    (click's usage errors, also status 2) or an OSError (status 2), never a traceback. Its help
+    lists each command's first sentence whole (click's default cuts it with "...")."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, command.get_short_help_str(limit=1000))
+                for name in self.list_commands(ctx)
+                if (command := self.get_command(ctx, name)) is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
@@ -61,6 +84,8 @@ class OneLineErrors(click.Group):
             one_line(exc.format_message(), exc.exit_code)
         except InputError as exc:
             one_line(str(exc), exc.exit_code)
+        except BrokenPipeError:  # stdout closed early (`| head`): click ends it quietly
+            raise
         except OSError as exc:  # a file that vanished, a full disk: the system's words, no trace
             where = f" ({exc.filename})" if exc.filename else ""
             one_line(f"{exc.strerror or exc}{where}")

@@ -212,15 +212,18 @@ def evaluate(
     """Precision, recall, F1, false-alarm and missed-alarm rates of BUNDLE on labelled DATA.csv."""
     if not no_plots:
         check_folder(plots, "--plots")
+    from detector.core.alarm import persistence_of
     from detector.offline.evaluate import evaluation
+    from detector.offline.report import evaluation_lines
     from detector.offline.score import score_csv
 
     frame, scored, loaded = score_csv(bundle, data, history, threshold, persistence)
     result = evaluation(frame, scored, label_column, data)
-    for key, value in result.quality.summary().items():
-        click.echo(f"{key:>10}  {value:.4f}" if isinstance(value, float) else f"{key:>10}  {value}")
-    for kind, recall in result.recall_by_kind.items():
-        click.echo(f"{'recall ' + kind:>26}  {recall:.4f}")
+    used = threshold or loaded.threshold
+    rule = persistence or persistence_of(loaded.meta)
+    click.echo("\n".join(evaluation_lines(result, used, threshold is not None,
+                                           loaded.meta["calibration"], rule,
+                                           persistence is not None)))
     if result.unscored:
         echo_err(f"note: {result.unscored} rows have no full window of {loaded.window} readings "
                  "(each device's first) and are not counted: pass --history to count them")
@@ -267,6 +270,12 @@ def info(bundle: str, as_json: bool) -> None:
         f"persistence  {persistence_of(meta)} (alarm when k of a device's last n are above)",
         "held-out     " + ", ".join(f"q{k}={v:.4g}" for k, v in cal.get("quantiles", {}).items()),
         f"training     {summary.get('source')}: {summary.get('epochs_run')} epochs, "
-        f"val_loss {summary.get('val_loss')}, MSE {summary.get('mse_raw_units')} raw units",
+        f"val_loss {rounded(summary.get('val_loss'))} (standard units), "
+        f"MSE {rounded(summary.get('mse_raw_units'))} (raw units)",
     ]
     click.echo("\n".join(lines))
+
+
+def rounded(value: object) -> str:
+    """A figure of `info` to 4 significant digits; what is not a number as it is."""
+    return f"{value:.4g}" if isinstance(value, int | float) else str(value)

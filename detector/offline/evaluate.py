@@ -6,6 +6,7 @@ simulator's anomaly kinds, compared without case; an empty cell or any other val
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -18,7 +19,9 @@ from shared.wire import ANOMALY_KINDS, ANOMALY_WORDS, NORMAL_WORDS, label_truth
 
 @dataclass(frozen=True)
 class Quality:
-    """Counts and rates of a 0/1 prediction against 0/1 truth (FAR and MAR in percent)."""
+    """Counts and rates of a 0/1 prediction against 0/1 truth: precision, recall and F1 as
+    fractions, FAR and MAR in percent (SKAB's units); NaN where a rate has nothing to count
+    (precision with nothing flagged, recall with no anomalous row)."""
 
     tp: int
     fp: int
@@ -27,27 +30,27 @@ class Quality:
 
     @property
     def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else math.nan
 
     @property
     def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else math.nan
 
     @property
     def f1(self) -> float:
         """SKAB's F1: TP / (TP + (FP + FN) / 2)."""
         denominator = self.tp + (self.fp + self.fn) / 2
-        return self.tp / denominator if denominator else 0.0
+        return self.tp / denominator if denominator else math.nan
 
     @property
     def far(self) -> float:
         """False-alarm rate, % of normal rows flagged."""
-        return 100.0 * self.fp / (self.fp + self.tn) if self.fp + self.tn else 0.0
+        return 100.0 * self.fp / (self.fp + self.tn) if self.fp + self.tn else math.nan
 
     @property
     def mar(self) -> float:
         """Missed-alarm rate, % of anomalous rows not flagged."""
-        return 100.0 * self.fn / (self.fn + self.tp) if self.fn + self.tp else 0.0
+        return 100.0 * self.fn / (self.fn + self.tp) if self.fn + self.tp else math.nan
 
     def __add__(self, other: Quality) -> Quality:
         return Quality(
