@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from producer.simulator import Simulator
 from producer.sinks import CsvSink, KafkaSink, Pacer, Sink
-from shared.command_line import SEED, FiniteRange, OneLineErrors
+from shared.command_line import SEED, FiniteRange, OneLineErrors, version
 from shared.kafka_client import Connection, connect, connection_from
 from shared.kafka_client import security_options as kafka_security
 from shared.outputs import check_file
@@ -87,6 +87,8 @@ def simulated(sim: Simulator, count: int) -> Iterator[tuple]:
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version(), "--version", "-V", prog_name="producer",
+                      message="%(prog)s %(version)s")
 def main() -> None:
     """Simulated five-channel sensor readings, to Kafka or to CSV."""
 
@@ -204,9 +206,8 @@ def write_csv(sim: Simulator, count: int, output: str) -> None:
 
 @main.command("seed-data")
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="CSV to write.")
-@click.option(
-    "--rows", type=click.IntRange(2, MAX_SEED_ROWS), default=100, show_default=True, help="Rows."
-)
+@click.option("--rows", type=click.IntRange(2, MAX_SEED_ROWS), default=100, show_default=True,
+              help="Rows to write.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
 def seed_data(output: str, rows: int, seed: int) -> None:
     """The seed's data: five noisy sequences, 1, 3, 5 rising 0 -> 100, 2, 4 falling 100 -> 0."""

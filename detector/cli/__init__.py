@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from shared.command_line import OneLineErrors
+from shared.command_line import OneLineErrors, version
 
 
 class Commands(OneLineErrors):
@@ -13,6 +13,8 @@ class Commands(OneLineErrors):
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version(), "--version", "-V", prog_name="detector",
+                      message="%(prog)s %(version)s")
 def main() -> None:
     """Anomaly detection on sensor readings with a Keras autoencoder."""
 

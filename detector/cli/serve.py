@@ -100,11 +100,14 @@ def parse_channels(text: str | None) -> list[str] | None:
 @security_options("DETECTOR")
 @option("topic", default="readings", show_default=True, help="Topic of the readings.")
 @option("group", default="detector", show_default=True, help="Consumer group id.")
-@option("anomalies-topic", default="anomalies", show_default=True)
+@option("anomalies-topic", default="anomalies", show_default=True,
+        help="Topic the anomaly events go to (detector watch reads it).")
 @option("dlq-topic", default="readings.dlq", show_default=True, help="Dead-letter topic.")
 @option("partitions", type=click.IntRange(min=1), default=6, show_default=True,
         help="Partitions of the readings and anomaly topics when they are created.")
-@option("replication-factor", type=click.IntRange(min=1), default=1, show_default=True)
+@option("replication-factor", type=click.IntRange(min=1), default=1, show_default=True,
+        help="Copies of each partition of the topics this command creates (at most the "
+             "number of brokers); topics that exist are left as they are.")
 @option("metrics-port", type=click.IntRange(0, 65535), default=8000, show_default=True,
         help="Port of /metrics, /healthz and /livez (0 picks a free one, logged).")
 @option("metrics-host", default="0.0.0.0", show_default=True,
@@ -136,8 +139,9 @@ def parse_channels(text: str | None) -> list[str] | None:
              "model). Never set it in production.")
 @option("offset-reset", type=click.Choice(["earliest", "latest"]), default="earliest",
         show_default=True, help="Where a new consumer group starts.")
-@option("log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
-                                       case_sensitive=False), default="INFO", show_default=True)
+@option("log-level", type=click.Choice(["debug", "info", "warning", "error"],
+                                       case_sensitive=False), default="info", show_default=True,
+        help="Log detail on stderr; debug also shows the Kafka client's own lines.")
 def serve(**opts: Any) -> None:
     """Score readings from Kafka, publish anomaly events, serve /metrics and /healthz."""
     configure_logging(opts["log_level"])

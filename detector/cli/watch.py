@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from detector.cli.serve import (
     kafka_connection,
     option,
 )
+from detector.errors import ConfigError
 from detector.printable import printable, text_of
 from shared.kafka_client import security_options
 
@@ -26,7 +28,10 @@ from shared.kafka_client import security_options
 @click.option("--from-beginning", is_flag=True, help="Print the events already on the topic too.")
 @click.option("--count", type=click.IntRange(min=0), default=0, show_default=True,
               help="Stop after this many events (0 = run until Ctrl-C).")
-def watch(topic: str, from_beginning: bool, count: int, **kafka: Any) -> None:
+@click.option("--wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Seconds to wait for the topic to exist (detector serve creates it) before "
+                   "giving up with status 2 (0 = wait until Ctrl-C).")
+def watch(topic: str, from_beginning: bool, count: int, wait: float, **kafka: Any) -> None:
     """Print each anomaly event as one line: time, device, score, top channel."""
     import time
 
@@ -39,12 +44,7 @@ def watch(topic: str, from_beginning: bool, count: int, **kafka: Any) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     seen = 0
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            click.echo(f"waiting for topic {topic} to exist ...", err=True)
-        while not partitions:
-            time.sleep(1.0)
-            partitions = consumer.partitions_for_topic(topic)
+        partitions = wait_for_topic(consumer, topic, wait, time.monotonic, time.sleep)
         assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(assigned)
         (consumer.seek_to_beginning if from_beginning else consumer.seek_to_end)(*assigned)
@@ -63,6 +63,26 @@ def watch(topic: str, from_beginning: bool, count: int, **kafka: Any) -> None:
         pass
     finally:
         consumer.close()
+
+
+def wait_for_topic(consumer: Any, topic: str, wait: float, clock: Callable[[], float],
+                   sleep: Callable[[float], None]) -> set[int]:
+    """The topic's partitions, once it exists; says on stderr who creates it while it does not,
+    and gives up (a ConfigError) after `wait` seconds (0: never)."""
+    partitions = consumer.partitions_for_topic(topic)
+    if partitions:
+        return partitions
+    click.echo(f"topic {topic} does not exist yet: `detector serve` creates it when it starts "
+               f"(start it, or check --topic); waiting{f' up to {wait:g} s' if wait else ''} "
+               "(Ctrl-C stops)", err=True)
+    deadline = clock() + wait
+    while not partitions:
+        if wait and clock() >= deadline:
+            raise ConfigError(f"topic {topic} still does not exist after {wait:g} s: start "
+                              "`detector serve` (it creates the topic) or check --topic")
+        sleep(1.0)
+        partitions = consumer.partitions_for_topic(topic)
+    return partitions
 
 
 def describe(event: object) -> str:
