@@ -33,6 +33,8 @@ FORBIDDEN = {  # package: what it must never import
     "detector/core": ("detector.stream", "detector.offline", "detector.cli", "kafka",
                       "prometheus_client", "click"),
     "detector/stream": ("detector.offline", "detector.cli"),
+    "detector/lifecycle": ("detector.stream", "detector.offline", "detector.cli", "kafka",
+                           "prometheus_client", "click", "tensorflow", "keras"),
     "detector/offline": ("detector.stream", "detector.cli", "kafka"),
     "producer": ("detector", "tensorflow", "keras"),
     "shared": ("detector", "producer", "tensorflow", "keras"),
