@@ -181,5 +181,9 @@ def load_table(path: str | Path, columns: list[str] | None = None) -> Table:
         raise DataError(f"{source}: the CSV has no rows")
     channels = pick_channels(frame, columns, source)
     values = channel_matrix(frame, channels, source)
-    time_column = next((c for c in frame.columns if c.lower() in TIME_COLUMNS), None)
-    return Table(frame, channels, values, time_column)
+    return Table(frame, channels, values, time_column_of(frame))
+
+
+def time_column_of(frame: pd.DataFrame) -> str | None:
+    """The first column named as a time (`ts`, `timestamp`, `datetime`, `time`), if any."""
+    return next((c for c in frame.columns if str(c).lower() in TIME_COLUMNS), None)

@@ -232,7 +232,7 @@ def evaluate(
     from detector.offline.plots import draw_all
 
     curves = loaded.meta.get("training", {}).get("curves")
-    written = draw_all(result, threshold or loaded.threshold, curves, Path(plots))
+    written = draw_all(result, threshold or loaded.threshold, curves, Path(plots), Path(data).name)
     echo_err("plots: " + ", ".join(str(p) for p in written))
 
 

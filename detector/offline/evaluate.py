@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from detector.errors import DataError
-from shared.tables import LABEL_COLUMNS
+from shared.tables import LABEL_COLUMNS, time_column_of
 from shared.wire import ANOMALY_KINDS, ANOMALY_WORDS, NORMAL_WORDS, label_truth
 
 
@@ -121,6 +121,9 @@ class Evaluation:
     error: np.ndarray  # of the counted rows
     truth: np.ndarray
     flagged: np.ndarray
+    devices: np.ndarray | None = None  # of the counted rows, when the CSV has a device column
+    times: np.ndarray | None = None  # of the counted rows, when the CSV has a time column
+    time_column: str | None = None
 
 
 def evaluation(
@@ -136,6 +139,7 @@ def evaluation(
     counted = ~np.isnan(error)
     flagged = scored["is_anomaly"].to_numpy().astype(bool)[counted]
     labels = frame[column].to_numpy(dtype=object)[counted]
+    time_column = time_column_of(frame)
     return Evaluation(
         quality(truth[counted], flagged),
         recall_by_kind(labels, flagged),
@@ -143,4 +147,7 @@ def evaluation(
         error[counted],
         truth[counted],
         flagged,
+        frame["device"].astype(str).to_numpy()[counted] if "device" in frame else None,
+        frame[time_column].to_numpy()[counted] if time_column else None,
+        time_column,
     )

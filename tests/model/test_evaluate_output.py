@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from tests.helpers import REPO
@@ -79,3 +80,16 @@ def test_commands_that_print_stop_quietly_when_the_reader_goes(bundle, tmp_path)
         result = closed_pipe_run(*args)
         assert "Broken pipe" not in result.stderr and "Traceback" not in result.stderr, args
         assert result.returncode != 2, (args, result.stderr)
+
+
+def test_plots_of_a_csv_with_a_time_column_are_written(bundle, tmp_path):
+    data = tmp_path / "timed.csv"
+    frame = simulated_csv(data, count=800)
+    frame.insert(0, "datetime", pd.date_range("2020-03-09 10:00", periods=len(frame), freq="s")
+                 .strftime("%Y-%m-%d %H:%M:%S"))
+    frame.to_csv(data, index=False)
+    plots = tmp_path / "plots"
+    result = run_cli("evaluate", str(bundle), str(data), "--plots", str(plots))
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in plots.iterdir()} == {"errors.png", "timeline.png", "loss.png"}
+    assert all(p.stat().st_size > 10_000 for p in plots.iterdir())
