@@ -1,0 +1,196 @@
+"""Research (issue 28): subspace detectors beside the AE, chosen leave one folder out.
+
+    nice -n 19 .venv/bin/python -m bench.quality.skab_select [FOLDER] [--cache FILE.npz]
+
+The protocol is written in bench/RESULTS.md ("issue 28, the selection protocol"). Per file (and
+per protocol-shaped piece of the anomaly-free run): the incumbent AE (`bench.quality.skab`'s
+default) is trained on the first 400 rows in this process, so TensorFlow loads once; its errors
+on the fitting, held-out and all windows are kept (`--cache` stores them), and the subspace
+statistics of bench/quality/subspace.py are computed on the same windows. Each candidate flags
+a row when any of its scores exceeds its own threshold (each at the budget / k), then
+persistence 5/10. Prints every candidate per folder and on the anomaly-free run, the two
+directions' choices and the verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+if not __package__:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.common import table
+from bench.quality.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS, labelled_files
+from bench.quality.skab_normal import PIECE_ROWS
+from bench.quality.subspace import fit_subspace, threshold
+from detector.core.alarm import parse_persistence, persist
+from detector.core.calibration import calibrate
+from detector.core.windows import windows_by_device
+from detector.offline.data_checks import split_rows
+from detector.offline.evaluate import Quality, quality
+from shared.tables import read_csv
+
+WINDOW, BUDGET, RULE = 20, 0.01, "5/10"
+LABELS = ("datetime", "anomaly", "changepoint")
+CANDIDATES = {"incumbent (AE alone)": ("", ())} | {
+    f"AE + {inputs} {' and '.join(stats)}": (inputs, stats)
+    for inputs in ("all", "fast") for stats in (("q",), ("t2",), ("q", "t2"))
+}
+
+
+def ae_errors(frame, train_args: list[str], tmp: Path) -> dict[str, np.ndarray]:
+    """The incumbent AE trained on the first rows by `detector train` in this process: its errors
+    on the fitting, held-out and every window (NaN before the first), and its slow channels."""
+    from click.testing import CliRunner
+
+    from detector.cli import main
+    from detector.core.bundle import load_bundle
+    from detector.core.scoring import Scorer
+
+    channels = [c for c in frame.columns if c not in LABELS]
+    train = tmp / "train.csv"
+    frame[channels].iloc[:TRAIN_ROWS].to_csv(train, index=False)
+    done = CliRunner().invoke(main, ["train", str(train), "--out", str(tmp / "b"), *train_args])
+    if done.exit_code:
+        sys.exit(done.output)
+    bundle = load_bundle(tmp / "b")
+    scorer = Scorer(bundle)
+    values = frame[channels].to_numpy(dtype=float)
+    cut = split_rows(TRAIN_ROWS, 0.3)
+    windows, rows = windows_by_device(values, WINDOW)
+    error = np.full(len(values), np.nan)
+    error[rows] = scorer.score(windows).error
+    return {"values": values, "error": error, "slow": np.asarray(bundle.centred, dtype=bool),
+            "fit": scorer.score(windows_by_device(values[:cut], WINDOW)[0]).error,
+            "held": scorer.score(windows_by_device(values[cut:TRAIN_ROWS], WINDOW)[0]).error,
+            "bundle_threshold": np.asarray(bundle.threshold)}  # fmt: skip
+
+
+def datasets(folder: Path, train_args: list[str]) -> dict[str, dict]:
+    """Every labelled file and every anomaly-free piece: its truth and the AE's errors."""
+    frames = {str(p.relative_to(folder)): read_csv(p) for p in labelled_files(folder)}
+    normal = read_csv(folder / "anomaly-free" / "anomaly-free.csv")
+    for i in range(len(normal) // PIECE_ROWS):
+        piece = normal.iloc[i * PIECE_ROWS:(i + 1) * PIECE_ROWS].reset_index(drop=True)
+        frames[f"anomaly-free/{i}"] = piece.assign(anomaly=0.0)
+    stored = {}
+    for name, frame in frames.items():
+        with tempfile.TemporaryDirectory(prefix="skab-select-") as tmp:
+            stored[name] = ae_errors(frame, train_args, Path(tmp))
+        stored[name]["truth"] = frame["anomaly"].to_numpy() > 0
+        print(".", end="", flush=True)
+    print()
+    return stored
+
+
+def scores(f: dict, inputs: str, stats: tuple[str, ...]) -> list[tuple[np.ndarray, float]]:
+    """Each score of a candidate over every row (NaN before a window) and its own threshold."""
+    k = 1 + len(stats)
+    ae = calibrate(f["held"], "pot", BUDGET / k, 1.0, WINDOW, f["fit"], gap_power=1.0).threshold
+    out = [(f["error"], ae)]
+    if not stats:
+        return out
+    values = f["values"] if inputs == "all" else f["values"][:, ~f["slow"]]
+    cut = split_rows(TRAIN_ROWS, 0.3)
+    fit_levels = windows_by_device(values[:cut], WINDOW)[0].mean(axis=1)
+    held_levels = windows_by_device(values[cut:TRAIN_ROWS], WINDOW)[0].mean(axis=1)
+    windows, rows = windows_by_device(values, WINDOW)
+    space = fit_subspace(fit_levels)
+    fit, held, every = (space.statistics(x) for x in (fit_levels, held_levels,
+                                                      windows.mean(axis=1)))
+    for stat in stats:
+        column = np.full(len(values), np.nan)
+        column[rows] = every[stat]
+        out.append((column, threshold(fit[stat], held[stat], BUDGET / k, WINDOW)))
+    return out
+
+
+def flags(f: dict, candidate: tuple[str, tuple[str, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """A candidate's flags of the test rows, and which rows the AE alone would have put above."""
+    each = [np.nan_to_num(s, nan=0.0) > t for s, t in scores(f, *candidate)]
+    flagged = persist(np.any(each, axis=0), parse_persistence(RULE))
+    return flagged[TRAIN_ROWS:], each[0][TRAIN_ROWS:]
+
+
+def totals(stored: dict[str, dict], candidate) -> dict[str, Quality]:
+    """A candidate's counts per folder (valve1, valve2, anomaly-free) and over the 20 files."""
+    out: dict[str, Quality] = {}
+    for name, f in stored.items():
+        q = quality(f["truth"][TRAIN_ROWS:], flags(f, candidate)[0])
+        group = name.split("/")[0]
+        out[group] = out.get(group, Quality(0, 0, 0, 0)) + q
+        if group != "anomaly-free":
+            out["all 20"] = out.get("all 20", Quality(0, 0, 0, 0)) + q
+    return out
+
+
+def key(q: Quality) -> tuple[float, float]:
+    """The protocol's order: the shortfall from the goal in points, then −F1 (lower is better)."""
+    return max(0.0, q.far - 10) + max(0.0, q.mar - 25), -q.f1
+
+
+def verdict(results: dict[str, dict[str, Quality]]) -> list[str]:
+    """The two directions' choices, their held-out figures and which candidate (if any) passes."""
+    names = list(results)
+    incumbent = names[0]
+    lines, chosen = [], set()
+    for choose, judge in (("valve1", "valve2"), ("valve2", "valve1")):
+        pick = min(names, key=lambda n: key(results[n][choose]))
+        chosen.add(pick)
+        mine, theirs = results[pick][judge], results[incumbent][judge]
+        holds = "holds" if key(mine) <= key(theirs) else "loses"
+        lines.append(f"chosen on {choose}: {pick}; on {judge} {fig(mine)} against the "
+                     f"incumbent's {fig(theirs)}: {holds}")
+    passing = []
+    for name in sorted(chosen - {incumbent}):
+        r, i = results[name], results[incumbent]
+        both = all(key(r[f]) <= key(i[f]) for f in ("valve1", "valve2"))
+        better = any(key(r[f]) < key(i[f]) for f in ("valve1", "valve2"))
+        normal = r["anomaly-free"].far <= i["anomaly-free"].far + 2
+        lines.append(f"{name}: no worse on both folders {both}, better on one {better}, "
+                     f"anomaly-free FAR within 2 points {normal}")
+        if both and better and normal:
+            passing.append(name)
+    lines.append(f"verdict: {', '.join(passing) if passing else 'the incumbent stays'}")
+    return lines
+
+
+def fig(q: Quality) -> str:
+    """F1 / FAR / MAR."""
+    return f"{q.f1:.2f} / {q.far:.2f} / {q.mar:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
+    parser.add_argument("--train-args", default=DEFAULT_TRAIN_ARGS)
+    parser.add_argument("--cache", type=Path, help="store the AE's errors here, or read them")
+    args = parser.parse_args()
+    if args.cache and args.cache.exists():
+        stored = np.load(args.cache, allow_pickle=True)["files"].item()
+    else:
+        stored = datasets(args.folder, shlex.split(args.train_args))
+        if args.cache:
+            np.savez(args.cache, files=np.asarray(stored, dtype=object))
+    drift = max(abs(scores(f, "", ())[0][1] / float(f["bundle_threshold"]) - 1)
+                for f in stored.values())
+    print(f"the incumbent's thresholds recomputed against its bundles': within {drift:.1e}")
+    results = {name: totals(stored, c) for name, c in CANDIDATES.items()}
+    rows = [(name, *(fig(r[g]) for g in ("valve1", "valve2", "all 20")),
+             f"{r['anomaly-free'].far:.2f}") for name, r in results.items()]  # fmt: skip
+    print(f"\n{args.train_args}; each score POT at {BUDGET:g} / k x its gap; any above, "
+          f"persistence {RULE}\n")
+    print(table(rows, ("candidate", "valve1", "valve2", "all 20", "anomaly-free FAR, %")))
+    print("\n" + "\n".join(verdict(results)))
+    print(f"\ncommand: nice -n 19 .venv/bin/python -m bench.quality.skab_select "
+          f"{shlex.quote(str(args.folder))} --train-args {shlex.quote(args.train_args)}")
+
+
+if __name__ == "__main__":
+    main()
