@@ -20,7 +20,6 @@ from click.core import ParameterSource
 
 from detector.errors import ConfigError
 from shared.kafka_client import Connection, connection_from, security_options
-from shared.kafka_client import connect as connect_client
 
 log = logging.getLogger("detector.serve")
 MIB = 1024 * 1024
@@ -55,11 +54,6 @@ def kafka_connection(opts: dict[str, Any]) -> Connection:
     given = click.get_current_context().get_parameter_source("bootstrap")
     bootstrap = opts["bootstrap"] if given is not ParameterSource.DEFAULT else None
     return connection_from(opts, "DETECTOR", bootstrap, default=DEFAULT_BOOTSTRAP)
-
-
-def connect(what: str, factory: Any, connection: Connection, **config: Any) -> Any:
-    """A Kafka client, or a ConfigError saying in one line why it cannot connect."""
-    return connect_client(what, factory, connection, BROKER_HINT, **config)
 
 
 def consumer_settings(batch_size: int, fetch_min_bytes: int = 1,
@@ -150,16 +144,14 @@ def serve(**opts: Any) -> None:
 
 def run_serve(o: dict, connection: Connection) -> None:
     """Start-up checks in order (port, model, broker), then the loop until a signal."""
-    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
     from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
     from detector.stream.daemon import Daemon
     from detector.stream.http import HealthServer
-    from detector.stream.kafka import KeyedPartitioner, cap_gzip
+    from detector.stream.kafka_clients import ensure_topics, open_sink, open_source
     from detector.stream.metrics import Metrics
     from detector.stream.reloader import Reloader, load_model
     from detector.stream.settings import Options, Topics
-    from detector.stream.topics import ensure_topics
 
     if o["max_devices"] < o["batch_size"]:
         raise ConfigError(f"--max-devices ({o['max_devices']}) must be at least --batch-size "
@@ -186,31 +178,15 @@ def run_serve(o: dict, connection: Connection) -> None:
     log.info("model %s loaded from %s (channels %s, threshold %.6g)", model.version, o["model"],
              ", ".join(model.channels), model.scorer.threshold)
     topics = Topics(o["topic"], o["anomalies_topic"], o["dlq_topic"])
-    admin = connect("admin", KafkaAdminClient, connection)
-    try:
-        ensure_topics(admin, {topics.readings: o["partitions"], topics.anomalies: o["partitions"],
-                              topics.dlq: 1}, o["replication_factor"])
-    finally:
-        admin.close()
+    ensure_topics(connection, BROKER_HINT, {topics.readings: o["partitions"],
+                                            topics.anomalies: o["partitions"], topics.dlq: 1},
+                  o["replication_factor"])
     client_id = f"detector-{socket.gethostname()}-{os.getpid()}"
-    cap_gzip()  # a gzip batch inflating past 64 MiB becomes too_large dead letters
-    consumer = connect(
-        "consumer", KafkaConsumer, connection, group_id=o["group"], client_id=client_id,
-        enable_auto_commit=False, auto_offset_reset=o["offset_reset"],
-        **consumer_settings(o["batch_size"], o["fetch_min_bytes"], o["fetch_wait_ms"]),
-        reconnect_backoff_max_ms=5000, session_timeout_ms=10_000, heartbeat_interval_ms=2_000,
-        max_poll_interval_ms=o["max_poll_interval_ms"],
-    )
-    # Not idempotent: at-least-once does not need it, and kafka-python's idempotent producer
-    # turns one refused message (e.g. MESSAGE_TOO_LARGE) into a fatal state that fails every
-    # later send, so the outbox's retries could never succeed once the topic is fixed.
-    producer = connect(
-        "producer", KafkaProducer, connection, client_id=client_id, acks="all", linger_ms=20,
-        partitioner=KeyedPartitioner(),
-        batch_size=1024 * 1024, enable_idempotence=False,
-        request_timeout_ms=15_000, delivery_timeout_ms=30_000, max_block_ms=10_000,
-        reconnect_backoff_max_ms=5000,
-    )
+    consumer = open_source(connection, BROKER_HINT, o["group"], client_id, o["offset_reset"],
+                           consumer_settings(o["batch_size"], o["fetch_min_bytes"],
+                                             o["fetch_wait_ms"]),
+                           o["max_poll_interval_ms"])
+    producer = open_sink(connection, BROKER_HINT, client_id)
     options = Options(max_records=o["batch_size"], send_attempts=o["send_attempts"],
                       score_delay=o["score_delay_ms"] / 1000,
                       max_poll_interval=o["max_poll_interval_ms"] / 1000,

@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from detector.cli.serve import (
+    BROKER_HINT,
     DEFAULT_BOOTSTRAP,
     configure_logging,
-    connect,
     kafka_connection,
     option,
 )
@@ -36,40 +36,36 @@ def watch(topic: str, from_beginning: bool, count: int, wait: float, **kafka: An
     import time
 
     import orjson
-    from kafka import KafkaConsumer, TopicPartition
+
+    from detector.stream.kafka_clients import follow
 
     configure_logging("WARNING")
-    consumer = connect("consumer", KafkaConsumer, kafka_connection(kafka), group_id=None,
-                       enable_auto_commit=False)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    values = follow(kafka_connection(kafka), BROKER_HINT, topic, from_beginning,
+                    lambda lookup: wait_for_topic(lookup, topic, wait, time.monotonic,
+                                                  time.sleep))
     seen = 0
     try:
-        partitions = wait_for_topic(consumer, topic, wait, time.monotonic, time.sleep)
-        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(assigned)
-        (consumer.seek_to_beginning if from_beginning else consumer.seek_to_end)(*assigned)
-        while count == 0 or seen < count:
-            for records in consumer.poll(timeout_ms=1000).values():
-                for record in records:
-                    try:
-                        event = orjson.loads(record.value) if record.value else None
-                    except orjson.JSONDecodeError:
-                        event = record.value
-                    click.echo(describe(event))
-                    seen += 1
-                    if count and seen >= count:
-                        break
+        for value in values:
+            try:
+                event = orjson.loads(value) if value else None
+            except orjson.JSONDecodeError:
+                event = value
+            click.echo(describe(event))
+            seen += 1
+            if count and seen >= count:
+                break
     except KeyboardInterrupt:
         pass
     finally:
-        consumer.close()
+        values.close()
 
 
-def wait_for_topic(consumer: Any, topic: str, wait: float, clock: Callable[[], float],
-                   sleep: Callable[[float], None]) -> set[int]:
-    """The topic's partitions, once it exists; says on stderr who creates it while it does not,
-    and gives up (a ConfigError) after `wait` seconds (0: never)."""
-    partitions = consumer.partitions_for_topic(topic)
+def wait_for_topic(lookup: Callable[[str], set[int] | None], topic: str, wait: float,
+                   clock: Callable[[], float], sleep: Callable[[float], None]) -> set[int]:
+    """The topic's partitions (`lookup` asks the broker), once it exists; says on stderr who
+    creates it while it does not, and gives up (a ConfigError) after `wait` seconds (0: never)."""
+    partitions = lookup(topic)
     if partitions:
         return partitions
     click.echo(f"topic {topic} does not exist yet: `detector serve` creates it when it starts "
@@ -81,7 +77,7 @@ def wait_for_topic(consumer: Any, topic: str, wait: float, clock: Callable[[], f
             raise ConfigError(f"topic {topic} still does not exist after {wait:g} s: start "
                               "`detector serve` (it creates the topic) or check --topic")
         sleep(1.0)
-        partitions = consumer.partitions_for_topic(topic)
+        partitions = lookup(topic)
     return partitions
 
 

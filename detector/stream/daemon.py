@@ -20,20 +20,24 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
 from functools import partial
 
 import numpy as np
 
 from detector.core.inference import one_blas_thread
 from detector.errors import NotAllowed
-from detector.stream.kafka import AuthorizationError, KafkaError, next_offset
 from detector.stream.memory import DeviceMemory
 from detector.stream.messages import dead_letter_messages, event_messages, labels_of
 from detector.stream.metrics import Metrics
 from detector.stream.offsets import Committer, Rebalance
 from detector.stream.outbox import Outbox
-from detector.stream.ports import Partition, Record, Sink, Source
+from detector.stream.ports import (
+    Batch,
+    BrokerError,
+    NotAuthorized,
+    Sink,
+    Source,
+)
 from detector.stream.reloader import Model, Reloader
 from detector.stream.settings import Options, Topics
 from detector.stream.upkeep import Upkeep
@@ -64,19 +68,19 @@ class Daemon:
         self.stopping = threading.Event()
         self.outbox = Outbox(producer, self.stopping, options.send_attempts, options.backoff,
                              options.backoff_max, options.send_timeout)
-        self.offsets = Committer(consumer, options.broker_timeout_ms, self.broker_answered)
+        self.offsets = Committer(consumer, self.broker_answered)
         self.memory = memory_for(model, options.max_devices)
         self.warmup = Warmup(consumer, self.warmup_bound(), metrics)
         self.revoked: deque[int] = deque()  # partitions taken away (from the consumer's thread)
         self.upkeep = Upkeep(consumer, metrics, options.lag_interval, options.collect_interval,
-                             options.broker_timeout_ms, self.broker_answered)
+                             self.broker_answered)
         metrics.set_model(model.bundle.meta)
 
     def stop(self) -> None:
         """Ask the loop to finish its batch, commit and return (safe from a signal handler)."""
         self.stopping.set()
 
-    def readiness(self) -> tuple[bool, dict]:
+    def readiness(self) -> tuple[bool, dict[str, object]]:
         """Ready when a model is loaded, partitions are assigned and warmed up, the broker
         answers and events are acknowledged (none waits longer than ack_patience)."""
         parts, ok, stalled = self.partitions, self.broker_ok, self.outbox.stalled()
@@ -87,7 +91,7 @@ class Daemon:
         return ready, {"model": self.model.version, "partitions": parts, "warming": warming,
                        "broker": "ok" if ok else "unreachable", "delivery": delivery}
 
-    def liveness(self) -> tuple[bool, dict]:
+    def liveness(self) -> tuple[bool, dict[str, object]]:
         """Alive while the loop steps: a step longer than max.poll.interval plus a minute (past
         every retry's wait) is a wedged loop, which only a restart mends."""
         quiet = time.monotonic() - self.stepped
@@ -107,11 +111,8 @@ class Daemon:
     def join(self) -> None:
         """Subscribe to the readings with the listener that commits before partitions go."""
         drain = partial(self.outbox.done, wait=True)
-        # The topic's metadata first: a member that joins without it gets no partitions and the
-        # whole group rebalances once more when it arrives.
-        self.consumer.partitions_for_topic(self.topics.readings)
         listener = Rebalance(self.offsets, drain, self.revoked.extend, self.warmup.arrived.extend)
-        self.consumer.subscribe([self.topics.readings], listener=listener)
+        self.consumer.subscribe(self.topics.readings, listener)
 
     def step(self) -> None:
         """One poll and the processing of what it returns."""
@@ -122,12 +123,12 @@ class Daemon:
         pending = bool(self.outbox) or self.offsets.pending()
         timeout = self.options.settle_poll_ms if pending else self.options.poll_timeout_ms
         try:
-            batch = self.consumer.poll(timeout_ms=timeout, max_records=self.max_records)
-        except AuthorizationError as exc:  # an ACL missing: waiting does not help
+            batch = self.consumer.poll(timeout, self.max_records)
+        except NotAuthorized as exc:  # an ACL missing: waiting does not help
             raise NotAllowed(f"the broker refuses to let this detector read {self.topics.readings}"
-                             f" in its group ({type(exc).__name__}): grant its Kafka user READ on"
+                             f" in its group ({exc}): grant its Kafka user READ on"
                              " the topic and the group (docs/operations.md, ACLs)") from None
-        except KafkaError as exc:
+        except BrokerError as exc:
             log.warning("poll failed (%s); retrying in %g s", exc, self.options.backoff)
             self.broker_answered(False)  # the next lag probe or commit says when it is back
             self.stopping.wait(self.options.backoff)
@@ -179,7 +180,7 @@ class Daemon:
             log.warning("the broker does not answer; waiting for it")
         self.broker_ok = ok
 
-    def handle(self, batch: Mapping[Partition, Sequence[Record]]) -> None:
+    def handle(self, batch: Batch) -> None:
         """Replay what a warming partition read before where it resumes; process the rest."""
         replay, live = self.warmup.split(batch)
         if replay:
@@ -189,7 +190,7 @@ class Daemon:
         if live:
             self.process(live)
 
-    def process(self, batch: Mapping[Partition, Sequence[Record]]) -> None:
+    def process(self, batch: Batch) -> None:
         """Score a polled batch, hand its events and dead letters to the outbox, count it."""
         started = time.perf_counter()
         parts = list(batch.values())
@@ -209,8 +210,7 @@ class Daemon:
         messages = event_messages(topics.readings, topics.anomalies, records, scored, scores,
                                   flagged, model, now)
         messages += dead_letter_messages(topics.dlq, records, readings)
-        self.outbox.submit(messages, {tp: next_offset(part[-1].offset + 1)
-                                      for tp, part in batch.items()})
+        self.outbox.submit(messages, {tp: part[-1].offset + 1 for tp, part in batch.items()})
         labels = labels_of(records)
         if len(scored) < len(records):
             labels = [labels[i] for i in scored.index.tolist()]
@@ -257,11 +257,11 @@ class Daemon:
         if self.reloader is not None:
             self.reloader.stop()
         try:
-            self.consumer.close(autocommit=False, timeout_ms=10_000)
+            self.consumer.close()
         except Exception as exc:  # closing must not hide why the loop ended
             log.warning("closing the consumer: %s", exc)
         try:
-            self.producer.close(timeout=10)
+            self.producer.close()
         except Exception as exc:
             log.warning("closing the producer: %s", exc)
 

@@ -3,7 +3,7 @@
 InMemoryBroker holds topics of partitions of records and each group's committed offsets;
 InMemoryConsumer and InMemoryProducer implement the Source and Sink of detector.stream.ports on it.
 The test decides what a real broker would: when the group rebalances (`consumer.rebalance`, taken
-at the next poll, which calls the listener as kafka-python does), whether a send is acknowledged,
+at the next poll, which tells the listener as a client does), whether a send is acknowledged,
 refused or left pending (`producer.failures`, `producer.hold` then `producer.answer()`), and
 whether the broker answers at all (`broker.down`). Single-threaded: nothing happens between calls.
 """
@@ -12,16 +12,32 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections import deque, namedtuple
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
-from contextlib import suppress
-from typing import Any
+from collections import deque
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import NamedTuple
 
-from detector.stream import kafka
-from detector.stream.kafka import TopicPartition
+from detector.stream.ports import (
+    BrokerError,
+    BrokerUnavailable,
+    CommitAnswer,
+    Header,
+    Listener,
+    Offsets,
+    Partition,
+    SendRefused,
+)
 
-# One record of a partition, a named tuple like kafka-python's ConsumerRecord (types: ports.Record)
-Record = namedtuple("Record", "topic partition offset key value headers timestamp")
+
+class Record(NamedTuple):
+    """One record of a partition (a ports.Record)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[Header]
+    timestamp: int
 
 
 class InMemoryBroker:
@@ -30,7 +46,7 @@ class InMemoryBroker:
     def __init__(self, topics: Mapping[str, int] | None = None,
                  max_message_bytes: int = 1024 * 1024) -> None:
         self.topics: dict[str, list[list[Record]]] = {}
-        self.committed: dict[str, dict[TopicPartition, int]] = {}  # group -> next offsets
+        self.committed: dict[str, Offsets] = {}  # group -> next offsets
         self.max_message_bytes = max_message_bytes
         self.down = False  # True: polls, commits and offset queries raise; sends wait
         for name, partitions in (topics or {}).items():
@@ -43,10 +59,10 @@ class InMemoryBroker:
     def check(self) -> None:
         """Raise as an unreachable broker does while `down`."""
         if self.down:
-            raise kafka.KafkaConnectionError("the in-memory broker is down")
+            raise BrokerUnavailable("the in-memory broker is down")
 
     def append(self, topic: str, value: bytes | None, key: bytes | None = None,
-               headers: list | None = None, partition: int | None = None) -> Record:
+               headers: Sequence[Header] | None = None, partition: int | None = None) -> Record:
         """Store a record (a missing topic gets one partition); keys choose a stable partition."""
         self.create_topic(topic)
         partitions = self.topics[topic]
@@ -66,66 +82,40 @@ class InMemoryBroker:
         return {tp.partition: o for tp, o in sorted(self.committed.get(group, {}).items())}
 
 
-class Answered:
-    """A request answered already: awaitable like kafka-python's Future (raising its error)."""
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-    def __await__(self) -> Generator[Any, None, None]:
-        if self.error is not None:
-            raise self.error
-        yield from ()  # never waits
-
-
-def finish(result: Any) -> None:
-    """Run a rebalance callback's coroutine to its end (every in-memory answer is ready)."""
-    if isinstance(result, Awaitable):
-        with suppress(StopIteration):
-            result.__await__().send(None)
-            raise RuntimeError("a rebalance listener waited for what never comes in memory")
-
-
 class InMemoryConsumer:
     """A group member reading its assigned partitions from the committed offsets on."""
 
     def __init__(self, broker: InMemoryBroker, group: str = "detector") -> None:
         self.broker = broker
         self.group = group
-        self.listener: Any = None
-        self.assigned: set[TopicPartition] = set()
-        self.positions: dict[TopicPartition, int] = {}
-        self.next_assignment: set[TopicPartition] | None = None  # taken at the next poll
+        self.listener: Listener | None = None
+        self.assigned: frozenset[Partition] = frozenset()
+        self.positions: dict[Partition, int] = {}
+        self.next_assignment: frozenset[Partition] | None = None  # taken at the next poll
         self.eager = False
         self.commits: list[dict[int, int]] = []  # partition -> next offset, of every commit
         self.closed = False
 
-    def subscribe(self, topics: Sequence[str], pattern: Any = None, listener: Any = None) -> None:
-        """Subscribe; the next poll assigns every partition of the topics (a group of one)."""
+    def subscribe(self, topic: str, listener: Listener) -> None:
+        """Subscribe; the next poll assigns every partition of the topic (a group of one)."""
         self.listener = listener
-        self.rebalance(TopicPartition(t, p) for t in topics
-                       for p in range(len(self.broker.topics.get(t, []))))
+        self.rebalance(Partition(topic, p) for p in range(len(self.broker.topics.get(topic, []))))
 
-    def rebalance(self, partitions: Iterable[TopicPartition], eager: bool = False) -> None:
+    def rebalance(self, partitions: Iterable[Partition], eager: bool = False) -> None:
         """The group's next assignment of this member, taken at its next poll: only the partitions
         that go are revoked (as in the cooperative protocol); new ones start at the commit."""
-        self.next_assignment = set(partitions)
+        self.next_assignment = frozenset(partitions)
         self.eager = eager  # revoke every partition first, as the eager protocol does
 
-    def partitions_for_topic(self, topic: str) -> set[int] | None:
-        partitions = self.broker.topics.get(topic)
-        return None if partitions is None else set(range(len(partitions)))
+    def assignment(self) -> frozenset[Partition]:
+        return self.assigned
 
-    def assignment(self) -> set[TopicPartition]:
-        return set(self.assigned)
-
-    def poll(self, timeout_ms: int = 0, max_records: int | None = None
-             ) -> dict[TopicPartition, list[Record]]:
+    def poll(self, timeout_ms: int, max_records: int) -> dict[Partition, list[Record]]:
         """Up to max_records of the assigned partitions' next records, after any rebalance."""
         self.broker.check()
         if self.next_assignment is not None:
             self.reassign(self.next_assignment)
-        batch, room = {}, max_records or 500
+        batch, room = {}, max_records
         for tp in sorted(self.assigned):
             start = self.positions[tp]
             taken = self.broker.topics[tp.topic][tp.partition][start:start + room]
@@ -135,82 +125,86 @@ class InMemoryConsumer:
                 room -= len(taken)
         return batch
 
-    def reassign(self, assigned: set[TopicPartition]) -> None:
-        """Revoke what goes (the listener first), then take the new partitions."""
+    def reassign(self, assigned: frozenset[Partition]) -> None:
+        """Revoke what goes (the listener first, committing what it asks), then take the new."""
         self.next_assignment = None
-        revoked = set(self.assigned) if self.eager else self.assigned - assigned
+        revoked = self.assigned if self.eager else self.assigned - assigned
         if revoked and self.listener is not None:
-            finish(self.listener.on_partitions_revoked(set(revoked)))
+            offsets = self.listener.revoked(revoked)
+            if offsets:
+                error = None
+                try:
+                    self.commit(offsets)
+                except BrokerError as exc:
+                    error = exc
+                self.listener.committed(offsets, error)
         committed = self.broker.committed.get(self.group, {})
         self.positions = {tp: self.positions.get(tp, committed.get(tp, 0)) for tp in assigned}
         added = assigned - (self.assigned - revoked)
-        self.assigned = set(assigned)
+        self.assigned = assigned
         if self.listener is not None:  # as the cooperative protocol: the added ones
-            finish(self.listener.on_partitions_assigned(added))
+            self.listener.assigned(added)
 
-    def commit(self, offsets: Mapping | None = None, timeout_ms: int | None = None) -> None:
-        """Store {TopicPartition: OffsetAndMetadata or int} as the group's committed offsets."""
+    def commit(self, offsets: Offsets) -> None:
+        """Store the offsets as the group's committed ones."""
         self.broker.check()
-        plain = {tp: getattr(o, "offset", o) for tp, o in (offsets or {}).items()}
-        self.broker.committed.setdefault(self.group, {}).update(plain)
-        self.commits.append({tp.partition: o for tp, o in plain.items()})
+        self.broker.committed.setdefault(self.group, {}).update(offsets)
+        self.commits.append({tp.partition: o for tp, o in offsets.items()})
 
-    def commit_async(self, offsets: Mapping | None = None,
-                     callback: Callable[[Mapping, object], None] | None = None) -> Answered:
-        """Commit at once; the callback and the returned awaitable get the answer."""
-        offsets, error = offsets or {}, None
+    def commit_async(self, offsets: Offsets, answer: CommitAnswer) -> None:
+        """Commit at once and answer at once."""
         try:
             self.commit(offsets)
-        except kafka.KafkaError as exc:
-            error = exc
-        if callback is not None:
-            callback(offsets, error)
-        return Answered(error)
+        except BrokerError as exc:
+            answer(offsets, exc)
+        else:
+            answer(offsets, None)
 
-    def end_offsets(self, partitions: Iterable[TopicPartition], timeout_ms: int | None = None
-                    ) -> dict[TopicPartition, int]:
-        self.broker.check()
-        return {tp: len(self.broker.topics[tp.topic][tp.partition]) for tp in partitions}
-
-    def position(self, partition: TopicPartition, timeout_ms: int | None = None) -> int:
-        self.broker.check()
-        return self.positions[partition]
-
-    def committed(self, partition: TopicPartition, metadata: bool = False,
-                  timeout_ms: int | None = None) -> int | None:
+    def committed(self, partition: Partition) -> int | None:
         self.broker.check()
         return self.broker.committed.get(self.group, {}).get(partition)
 
-    def beginning_offsets(self, partitions: Iterable[TopicPartition],
-                          timeout_ms: int | None = None) -> dict[TopicPartition, int]:
+    def position(self, partition: Partition) -> int:
+        self.broker.check()
+        return self.positions[partition]
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        self.positions[partition] = offset
+
+    def first_offsets(self, partitions: Collection[Partition]) -> Offsets:
         self.broker.check()
         return dict.fromkeys(partitions, 0)
 
-    def seek(self, partition: TopicPartition, offset: int) -> None:
-        self.positions[partition] = offset
+    def end_offsets(self, partitions: Collection[Partition]) -> Offsets:
+        self.broker.check()
+        return {tp: len(self.broker.topics[tp.topic][tp.partition]) for tp in partitions}
 
-    def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None:
+    def close(self) -> None:
         self.closed = True
 
 
 class Sent:
-    """The future of one send: pending until the producer answers it."""
+    """The Ack of one send: pending until the producer answers it."""
 
-    def __init__(self, broker: InMemoryBroker, message: tuple) -> None:
+    def __init__(self, broker: InMemoryBroker, message: tuple[str, bytes | None, bytes | None,
+                                                              list[Header]]) -> None:
         self.broker = broker
-        self.message = message  # topic, key, value, headers, partition
-        self.is_done = False
-        self.exception: BaseException | None = None
+        self.message = message  # topic, key, value, headers
+        self.answered = False
+        self.refusal: BrokerError | None = None
 
-    def failed(self) -> bool:
-        return self.is_done and self.exception is not None
+    def done(self) -> bool:
+        return self.answered
 
-    def answer(self, error: BaseException | None = None) -> None:
+    def error(self) -> BrokerError | None:
+        return self.refusal
+
+    def answer(self, error: BrokerError | None = None) -> None:
         """Refused with `error`, or acknowledged: then the message joins its topic."""
         if error is None:
-            topic, key, value, headers, partition = self.message
-            self.broker.append(topic, value, key, headers, partition)
-        self.exception, self.is_done = error, True
+            topic, key, value, headers = self.message
+            self.broker.append(topic, value, key, headers)
+        self.refusal, self.answered = error, True
 
 
 class InMemoryProducer:
@@ -220,20 +214,21 @@ class InMemoryProducer:
     def __init__(self, broker: InMemoryBroker) -> None:
         self.broker = broker
         self.hold = False
-        self.failures: deque[BaseException] = deque()
+        self.failures: deque[BrokerError] = deque()
         self.pending: list[Sent] = []
         self.sent = 0  # sends attempted, retries included
         self.closed = False
 
-    def send(self, topic: str, value: bytes | None = None, key: bytes | None = None,
-             headers: list | None = None, partition: int | None = None) -> Sent:
+    def send(self, topic: str, key: bytes | None, value: bytes | None,
+             headers: Sequence[Header] | None) -> Sent:
         if key is None and value is None:  # as kafka-python refuses it
             raise ValueError("Need at least one: key or value")
         size = len(key or b"") + len(value or b"")
-        if size > self.broker.max_message_bytes:  # kafka-python refuses it before sending
-            raise kafka.MessageSizeTooLargeError(f"the message is {size} bytes")
+        if size > self.broker.max_message_bytes:  # a client refuses it before sending
+            raise SendRefused(f"MessageSizeTooLargeError: the message is {size} bytes",
+                              retriable=False)
         self.sent += 1
-        future = Sent(self.broker, (topic, key, value, headers, partition))
+        future = Sent(self.broker, (topic, key, value, list(headers or [])))
         if self.failures:
             future.answer(self.failures.popleft())
         elif self.hold or self.broker.down:
@@ -242,17 +237,17 @@ class InMemoryProducer:
             future.answer()
         return future
 
-    def answer(self, error: BaseException | None = None) -> int:
+    def answer(self, error: BrokerError | None = None) -> int:
         """Acknowledge every pending send, or refuse it with `error`; how many there were."""
         pending, self.pending = self.pending, []
         for future in pending:
             future.answer(error)
         return len(pending)
 
-    def flush(self, timeout: float | None = None) -> None:
-        """Nothing to push; a held send times out as kafka-python's flush does."""
+    def flush(self, timeout: float) -> None:
+        """Nothing to push; a held send times out (after `timeout`, as a client's flush does)."""
         if self.pending:
-            raise kafka.KafkaTimeoutError(f"{len(self.pending)} send(s) not acknowledged")
+            raise BrokerUnavailable(f"{len(self.pending)} send(s) not acknowledged")
 
-    def close(self, timeout: float | None = None) -> None:
+    def close(self) -> None:
         self.closed = True

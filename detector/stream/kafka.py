@@ -1,17 +1,16 @@
-"""kafka-python, the production side of the seam (detector.stream.ports): the one stream module
-that imports it.
+"""kafka-python behind the seam (detector.stream.ports): the serve loop's one adapter to it.
 
-KafkaConsumer and KafkaProducer satisfy the Source and Sink protocols as they are, with no wrapper
-on the hot path; `detector serve` (detector.cli.serve) builds them with their tuned settings. Here
-are the values and errors that cross the seam (the in-memory implementation takes and raises the
-same ones, so the loop catches one set), the groups of errors the loop treats alike, and the
-events producer's partitioner.
+KafkaSource and KafkaSink implement the Source and Sink protocols on kafka-python's consumer and
+producer, translating its values (TopicPartition, OffsetAndMetadata) into the seam's and its
+errors into the seam's few (`broker_error`, as httpx's map_httpcore_exceptions), so no
+kafka-python type reaches the loop. detector.stream.kafka_clients builds the clients with
+`detector serve`'s settings.
 """
 
 from __future__ import annotations
 
-import zlib
-from functools import partial
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from kafka import (
@@ -30,122 +29,206 @@ from kafka.errors import (
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
-    MessageSizeTooLargeError,
+    NodeNotReadyError,
     RebalanceInProgressError,
-    TopicAlreadyExistsError,
-    TopicAuthorizationFailedError,
+    RequestTimedOutError,
     UnknownMemberIdError,
 )
-from kafka.partitioner.default import DefaultPartitioner, murmur2
-from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 
-from detector.stream.decode import INFLATED
+from detector.stream.ports import (
+    Ack,
+    Batch,
+    BrokerError,
+    BrokerUnavailable,
+    CommitAnswer,
+    Header,
+    Listener,
+    NotAuthorized,
+    Offsets,
+    Partition,
+    RebalanceInProgress,
+    SendRefused,
+)
 
-MAX_INFLATED_BYTES = 64 * 1024 * 1024  # what one gzip batch may inflate to
-MAX_STAND_INS = 1_000_000  # records of a refused batch given a stand-in each
+REQUEST_TIMEOUT_MS = 5_000  # of commits and offset queries
 
-__all__ = [
-    "HOPELESS",
-    "REBALANCING",
-    "AsyncConsumerRebalanceListener",
-    "AuthorizationError",
-    "KafkaConnectionError",
-    "KafkaConsumer",
-    "KafkaError",
-    "KafkaProducer",
-    "KafkaTimeoutError",
-    "KeyedPartitioner",
-    "MessageSizeTooLargeError",
-    "OffsetAndMetadata",
-    "TopicAlreadyExistsError",
-    "TopicAuthorizationFailedError",
-    "TopicPartition",
-    "cap_gzip",
-    "next_offset",
-]
-
-# Errors a send meets again however often it is retried and whatever the topic's settings. (A
-# broker's "message too large" is not among them: raising the topic's max.message.bytes fixes it.)
-HOPELESS = (AuthorizationError, InvalidRecordError, InvalidTopicError)
 REBALANCING = (CommitFailedError, RebalanceInProgressError, IllegalGenerationError,
-               UnknownMemberIdError)  # a commit refused because the group is rebalancing
+               UnknownMemberIdError)
+UNANSWERED = (KafkaTimeoutError, KafkaConnectionError, NodeNotReadyError, RequestTimedOutError)
+# A message refused for one of these is refused again however often it is sent. (A broker's
+# "message too large" is not among them: raising the topic's max.message.bytes fixes it.)
+HOPELESS = (AuthorizationError, InvalidRecordError, InvalidTopicError)
 
 
-def cap_gzip(limit: int = MAX_INFLATED_BYTES) -> None:
-    """Make kafka-python inflate gzip record batches through `bounded_gzip_decode`.
-
-    The one place the client is patched: it inflates a batch whole, in memory, with no limit and
-    no hook (a 1 MiB batch of zeros becomes a gigabyte). Refusing by raising is no option: once a
-    batch's record iterator raises, kafka-python 3.0.12 loops for ever in poll. So a batch past
-    the cap is handed over as stand-in records instead, one per offset, each with the value
-    INFLATED, which the decoder rejects as `too_large`. tests/unit/test_inflate.py holds the
-    pinned version to this through the client's own record reader.
-    """
-    from kafka.record import default_records
-
-    default_records.gzip_decode = partial(bounded_gzip_decode, limit=limit)
-
-
-def bounded_gzip_decode(payload: Any, limit: int = MAX_INFLATED_BYTES) -> bytes:
-    """Inflate a gzip batch's records (every member); past `limit` bytes, stand-ins for them."""
-    data, out = bytes(payload), bytearray()
-    while data:
-        inflater = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
-        out += inflater.decompress(data, limit + 1 - len(out))
-        if len(out) > limit:
-            return stand_ins(payload)
-        if not inflater.eof:
-            raise zlib.error("the gzip data ends inside a member")
-        data = inflater.unused_data
-    return bytes(out)
+def broker_error(exc: BaseException) -> BrokerError:
+    """The seam's error for one of kafka-python's (its message keeps the client's error name)."""
+    if isinstance(exc, BrokerError):
+        return exc
+    if isinstance(exc, AuthorizationError):
+        error: BrokerError = NotAuthorized(str(exc))
+    elif isinstance(exc, REBALANCING):
+        error = RebalanceInProgress(str(exc))
+    elif isinstance(exc, UNANSWERED):
+        error = BrokerUnavailable(str(exc))
+    else:
+        error = BrokerError(str(exc) or type(exc).__name__)
+    error.__cause__ = exc
+    return error
 
 
-def stand_ins(payload: Any) -> bytes:
-    """The uncompressed records of the batch `payload` belongs to, one per offset, each INFLATED.
-
-    `payload` is kafka-python's view of the batch's compressed part: its buffer starts with the
-    batch header, which says how many records the batch holds.
-    """
-    count = DefaultRecordBatch.HEADER_STRUCT.unpack_from(payload.obj)[12]
-    if not 0 < count <= MAX_STAND_INS:
-        raise zlib.error(f"a gzip batch of {count} records inflates past the cap")
-    builder = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False,
-                                        producer_id=-1, producer_epoch=-1, base_sequence=-1,
-                                        batch_size=1 << 31)
-    for delta in range(count):
-        builder.append(delta, timestamp=0, key=None, value=INFLATED, headers=[])
-    return bytes(builder.build()[DefaultRecordBatch.HEADER_STRUCT.size:])
+def send_error(exc: BaseException, at_once: bool) -> BrokerError:
+    """The seam's error for a refused send: raised by send() itself (`at_once`) only a retriable
+    one may pass later; from the broker, all but HOPELESS ones may."""
+    if isinstance(exc, AuthorizationError):
+        return broker_error(exc)
+    retriable = not isinstance(exc, HOPELESS) and (not at_once or getattr(exc, "retriable", False))
+    error = SendRefused(str(exc), retriable)
+    error.__cause__ = exc
+    return error
 
 
-def next_offset(offset: int) -> OffsetAndMetadata:
-    """What a commit stores for a partition: the offset of the next record to read."""
-    return OffsetAndMetadata(offset, "", -1)
+@contextmanager
+def translated() -> Iterator[None]:
+    """Raise kafka-python's errors as the seam's."""
+    try:
+        yield
+    except KafkaError as exc:
+        raise broker_error(exc) from exc
 
 
-class KeyedPartitioner(DefaultPartitioner):
-    """kafka-python's default partitioner, remembering each key's murmur2 hash.
+def theirs(offsets: Offsets) -> dict[TopicPartition, OffsetAndMetadata]:
+    """Offsets as kafka-python commits them."""
+    return {TopicPartition(*p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()}
 
-    Events are keyed by device id and the same ids come back all the time, so the pure-Python
-    hash (a fifth of a send's cost) is worked out once per device. Same partitions as the
-    default; records without a key go to it.
-    """
 
-    limit = 100_000  # keys remembered before starting afresh
+def ours(partitions: Collection[Any]) -> frozenset[Partition]:
+    """kafka-python's TopicPartitions as the seam's."""
+    return frozenset(Partition(tp.topic, tp.partition) for tp in partitions)
 
-    def __init__(self) -> None:
-        self.hashes: dict[bytes, int] = {}
 
-    def partition(self, topic: str, key: Any, serialized_key: bytes | None, value: Any,
-                  serialized_value: bytes | None, cluster: Any) -> int:
-        if serialized_key is None:
-            return super().partition(topic, key, serialized_key, value, serialized_value,
-                                     cluster)
-        partitions = cluster.partitions_for_topic(topic)
-        if not partitions:
-            raise ValueError(f"Topic {topic} not found in ClusterMetadata")
-        hashed = self.hashes.get(serialized_key)
-        if hashed is None:
-            if len(self.hashes) >= self.limit:
-                self.hashes.clear()
-            hashed = self.hashes[serialized_key] = murmur2(serialized_key) & 0x7FFFFFFF
-        return sorted(partitions)[hashed % len(partitions)]
+class Rebalancing(AsyncConsumerRebalanceListener):  # type: ignore[misc]
+    """A seam Listener as kafka-python calls it: in its IO thread, where a commit is awaited."""
+
+    def __init__(self, consumer: KafkaConsumer, listener: Listener) -> None:
+        self.consumer = consumer
+        self.listener = listener
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        offsets = self.listener.revoked(ours(revoked))
+        if not offsets:
+            return
+        error = None
+        try:
+            await self.consumer.commit_async(theirs(offsets))
+        except Exception as exc:
+            error = broker_error(exc)
+        self.listener.committed(offsets, error)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.listener.assigned(ours(assigned))
+
+    async def on_partitions_lost(self, lost: set[TopicPartition]) -> None:
+        self.listener.lost(ours(lost))
+
+
+class KafkaSource:
+    """The Source on a KafkaConsumer of a group, with auto-commit off."""
+
+    def __init__(self, consumer: KafkaConsumer, timeout_ms: int = REQUEST_TIMEOUT_MS) -> None:
+        self.consumer = consumer
+        self.timeout_ms = timeout_ms
+
+    def subscribe(self, topic: str, listener: Listener) -> None:
+        with translated():
+            # The topic's metadata first: a member that joins without it gets no partitions and
+            # the whole group rebalances once more when it arrives.
+            self.consumer.partitions_for_topic(topic)
+            self.consumer.subscribe([topic], listener=Rebalancing(self.consumer, listener))
+
+    def poll(self, timeout_ms: int, max_records: int) -> Batch:
+        with translated():
+            polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        return {Partition(tp.topic, tp.partition): records for tp, records in polled.items()}
+
+    def assignment(self) -> frozenset[Partition]:
+        return ours(self.consumer.assignment())
+
+    def commit(self, offsets: Offsets) -> None:
+        with translated():
+            self.consumer.commit(theirs(offsets), timeout_ms=self.timeout_ms)
+
+    def commit_async(self, offsets: Offsets, answer: CommitAnswer) -> None:
+        def answered(_: object, response: object) -> None:
+            failed = isinstance(response, BaseException)
+            answer(offsets, broker_error(response) if failed else None)
+
+        with translated():
+            self.consumer.commit_async(theirs(offsets), callback=answered)
+
+    def committed(self, partition: Partition) -> int | None:
+        with translated():
+            offset = self.consumer.committed(TopicPartition(*partition), timeout_ms=self.timeout_ms)
+        return None if offset is None else int(offset)
+
+    def position(self, partition: Partition) -> int:
+        with translated():
+            return int(self.consumer.position(TopicPartition(*partition),
+                                              timeout_ms=self.timeout_ms))
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        self.consumer.seek(TopicPartition(*partition), offset)
+
+    def first_offsets(self, partitions: Collection[Partition]) -> Offsets:
+        return self.offsets(self.consumer.beginning_offsets, partitions)
+
+    def end_offsets(self, partitions: Collection[Partition]) -> Offsets:
+        return self.offsets(self.consumer.end_offsets, partitions)
+
+    def offsets(self, ask: Callable[..., Mapping[TopicPartition, int]],
+                partitions: Collection[Partition]) -> Offsets:
+        """The answer of one of the consumer's offset queries."""
+        with translated():
+            answer = ask([TopicPartition(*p) for p in partitions], timeout_ms=self.timeout_ms)
+        return {Partition(tp.topic, tp.partition): int(o) for tp, o in answer.items()}
+
+    def close(self) -> None:
+        with translated():
+            self.consumer.close(autocommit=False, timeout_ms=10_000)
+
+
+class KafkaAck:
+    """The Ack of one KafkaProducer send."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: Any) -> None:
+        self.future = future
+
+    def done(self) -> bool:
+        return bool(self.future.is_done)
+
+    def error(self) -> BrokerError | None:
+        exc = self.future.exception
+        return None if exc is None else send_error(exc, at_once=False)
+
+
+class KafkaSink:
+    """The Sink on a KafkaProducer."""
+
+    def __init__(self, producer: KafkaProducer) -> None:
+        self.producer = producer
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None,
+             headers: Sequence[Header] | None) -> Ack:
+        try:
+            return KafkaAck(self.producer.send(topic, key=key, value=value, headers=headers))
+        except KafkaError as exc:
+            raise send_error(exc, at_once=True) from exc
+
+    def flush(self, timeout: float) -> None:
+        with translated():
+            self.producer.flush(timeout=timeout)
+
+    def close(self) -> None:
+        with translated():
+            self.producer.close(timeout=10)

@@ -10,29 +10,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
-from detector.stream.kafka import (
-    REBALANCING,
-    AsyncConsumerRebalanceListener,
-    KafkaError,
-    KafkaTimeoutError,
-    OffsetAndMetadata,
-    TopicPartition,
+from detector.stream.ports import (
+    BrokerError,
+    BrokerUnavailable,
+    Offsets,
+    Partition,
+    RebalanceInProgress,
+    Source,
 )
-from detector.stream.ports import Source
 
 log = logging.getLogger(__name__)
-Offsets = dict[TopicPartition, OffsetAndMetadata]
 
 
 class Committer:
     """Acknowledged offsets per partition, and what was asked for and known committed."""
 
-    def __init__(self, consumer: Source, timeout_ms: int, report: Callable[[bool], None],
+    def __init__(self, consumer: Source, report: Callable[[bool], None],
                  async_interval: float = 0.2) -> None:
         self.consumer = consumer
-        self.timeout_ms = timeout_ms
         self.report = report  # told whether the broker answered a commit
         self.async_interval = async_interval  # seconds between asynchronous commits
         self.next_async = 0.0
@@ -70,18 +67,18 @@ class Committer:
         self.next_async = now + self.async_interval
         self.asked.update(offsets)
         try:
-            self.consumer.commit_async(offsets, callback=self.answered)
-        except KafkaError as exc:
+            self.consumer.commit_async(offsets, self.answered)
+        except BrokerError as exc:
             self.answered(offsets, exc)
 
-    def answered(self, offsets: Offsets, response: object) -> None:
+    def answered(self, offsets: Offsets, error: BrokerError | None) -> None:
         """The answer to an asynchronous commit (the consumer calls it in the loop's thread)."""
-        if isinstance(response, BaseException):
+        if error is not None:
             for tp, o in offsets.items():
                 if self.asked.get(tp) == o:
                     self.asked.pop(tp)  # asked again at the next step
-            log.warning("offset commit failed (%s); will retry", response)
-            self.report(not isinstance(response, KafkaTimeoutError))
+            log.warning("offset commit failed (%s); will retry", error)
+            self.report(not isinstance(error, BrokerUnavailable))
             return
         self.committed.update(offsets)
 
@@ -91,11 +88,11 @@ class Committer:
         if not offsets:
             return
         try:
-            self.consumer.commit(offsets=offsets, timeout_ms=self.timeout_ms)
-        except REBALANCING as exc:
+            self.consumer.commit(offsets)
+        except RebalanceInProgress as exc:
             log.warning("offset commit refused while the group rebalances (%s); will retry", exc)
             return
-        except KafkaError as exc:
+        except BrokerError as exc:
             self.report(False)
             log.warning("offset commit failed (%s); will retry", exc)
             return
@@ -103,54 +100,57 @@ class Committer:
         self.asked.update(offsets)
         self.report(True)
 
-    def forget(self, partitions: set) -> None:
+    def forget(self, partitions: Collection[Partition]) -> None:
         """Drop the offsets of partitions that went to another member."""
         for tp in partitions:
             for offsets in (self.acked, self.asked, self.committed):
                 offsets.pop(tp, None)
 
 
-class Rebalance(AsyncConsumerRebalanceListener):
-    """Commits the acknowledged offsets of partitions before they go to another member.
+class Rebalance:
+    """The loop's rebalance Listener: commits the acknowledged offsets of partitions before they
+    go to another member.
 
     `drain` waits for the outstanding acknowledgements (a batch or two: brief, it blocks the
     consumer's IO loop meanwhile) and returns their offsets. `gone` is told the numbers of the
-    partitions revoked or lost (from the consumer's thread: it must only queue them).
+    partitions revoked or lost, `arrived` the partitions assigned (from the consumer's thread:
+    they must only queue them).
     """
 
     def __init__(self, committer: Committer, drain: Callable[[], Offsets],
                  gone: Callable[[list[int]], None] = lambda partitions: None,
-                 arrived: Callable[[list], None] = lambda partitions: None) -> None:
+                 arrived: Callable[[list[Partition]], None] = lambda partitions: None) -> None:
         self.committer = committer
         self.drain = drain
         self.gone = gone
         self.arrived = arrived
 
-    async def on_partitions_revoked(self, revoked: set) -> None:
+    def revoked(self, partitions: frozenset[Partition]) -> Offsets:
         committer = self.committer
         try:
             committer.add(self.drain())
         except Exception as exc:
             log.warning("before revocation: %s", exc)
         offsets = {tp: o for tp, o in list(committer.acked.items())
-                   if tp in revoked and committer.committed.get(tp) != o}
-        if offsets:
-            try:
-                await committer.consumer.commit_async(offsets)
-                log.info("committed %d partition(s) on revocation", len(offsets))
-            except Exception as exc:
-                log.warning("commit on revocation failed (%s): these records may be read again",
-                            exc)
-        committer.forget(revoked)
-        self.gone([tp.partition for tp in revoked])
+                   if tp in partitions and committer.committed.get(tp) != o}
+        committer.forget(partitions)
+        self.gone([tp.partition for tp in partitions])
+        return offsets
 
-    async def on_partitions_assigned(self, assigned: set) -> None:
+    def committed(self, offsets: Offsets, error: BrokerError | None) -> None:
+        if error is None:
+            log.info("committed %d partition(s) on revocation", len(offsets))
+        else:
+            log.warning("commit on revocation failed (%s): these records may be read again",
+                        error)
+
+    def assigned(self, partitions: frozenset[Partition]) -> None:
         log.info("assigned partition(s) %s",
-                 ", ".join(str(tp.partition) for tp in sorted(assigned)) or "none")
-        self.arrived(list(assigned))
+                 ", ".join(str(tp.partition) for tp in sorted(partitions)) or "none")
+        self.arrived(list(partitions))
 
-    async def on_partitions_lost(self, lost: set) -> None:
+    def lost(self, partitions: frozenset[Partition]) -> None:
         log.warning("partition(s) %s lost (membership expired): they may be read again",
-                    ", ".join(str(tp.partition) for tp in sorted(lost)))
-        self.committer.forget(lost)
-        self.gone([tp.partition for tp in lost])
+                    ", ".join(str(tp.partition) for tp in sorted(partitions)))
+        self.committer.forget(partitions)
+        self.gone([tp.partition for tp in partitions])

@@ -16,14 +16,13 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from detector.errors import DetectorError
-from detector.stream.kafka import HOPELESS, AuthorizationError, KafkaError
-from detector.stream.ports import Sink
+from detector.stream.ports import Ack, BrokerError, Header, NotAuthorized, Offsets, Sink
 
 log = logging.getLogger(__name__)
-Message = tuple[str, bytes | None, bytes | None, list | None]  # topic, key, value, headers
+Message = tuple[str, bytes | None, bytes | None, list[Header] | None]  # topic, key, value, headers
+Send = tuple[Message, Ack]
 
 
 class DeliveryError(DetectorError):
@@ -33,31 +32,29 @@ class DeliveryError(DetectorError):
 
 
 class Refused:
-    """A send that raised at once, shaped like the future it did not return."""
+    """A send that raised at once, shaped like the Ack it did not return."""
 
-    is_done = True
+    def __init__(self, error: BrokerError) -> None:
+        self.refusal = error
 
-    def __init__(self, exception: KafkaError) -> None:
-        self.exception = exception
-
-    def failed(self) -> bool:
+    def done(self) -> bool:
         return True
 
+    def error(self) -> BrokerError:
+        return self.refusal
 
-def never_succeeds(future: Any) -> bool:
-    """A failed send no retry can help: an error of HOPELESS, or one the client raised at once
-    that is not retriable (e.g. a message over the producer's own max_request_size)."""
-    error = future.exception
-    return isinstance(error, HOPELESS) or (isinstance(future, Refused)
-                                           and not getattr(error, "retriable", False))
+
+def acknowledged(ack: Ack) -> bool:
+    """Answered, and not with a refusal."""
+    return ack.done() and ack.error() is None
 
 
 @dataclass
 class Pending:
-    """One batch: its offsets to commit, its sends, each (message, future), and when it was sent."""
+    """One batch: its offsets to commit, its sends, each (message, ack), and when it was sent."""
 
-    offsets: dict
-    sends: list
+    offsets: Offsets
+    sends: list[Send]
     since: float = field(default_factory=time.monotonic)
 
 
@@ -81,31 +78,31 @@ class Outbox:
     def __len__(self) -> int:
         return len(self.queue)
 
-    def submit(self, messages: Sequence[Message], offsets: dict) -> None:
+    def submit(self, messages: Sequence[Message], offsets: Offsets) -> None:
         """Send a batch's messages (no waiting) and queue its offsets behind them."""
         self.queue.append(Pending(offsets, self.send(messages)))
 
-    def send(self, messages: Sequence[Message]) -> list:
-        """(message, future) of each message; a send that raises gets a Refused future."""
-        sends = []
+    def send(self, messages: Sequence[Message]) -> list[Send]:
+        """(message, ack) of each message; a send that raises gets a Refused ack."""
+        sends: list[Send] = []
         for message in messages:
             topic, key, value, headers = message
             try:
-                future = self.producer.send(topic, key=key, value=value, headers=headers)
-            except KafkaError as exc:
+                ack: Ack = self.producer.send(topic, key, value, headers)
+            except BrokerError as exc:
                 log.debug("send to %s failed at once: %s", topic, exc)
-                future = Refused(exc)
-            sends.append((message, future))
+                ack = Refused(exc)
+            sends.append((message, ack))
         return sends
 
     def stalled(self) -> float:
         """Seconds the oldest batch with a send not acknowledged yet has waited (0: none)."""
         for head in list(self.queue):  # a copy: /healthz asks from another thread
-            if not all(f.is_done and not f.failed() for _, f in head.sends):
+            if not all(acknowledged(f) for _, f in head.sends):
                 return time.monotonic() - head.since
         return 0.0
 
-    def done(self, wait: bool = False) -> dict:
+    def done(self, wait: bool = False) -> Offsets:
         """Offsets of the acknowledged batches, merged, oldest first; waits when asked or full.
 
         A batch with a failed send is retried here (blocking) before any later batch counts.
@@ -115,15 +112,15 @@ class Outbox:
                 raise self.failure
             if wait or len(self.queue) > self.depth:
                 self.flush()
-            offsets: dict = {}
+            offsets: Offsets = {}
             while self.queue:
                 head = self.queue[0]
-                if not all(f.is_done for _, f in head.sends):
-                    if any(f.is_done and f.failed() for _, f in head.sends):
+                if not all(f.done() for _, f in head.sends):
+                    if any(f.done() and f.error() is not None for _, f in head.sends):
                         self.retry(head)
                     else:
                         break
-                elif any(f.failed() for _, f in head.sends):
+                elif any(f.error() is not None for _, f in head.sends):
                     self.retry(head)
                 offsets.update(head.offsets)
                 self.queue.popleft()
@@ -132,8 +129,8 @@ class Outbox:
     def flush(self) -> None:
         """Push every queued message out now and wait for the broker (up to timeout)."""
         try:
-            self.producer.flush(timeout=self.timeout)
-        except KafkaError as exc:
+            self.producer.flush(self.timeout)
+        except BrokerError as exc:
             log.warning("flush: %s", exc)
 
     def retry(self, head: Pending) -> None:
@@ -141,12 +138,11 @@ class Outbox:
         self.flush()
         attempt = 1
         while True:
-            failed = [(m, f) for m, f in head.sends if not f.is_done or f.failed()]
+            failed = [(m, f) for m, f in head.sends if not acknowledged(f)]
             if not failed:
                 return
-            errors = [f.exception for _, f in failed if f.is_done]
-            hopeless = next((f.exception for _, f in failed if f.is_done and never_succeeds(f)),
-                            None)
+            errors = [e for _, f in failed if (e := f.error()) is not None]
+            hopeless = next((e for e in errors if not e.retriable), None)
             error = hopeless or next(iter(errors), None) or "not acknowledged in time"
             topics = ", ".join(sorted({m[0] for m, _ in failed}))
             if hopeless is not None:
@@ -157,7 +153,7 @@ class Outbox:
                     f"attempt(s): {error}; nothing was committed past them, a restart reads "
                     "them again"
                     + (f" (grant this detector's Kafka user WRITE on {topics})"
-                       if isinstance(hopeless, AuthorizationError) else "")
+                       if isinstance(hopeless, NotAuthorized) else "")
                 )
                 raise self.failure
             delay = min(self.backoff * 2 ** (attempt - 1), self.backoff_max)
@@ -165,7 +161,7 @@ class Outbox:
                         "offsets stay uncommitted", len(failed), topics, error, attempt + 1,
                         self.attempts, delay)
             self.stopping.wait(delay)
-            ok = [(m, f) for m, f in head.sends if f.is_done and not f.failed()]
+            ok = [(m, f) for m, f in head.sends if acknowledged(f)]
             head.sends = ok + self.send([m for m, _ in failed])
             self.flush()
             attempt += 1

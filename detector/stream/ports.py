@@ -1,92 +1,167 @@
-"""The seam between the serve loop and the broker: what the loop needs of a source and a sink.
+"""The seam between the serve loop and the broker: the loop's own types, and what it needs of a
+source, a sink and a rebalance listener.
 
-kafka-python's KafkaConsumer and KafkaProducer satisfy these protocols as they are (no wrapper on
-the hot path); detector.stream.inmemory implements them for unit tests, as httpx's MockTransport
-stands in for the network. The values crossing the seam (TopicPartition, OffsetAndMetadata) and
-the errors are kafka-python's, re-exported by detector.stream.kafka, so both implementations
-return and raise the same ones. Pure typing: nothing here talks to a broker.
+A Kafka client stands behind it through an adapter that translates the client's values and errors
+into these (detector.stream.kafka for kafka-python, as httpx's map_httpcore_exceptions turns its
+backend's errors into its own); detector.stream.inmemory implements it for unit tests. Nothing of a
+client crosses: the loop catches only the errors below. Pure typing: nothing here talks to a broker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
-
-Partition = Any  # a TopicPartition: (topic, partition)
-Offsets = Mapping[Any, Any]  # TopicPartition -> OffsetAndMetadata of the next record to read
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import NamedTuple, Protocol, runtime_checkable
 
 
-class Record(Protocol):
-    """One polled record (kafka-python's ConsumerRecord has these and more)."""
+class Partition(NamedTuple):
+    """One partition of a topic."""
 
     topic: str
     partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]]
-    timestamp: int
+
+
+Offsets = dict[Partition, int]  # partition -> the offset of the next record to read
+Header = tuple[str, bytes | None]
+
+
+class Record(Protocol):
+    """One polled record (read-only attributes; kafka-python's ConsumerRecord has these)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[Header]: ...
+
+
+Batch = Mapping[Partition, Sequence[Record]]  # one poll: each partition's records, in order
+
+
+class BrokerError(Exception):
+    """A request the broker or the client did not carry out; trying again may help."""
+
+    retriable = True
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker did not answer in time, or cannot be reached."""
+
+
+class RebalanceInProgress(BrokerError):
+    """A commit refused because the group is rebalancing (the partitions may have gone)."""
+
+
+class NotAuthorized(BrokerError):
+    """The broker refuses this client an operation: an ACL is missing; waiting does not help."""
+
+    retriable = False
+
+
+class SendRefused(BrokerError):
+    """The broker or the client refused a message; `retriable` says whether a retry may pass."""
+
+    def __init__(self, message: str, retriable: bool = True) -> None:
+        super().__init__(message)
+        self.retriable = retriable
 
 
 class Listener(Protocol):
-    """Told of rebalances inside poll(): revoked before the partitions go, then the new set."""
+    """Told of rebalances inside poll(), in the client's thread: it must not wait long."""
 
-    async def on_partitions_revoked(self, revoked: set) -> None: ...
+    def revoked(self, partitions: frozenset[Partition]) -> Offsets:
+        """Before the partitions go: the offsets to commit for them first."""
+        ...
 
-    async def on_partitions_assigned(self, assigned: set) -> None: ...
+    def committed(self, offsets: Offsets, error: BrokerError | None) -> None:
+        """How the commit of revoked()'s offsets ended."""
+        ...
+
+    def assigned(self, partitions: frozenset[Partition]) -> None:
+        """Partitions newly assigned."""
+        ...
+
+    def lost(self, partitions: frozenset[Partition]) -> None:
+        """Partitions gone without a chance to commit (the membership expired)."""
+        ...
+
+
+CommitAnswer = Callable[[Offsets, BrokerError | None], None]
 
 
 @runtime_checkable
 class Source(Protocol):
-    """Where readings come from: a consumer-group member."""
+    """Where readings come from: a consumer-group member. Its requests raise BrokerError."""
 
-    def subscribe(self, topics: Sequence[str], pattern: Any = None,
-                  listener: Listener | None = None) -> None: ...
+    def subscribe(self, topic: str, listener: Listener) -> None:
+        """Join the group on `topic`; rebalances are told to `listener`."""
+        ...
 
-    def partitions_for_topic(self, topic: str) -> set[int] | None: ...
+    def poll(self, timeout_ms: int, max_records: int) -> Batch:
+        """The next records of the assigned partitions (after any rebalance), or none."""
+        ...
 
-    def poll(self, timeout_ms: int = 0, max_records: int | None = None
-             ) -> Mapping[Partition, Sequence[Record]]: ...
+    def assignment(self) -> frozenset[Partition]: ...
 
-    def assignment(self) -> set[Partition]: ...
+    def commit(self, offsets: Offsets) -> None:
+        """Commit and wait for the answer."""
+        ...
 
-    def commit(self, offsets: Offsets | None = None, timeout_ms: int | None = None) -> None: ...
+    def commit_async(self, offsets: Offsets, answer: CommitAnswer) -> None:
+        """Commit without waiting; `answer` is called in the loop's thread with the outcome."""
+        ...
 
-    def commit_async(self, offsets: Offsets | None = None,
-                     callback: Callable[[Offsets, object], None] | None = None) -> Awaitable: ...
+    def committed(self, partition: Partition) -> int | None:
+        """The group's committed offset of a partition (None: no commit)."""
+        ...
 
-    def end_offsets(self, partitions: Iterable[Partition], timeout_ms: int | None = None
-                    ) -> dict[Partition, int]: ...
-
-    def position(self, partition: Partition, timeout_ms: int | None = None) -> int: ...
-
-    def committed(self, partition: Partition, metadata: bool = False,
-                  timeout_ms: int | None = None) -> int | None: ...
-
-    def beginning_offsets(self, partitions: Iterable[Partition], timeout_ms: int | None = None
-                          ) -> dict[Partition, int]: ...
+    def position(self, partition: Partition) -> int:
+        """The offset of the next record poll() returns for an assigned partition."""
+        ...
 
     def seek(self, partition: Partition, offset: int) -> None: ...
 
-    def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None: ...
+    def first_offsets(self, partitions: Collection[Partition]) -> Offsets:
+        """The oldest offset still in each partition's log."""
+        ...
+
+    def end_offsets(self, partitions: Collection[Partition]) -> Offsets:
+        """The offset after the last record of each partition's log."""
+        ...
+
+    def close(self) -> None:
+        """Leave the group without committing."""
+        ...
 
 
 class Ack(Protocol):
-    """The future of one send: done once the broker acknowledged or refused it."""
+    """The answer to one send: pending until the broker acknowledges or refuses it."""
 
-    is_done: bool
-    exception: BaseException | None
+    def done(self) -> bool: ...
 
-    def failed(self) -> bool: ...
+    def error(self) -> BrokerError | None:
+        """Why it was refused (None while pending or once acknowledged)."""
+        ...
 
 
 @runtime_checkable
 class Sink(Protocol):
     """Where events and dead letters go: a producer whose sends the broker acknowledges."""
 
-    def send(self, topic: str, value: bytes | None = None, key: bytes | None = None,
-             headers: list | None = None) -> Ack: ...
+    def send(self, topic: str, key: bytes | None, value: bytes | None,
+             headers: Sequence[Header] | None) -> Ack:
+        """Queue a message (raises SendRefused when the client refuses it at once)."""
+        ...
 
-    def flush(self, timeout: float | None = None) -> None: ...
+    def flush(self, timeout: float) -> None:
+        """Push every queued message out and wait for the answers, at most `timeout` seconds
+        (BrokerUnavailable when some remain unanswered)."""
+        ...
 
-    def close(self, timeout: float | None = None) -> None: ...
+    def close(self) -> None: ...

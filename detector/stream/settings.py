@@ -23,7 +23,6 @@ class Options:
     backoff: float = 1.0  # seconds before the first retry of a send, and after a failed poll
     backoff_max: float = 30.0
     lag_interval: float = 5.0  # seconds between consumer-lag updates
-    broker_timeout_ms: int = 5000  # for commits and end-offset queries
     ack_patience: float = 10.0  # seconds a send may wait for its acknowledgement while ready
     score_delay: float = 0.0  # extra seconds of scoring per reading: a slow-model drill (tests)
     max_poll_interval: float = 300.0  # the consumer's max.poll.interval.ms, in seconds

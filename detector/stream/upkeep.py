@@ -7,9 +7,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from detector.stream.kafka import KafkaError
 from detector.stream.metrics import Metrics
-from detector.stream.ports import Source
+from detector.stream.ports import BrokerError, Source
 
 log = logging.getLogger(__name__)
 
@@ -19,13 +18,11 @@ class Upkeep:
     collect_interval, a full garbage collection."""
 
     def __init__(self, consumer: Source, metrics: Metrics, lag_interval: float,
-                 collect_interval: float, timeout_ms: int,
-                 broker_answered: Callable[[bool], None]) -> None:
+                 collect_interval: float, broker_answered: Callable[[bool], None]) -> None:
         self.consumer = consumer
         self.metrics = metrics
         self.lag_interval = lag_interval
         self.collect_interval = collect_interval
-        self.timeout_ms = timeout_ms
         self.broker_answered = broker_answered
         self.next_lag = 0.0
         self.next_collect = time.monotonic() + collect_interval
@@ -44,12 +41,10 @@ class Upkeep:
 
     def update_lag(self) -> None:
         """Readings behind on each assigned partition; tells whether the broker answers."""
-        assigned = list(self.consumer.assignment())
         try:
-            ends = self.consumer.end_offsets(assigned, timeout_ms=self.timeout_ms)
-            lag = {tp.partition: end - self.consumer.position(tp, timeout_ms=1000)
-                   for tp, end in ends.items()}
-        except KafkaError as exc:
+            ends = self.consumer.end_offsets(self.consumer.assignment())
+            lag = {tp.partition: end - self.consumer.position(tp) for tp, end in ends.items()}
+        except BrokerError as exc:
             log.debug("lag: %s", exc)
             self.broker_answered(False)
             return

@@ -17,18 +17,16 @@ import logging
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from detector.stream.kafka import KafkaError
 from detector.stream.metrics import Metrics
-from detector.stream.ports import Partition, Record, Source
+from detector.stream.ports import Batch, BrokerError, Partition, Record, Source
 
 log = logging.getLogger(__name__)
-Batch = Mapping[Partition, Sequence[Record]]
 
 
 @dataclass
@@ -84,7 +82,7 @@ class Warmup:
             sought = self.begin({tp: self.resume_offset(tp, firsts.get(tp)) for tp in new},
                                 firsts)
             self.live |= new
-        except KafkaError as exc:  # the broker did not answer: warm them up after the next poll
+        except BrokerError as exc:  # the broker did not answer: warm them up after the next poll
             log.warning("warm-up of partition(s) %s waits for the broker: %s",
                         ", ".join(str(tp.partition) for tp in sorted(new)), exc)
             self.arrived.extend(new)
@@ -110,7 +108,7 @@ class Warmup:
         if the broker does not answer now, after the next poll."""
         try:
             self.begin({tp: self.consumer.position(tp) for tp in self.consumer.assignment()})
-        except KafkaError as exc:
+        except BrokerError as exc:
             log.warning("warm-up after the reload waits for the broker: %s", exc)
             self.arrived.extend(self.live)
             self.live.clear()
@@ -123,7 +121,7 @@ class Warmup:
         and changes nothing when it raises."""
         if not self.bound or not resume:
             return set()
-        firsts = self.consumer.beginning_offsets(list(resume))
+        firsts = self.consumer.first_offsets(list(resume))
         polled, sought = polled or {}, set()
         for tp, until in resume.items():
             start = max(firsts[tp], until - self.bound)

@@ -16,7 +16,7 @@ from shared.wire import encode_reading
 from tests.helpers.dense import dense_bundle
 
 FAST = Options(max_records=100, poll_timeout_ms=0, idle=0.0, send_attempts=3, send_timeout=0.0,
-               backoff=0.0, backoff_max=0.0, lag_interval=0.0, broker_timeout_ms=0)
+               backoff=0.0, backoff_max=0.0, lag_interval=0.0)
 NORMAL, HIGH = [0.1, -0.1], [3.0, 3.0]  # errors 0.01 and 9 against a threshold of 1
 
 

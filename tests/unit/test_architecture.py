@@ -82,3 +82,34 @@ def test_detector_uses_the_producer_only_for_its_simulator():
         if name.startswith("producer") and not name.startswith("producer.simulator")
     }
     assert not bad, sorted(bad)
+
+
+def kafka_adapter(path: Path) -> bool:
+    """The modules that may talk kafka-python: the seam's adapter and its client helpers in
+    detector/stream, and the connection code both CLIs share."""
+    name, folder = path.name, path.parent.relative_to(REPO).as_posix()
+    return ((folder == "detector/stream" and (name == "kafka.py" or name.startswith("kafka_")))
+            or (folder == "shared" and name.startswith("kafka_")))
+
+
+def test_only_the_kafka_adapters_import_kafka_python():
+    """The serve loop speaks the seam's types (detector/stream/ports.py); kafka-python's values
+    and errors are translated in detector/stream/kafka.py alone."""
+    bad = {
+        f"{path.relative_to(REPO)} imports {name}"
+        for pkg in ("detector", "shared")
+        for path in modules(pkg) if not kafka_adapter(path)
+        for name in imported(path)
+        if name == "kafka" or name.startswith("kafka.")
+    }
+    assert not bad, sorted(bad)
+
+
+def test_the_seam_has_no_any():
+    """Every value that crosses the seam has a type of its own: no `Any` in ports.py."""
+    tree = ast.parse((REPO / "detector/stream/ports.py").read_text())
+    anys = [node.lineno for node in ast.walk(tree)
+            if (isinstance(node, ast.Name) and node.id == "Any")
+            or (isinstance(node, ast.Attribute) and node.attr == "Any")
+            or (isinstance(node, ast.alias) and node.name == "Any")]
+    assert not anys, f"Any at lines {anys}"

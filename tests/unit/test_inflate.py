@@ -14,7 +14,7 @@ from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.record.memory_records import MemoryRecords
 
 from detector.stream.decode import INFLATED, Decoder
-from detector.stream.kafka import bounded_gzip_decode, cap_gzip
+from detector.stream.kafka_tuning import bounded_gzip_decode, cap_gzip
 
 MIB = 1024 * 1024
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import orjson
 
-from detector.stream.kafka import KafkaTimeoutError, TopicPartition
+from detector.stream.ports import BrokerUnavailable, Partition
 from detector.stream.reloader import Model
 from tests.helpers.dense import dense_bundle
 from tests.helpers.serve_loop import FAST, HIGH, NORMAL, Loop, Offer, loop
@@ -95,9 +95,9 @@ def test_a_partition_taken_away_and_given_back_is_warmed_up_again():
     stream(t, 90, partitions=2)
     for _ in range(4):
         t.daemon.step()
-    t.consumer.rebalance([TopicPartition("readings", 0)])  # partition 1 goes to another replica
+    t.consumer.rebalance([Partition("readings", 0)])  # partition 1 goes to another replica
     t.daemon.step()
-    t.consumer.rebalance([TopicPartition("readings", 0), TopicPartition("readings", 1)])
+    t.consumer.rebalance([Partition("readings", 0), Partition("readings", 1)])
     drain(t)
     assert events(t) == expected
     filling = t.sample("detector_window_filling_records_total")
@@ -143,16 +143,16 @@ def test_a_keyless_tombstone_is_dead_lettered_not_a_crash():
 
 def test_a_warm_up_the_broker_cannot_answer_yet_is_tried_again_not_a_crash():
     whole, second = restart()
-    answers = second.consumer.beginning_offsets
+    answers = second.consumer.first_offsets
     calls = []
 
-    def slow_broker(partitions, timeout_ms=None):
+    def slow_broker(partitions):
         calls.append(1)
         if len(calls) == 1:
-            raise KafkaTimeoutError("no answer in time")
-        return answers(partitions, timeout_ms)
+            raise BrokerUnavailable("no answer in time")
+        return answers(partitions)
 
-    second.consumer.beginning_offsets = slow_broker
+    second.consumer.first_offsets = slow_broker
     drain(second)
     assert len(calls) == 2
     assert events(second) == events(whole)
@@ -164,7 +164,7 @@ def test_a_warm_up_cut_short_by_a_rebalance_starts_again_from_the_commit():
     second.daemon.step()
     second.daemon.step()  # replaying, its position far back in the stretch
     assert second.daemon.warmup.warming
-    second.consumer.rebalance([TopicPartition("readings", 0)], eager=True)  # revoked, given back
+    second.consumer.rebalance([Partition("readings", 0)], eager=True)  # revoked, given back
     drain(second)
     assert events(second) == events(whole)
     assert second.sample("detector_window_filling_records_total") == 0
