@@ -15,6 +15,7 @@ import numpy as np
 
 from detector.cli.options import log_level, scoring_options, training_options
 from detector.core.alarm import Persistence
+from detector.core.training_settings import TrainingSettings
 from detector.errors import DataError
 from shared.outputs import check_file, check_folder
 from shared.wire import OutputError
@@ -36,79 +37,26 @@ def parse_columns(text: str | None) -> list[str] | None:
 @click.argument("data", required=False, type=click.Path(dir_okay=False))
 @training_options
 def train(
-    data: str | None,
-    out: str,
-    simulate: int | None,
-    columns: str | None,
-    epochs: int,
-    hidden: tuple[int, ...] | None,
-    activation: str,
-    window: int,
-    architecture: str,
-    dropout: float,
-    calibration: str,
-    target_far: float,
-    holdout: float,
-    margin: float,
-    gap_power: float,
-    headroom: str,
-    horizon: float | None,
-    residual: str,
-    slow_channels: str,
-    combine: str,
-    persistence: Persistence,
-    validation: str,
-    calibrate_on: str,
-    learning_rate: float,
-    batch_size: int,
-    patience: int,
-    seed: int,
+    data: str | None, out: str, simulate: int | None, columns: str | None,
+    settings: TrainingSettings,
 ) -> None:
     """Train a model bundle on normal DATA.csv, or on --simulate N simulated readings."""
     from detector.offline.data_checks import check_training_data
 
     if bool(data) == bool(simulate):
         raise DataError("give either DATA.csv or --simulate N (one of them)")
-    if dropout and architecture == "dense":
-        raise DataError("--dropout applies to the conv architectures only")
-    check_headroom(headroom, horizon, gap_power, calibrate_on)
-    if slow_channels == "centre" and window < 2:
-        raise DataError("--slow-channels centre needs windows: give --window 2 or more")
     check_bundle_out(out)
-    values, channels, devices, source = training_data(data, simulate, columns, seed)
-    check_training_data(values, channels, devices, window, holdout, source)
+    values, channels, devices, source = training_data(data, simulate, columns, settings.seed)
+    check_training_data(values, channels, devices, settings.window, settings.holdout, source)
 
-    from detector.core.model import Architecture, TrainingOptions, default_hidden
-    from detector.offline.train import TrainingPlan, train_bundle
+    from detector.offline.train import train_bundle
 
-    arch = Architecture(architecture, hidden or default_hidden(architecture), activation, window,
-                        dropout)  # fmt: skip
-    options = TrainingOptions(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                              patience=patience, seed=seed, validation=validation)  # fmt: skip
-    plan = TrainingPlan(arch, options, calibration, target_far, holdout, margin, persistence,
-                        calibrate_on, gap_power, residual, headroom, horizon or 1.0,
-                        slow_channels, combine)  # fmt: skip
     started = time.monotonic()
-    meta = train_bundle(values, channels, out, plan, devices, source, echo_err)
+    meta = train_bundle(values, channels, out, settings, devices, source, echo_err)
     echo_err(f"trained in {time.monotonic() - started:.1f} s")
     click.echo(
         f"wrote {out} (version {meta['version']}, threshold {meta['calibration']['threshold']:.6g})"
     )
-
-
-def check_headroom(headroom: str, horizon: float | None, gap_power: float, calibrate_on: str
-                   ) -> None:
-    """`--headroom drift` takes `--horizon`, and neither a gap power nor in-sample calibration."""
-    if headroom != "drift":
-        if horizon is not None:
-            raise DataError("--horizon applies to --headroom drift only")
-        return
-    if gap_power:
-        raise DataError("--headroom drift and --gap-power both set the threshold's headroom: "
-                        "give one of them")
-    if calibrate_on == "training":
-        raise DataError("--headroom drift needs held-out data: it cannot go with "
-                        "--calibrate-on training")
 
 
 def check_bundle_out(out: str) -> None:

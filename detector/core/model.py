@@ -9,51 +9,16 @@ standardised inner network, so the loss weighs every channel alike.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from detector.core.choices import Kind, Validation
 from detector.core.quiet import import_keras
+from detector.core.training_settings import CONV_FILTERS, TrainingSettings
 
 keras = import_keras()
 
-ARCHITECTURES = ("dense", "conv", "conv-shared")
-VALIDATION = ("tail", "random")  # which fitting windows early stopping watches
-CONV_FILTERS = (32, 16)  # as the Conv-AE of the SKAB benchmark
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """The shape of the autoencoder, recorded in the bundle."""
-
-    kind: str = "dense"
-    hidden: tuple[int, ...] = (5, 2)
-    activation: str = "linear"
-    window: int = 1
-    dropout: float = 0.0  # conv only: after the first encoder and the first decoder layer
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dict (without `dropout` when 0, as bundles written before it)."""
-        fields = {**asdict(self), "hidden": list(self.hidden)}
-        return fields if self.dropout else {k: v for k, v in fields.items() if k != "dropout"}
-
-
-@dataclass(frozen=True)
-class TrainingOptions:
-    """How to fit: epochs, batch, learning rate, validation split, early stopping, seed.
-
-    `validation` picks the windows early stopping watches: the last `validation_split` of them
-    (`tail`, the newest readings), or as many drawn at random with the seed (`random`), so the
-    model also learns from the readings nearest to those it will score.
-    """
-
-    epochs: int = 200
-    batch_size: int = 0  # 0 = chosen from the data size
-    learning_rate: float = 0.005
-    validation_split: float = 0.2
-    patience: int = 15
-    seed: int = 0
-    validation: str = "tail"
+VALIDATION_SPLIT = 0.2  # the share of the fitting windows early stopping watches
 
 
 def channel_scaling(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,21 +30,19 @@ def channel_scaling(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.maximum(std, floor) ** 2
 
 
-def inner_network(arch: Architecture, channels: int) -> keras.Sequential:
+def inner_network(arch: TrainingSettings, channels: int) -> keras.Sequential:
     """The standardised autoencoder: (window, channels) → (window, channels)."""
     shape = (arch.window, channels)
-    if arch.kind == "dense":
+    if arch.architecture == Kind.DENSE:
         layers = [keras.layers.Flatten()]
-        layers += [keras.layers.Dense(h, activation=arch.activation) for h in arch.hidden]
+        layers += [keras.layers.Dense(h, activation=str(arch.activation)) for h in arch.layers]
         layers += [keras.layers.Dense(arch.window * channels), keras.layers.Reshape(shape)]
-    elif arch.kind in ("conv", "conv-shared"):
-        layers = conv_layers(arch, channels)
     else:
-        raise ValueError(f"unknown architecture {arch.kind!r}: choose {', '.join(ARCHITECTURES)}")
+        layers = conv_layers(arch, channels)
     return keras.Sequential([keras.Input(shape), *layers], name="autoencoder")
 
 
-def conv_layers(arch: Architecture, channels: int) -> list[keras.layers.Layer]:
+def conv_layers(arch: TrainingSettings, channels: int) -> list[keras.layers.Layer]:
     """A Conv1D encoder with stride-2 downsampling and a Conv1DTranspose decoder.
 
     Each stride halves the length, so a window that is not a multiple of 2 ** len(filters) is
@@ -88,8 +51,8 @@ def conv_layers(arch: Architecture, channels: int) -> list[keras.layers.Layer]:
     channel that stands for every channel (a frozen Dense of ones copies it), as the SKAB
     benchmark's Conv-AE does: it reconstructs a window by one common curve.
     """
-    act = "relu" if arch.activation == "linear" else arch.activation
-    filters = arch.hidden or CONV_FILTERS
+    act = "relu" if arch.activation == "linear" else str(arch.activation)
+    filters = arch.layers or CONV_FILTERS
     pad = -arch.window % 2 ** len(filters)
     down = [keras.layers.Conv1D(f, 7, strides=2, padding="same", activation=act) for f in filters]
     up = [
@@ -100,18 +63,13 @@ def conv_layers(arch: Architecture, channels: int) -> list[keras.layers.Layer]:
         down.insert(1, keras.layers.Dropout(arch.dropout))
         up.insert(1, keras.layers.Dropout(arch.dropout))
     out: list[keras.layers.Layer] = [keras.layers.Conv1DTranspose(channels, 7, padding="same")]
-    if arch.kind == "conv-shared":
+    if arch.architecture == Kind.CONV_SHARED:
         out = [keras.layers.Conv1DTranspose(1, 7, padding="same"), keras.layers.Dense(
             channels, use_bias=False, kernel_initializer="ones", trainable=False)]
     if not pad:
         return [*down, *up, *out]
     padding, cropping = keras.layers.ZeroPadding1D((pad, 0)), keras.layers.Cropping1D((pad, 0))
     return [padding, *down, *up, *out, cropping]
-
-
-def default_hidden(kind: str) -> tuple[int, ...]:
-    """Hidden sizes when none are given: the seed's (5, 2), or the Conv-AE's (32, 16) filters."""
-    return CONV_FILTERS if kind.startswith("conv") else (5, 2)
 
 
 def export_model(inner: keras.Sequential, mean: np.ndarray, variance: np.ndarray) -> keras.Model:
@@ -127,11 +85,11 @@ def export_model(inner: keras.Sequential, mean: np.ndarray, variance: np.ndarray
 
 def fitting_order(n: int, validation: str, seed: int) -> np.ndarray:
     """The order of n windows for Keras, whose validation split takes the last ones."""
-    if validation == "tail":
+    if validation == Validation.TAIL:
         return np.arange(n)
-    if validation == "random":
+    if validation == Validation.RANDOM:
         return np.random.default_rng(seed).permutation(n)
-    raise ValueError(f"unknown validation {validation!r}: choose {', '.join(VALIDATION)}")
+    raise ValueError(f"unknown validation {validation!r}: choose {', '.join(Validation)}")
 
 
 def pick_batch_size(rows: int) -> int:
@@ -141,35 +99,34 @@ def pick_batch_size(rows: int) -> int:
 
 def train(
     windows: np.ndarray,
-    arch: Architecture,
-    options: TrainingOptions,
+    settings: TrainingSettings,
     progress: Callable[[str], None] = lambda _: None,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Fit an autoencoder on normal windows (n, window, channels); the model and loss history."""
-    keras.utils.set_random_seed(options.seed)
+    keras.utils.set_random_seed(settings.seed)
     import tensorflow as tf
 
     tf.config.experimental.enable_op_determinism()
     mean, variance = channel_scaling(windows)
     scaled = ((windows - mean) / np.sqrt(variance)).astype(np.float32)
-    scaled = scaled[fitting_order(len(scaled), options.validation, options.seed)]
-    inner = inner_network(arch, windows.shape[-1])
+    scaled = scaled[fitting_order(len(scaled), settings.validation, settings.seed)]
+    inner = inner_network(settings, windows.shape[-1])
     inner.compile(
-        optimizer=keras.optimizers.Adam(options.learning_rate), loss="mse", steps_per_execution=16
+        optimizer=keras.optimizers.Adam(settings.learning_rate), loss="mse", steps_per_execution=16
     )
-    batch = options.batch_size or pick_batch_size(len(scaled))
+    batch = settings.batch_size or pick_batch_size(len(scaled))
     stopper = keras.callbacks.EarlyStopping(
-        patience=options.patience, restore_best_weights=True, min_delta=1e-6
+        patience=settings.patience, restore_best_weights=True, min_delta=1e-6
     )
     history = inner.fit(
         scaled,
         scaled,
-        epochs=options.epochs,
+        epochs=settings.epochs,
         batch_size=batch,
-        validation_split=options.validation_split,
+        validation_split=VALIDATION_SPLIT,
         shuffle=True,
         verbose=0,
-        callbacks=[stopper, EpochPrinter(options.epochs, progress)],
+        callbacks=[stopper, EpochPrinter(settings.epochs, progress)],
     )
     curves = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     return export_model(inner, mean, variance), curves

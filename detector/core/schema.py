@@ -4,6 +4,8 @@
 scale written as text, a persistence that is not an object are all refused, with the field's
 path), then checks what types cannot say: one scale per channel, k ≤ n, distinct channel names.
 Extra fields are allowed (newer writers may add some); the training summary is free-form.
+`training_settings` (every setting of `detector train`, as `TrainingSettings`) is absent from
+bundles written before it: they load, with `training_settings` None (no recipe to train again).
 Pure: msgspec and the standard library.
 """
 
@@ -14,15 +16,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from detector.errors import BundleError
+from detector.core.alarm import MAX_N
+from detector.core.choices import Activation, Combine, Kind, Method, Residual
+from detector.core.training_settings import TrainingSettings
+from detector.errors import BundleError, DataError
 
 FORMAT = 1
 MAX_WINDOW = 10_000
-MAX_PERSISTENCE = 1000
-ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "elu", "gelu")
-RESIDUALS = ("squared", "absolute")  # how a window's error averages its gaps; squared by default
-RESIDUAL_POWER = {"squared": 2, "absolute": 1}  # how a gap grows with a channel's offset
-COMBINE = ("mean", "max")  # how a window's channel errors make its error; mean by default
+
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 Size = Annotated[int, msgspec.Meta(ge=1, le=4096)]
@@ -32,9 +33,9 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 class Architecture(msgspec.Struct):
     """The autoencoder's shape."""
 
-    kind: Literal["dense", "conv", "conv-shared"]
+    kind: Kind
     hidden: Annotated[list[Size], msgspec.Meta(max_length=16)]
-    activation: Literal[ACTIVATIONS]  # type: ignore[valid-type]
+    activation: Activation
     window: Annotated[int, msgspec.Meta(ge=1, le=MAX_WINDOW)]
     dropout: Annotated[float, msgspec.Meta(ge=0, le=0.9)] = 0.0
 
@@ -54,7 +55,7 @@ class Calibration(msgspec.Struct):
     """The threshold and how it was reached."""
 
     threshold: Annotated[float, msgspec.Meta(gt=0)]
-    method: Literal["quantile", "pot"] = "pot"
+    method: Method = Method.POT
     target_far: Annotated[float, msgspec.Meta(gt=0, lt=0.5)] = 0.001
     holdout_size: Annotated[int, msgspec.Meta(ge=0)] = 0
     quantiles: dict[str, float] = {}
@@ -69,7 +70,7 @@ class Persistence(msgspec.Struct):
     """Alarm when k of a device's last n readings are above the threshold."""
 
     k: Positive
-    n: Annotated[int, msgspec.Meta(ge=1, le=MAX_PERSISTENCE)]
+    n: Annotated[int, msgspec.Meta(ge=1, le=MAX_N)]
 
     def __post_init__(self) -> None:
         if self.k > self.n:
@@ -87,10 +88,11 @@ class Meta(msgspec.Struct):
     scale: Scale
     calibration: Calibration
     persistence: Persistence = msgspec.field(default_factory=lambda: Persistence(1, 1))
-    residual: Literal[RESIDUALS] = "squared"  # type: ignore[valid-type]  # absent: squared
+    residual: Residual = Residual.SQUARED  # absent: squared
     centred: Annotated[list[Name], msgspec.Meta(max_length=10_000)] = []  # slow channels
-    combine: Literal[COMBINE] = "mean"  # type: ignore[valid-type]  # absent: mean
+    combine: Combine = Combine.MEAN  # absent: mean
     training: dict[str, Any] = {}
+    training_settings: TrainingSettings | None = None  # absent in older bundles
 
 
 def parse_meta(raw: Any, source: str) -> Meta:
@@ -101,6 +103,8 @@ def parse_meta(raw: Any, source: str) -> Meta:
         meta = msgspec.convert(raw, Meta)
     except msgspec.ValidationError as exc:
         raise BundleError(f"{source}: {explain(str(exc))}") from exc
+    except DataError as exc:  # the training settings' own rules
+        raise BundleError(f"{source}: field 'training_settings': {exc}") from exc
     channels = len(meta.channels)
     if len(set(meta.channels)) != channels:
         raise BundleError(f"{source}: 'channels' names a channel twice")
@@ -117,6 +121,10 @@ def parse_meta(raw: Any, source: str) -> Meta:
             f"{source}: 'window' is {meta.window} but 'architecture.window' is "
             f"{meta.architecture.window}"
         )
+    recorded = meta.training_settings
+    if recorded is not None and recorded.window != meta.window:
+        raise BundleError(f"{source}: 'training_settings.window' is {recorded.window} but "
+                          f"'window' is {meta.window}")
     return meta
 
 

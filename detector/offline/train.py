@@ -14,20 +14,20 @@ its own mean, in fitting, calibration and scoring alike (`detector.core.levels`)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from detector.core.alarm import Persistence
 from detector.core.bundle import Bundle, save_bundle
-from detector.core.calibration import calibrate, drift_headroom, growth_exponent
+from detector.core.calibration import Calibration, calibrate, drift_headroom, growth_exponent
+from detector.core.choices import RESIDUAL_POWER, Combine, Headroom, Kind, SlowChannels
 from detector.core.inference import KerasEngine, dense_arrays, scaling_arrays
 from detector.core.levels import centred, slow_channels
-from detector.core.model import Architecture, TrainingOptions, train
-from detector.core.schema import RESIDUAL_POWER
+from detector.core.model import train
 from detector.core.scoring import Scorer
+from detector.core.training_settings import TrainingSettings
 from detector.core.windows import windows_by_device
 from detector.errors import DataError
 from detector.offline.data_checks import (
@@ -38,133 +38,177 @@ from detector.offline.data_checks import (
     split_rows,
 )
 
-__all__ = ["MIN_WINDOWS", "TrainingPlan", "need_rows", "split_rows", "train_bundle"]
+__all__ = ["MIN_WINDOWS", "need_rows", "split_rows", "train_bundle"]
+
+Progress = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    """Progress that says nothing."""
 
 
 @dataclass(frozen=True)
-class TrainingPlan:
-    """Everything `detector train` decides: model, fit, calibration, alarm rule."""
+class Job:
+    """One training: the rows, their channels and devices, the settings, where it writes."""
 
-    architecture: Architecture = field(default_factory=Architecture)
-    options: TrainingOptions = field(default_factory=TrainingOptions)
-    calibration: str = "pot"
-    target_far: float = 0.001
-    holdout: float = 0.3  # the tail of the data kept for calibration, never trained on
-    margin: float = 1.0  # the calibrated threshold times this
-    persistence: Persistence = field(default_factory=Persistence)
-    calibrate_on: str = "held-out"  # or "training": the fitting windows themselves (in-sample)
-    gap_power: float = 0.0  # the threshold times (median held-out / median fit error) ** this
-    residual: str = "squared"  # a window's error: the mean squared or absolute gap, calibration too
-    headroom: str = "none"  # "drift": the threshold grows as a probe says the errors will
-    horizon: float = 1.0  # drift: how long the threshold must hold, in multiples of the data
-    slow_channels: str = "keep"  # "centre": channels slower than a window lose their level
-    combine: str = "mean"  # a window's error: the mean of its channel errors, or the largest
+    values: np.ndarray
+    channels: list[str]
+    devices: np.ndarray | None
+    settings: TrainingSettings
+    out: Path
+    source: str
+    progress: Progress
+
+    def devices_of(self, rows: slice) -> np.ndarray | None:
+        """The devices of a slice of the rows (None when there are none)."""
+        return None if self.devices is None else self.devices[rows]
+
+
+@dataclass(frozen=True)
+class Split:
+    """The windows a training fits on and the windows its threshold is calibrated on."""
+
+    fit: np.ndarray
+    held: np.ndarray
+    held_rows: np.ndarray  # each held-out window's last row, counted from the held-out part
+    cut: int  # the first held-out row (every row when calibrated in-sample)
+
+
+def split_windows(job: Job) -> Split:
+    """Cut the rows into fitting and held-out windows (the same ones in-sample), or refuse."""
+    values, settings = job.values, job.settings
+    window = settings.window
+    cut = len(values) if settings.in_sample else split_rows(len(values), settings.holdout)
+    fit, _ = windows_by_device(values[:cut], window, job.devices_of(slice(None, cut)))
+    later = job.devices_of(slice(cut, None))
+    held, held_rows = ((fit, np.arange(len(fit))) if settings.in_sample
+                       else windows_by_device(values[cut:], window, later))
+    if len(fit) < MIN_WINDOWS or len(held) < MIN_HELD_OUT:
+        raise DataError(
+            f"{job.source}: {len(values)} rows are too few to train and calibrate a model with "
+            f"window {window}: give at least {need_rows(window, settings.holdout)} rows"
+        )
+    return Split(fit, held, held_rows, cut)
 
 
 def train_bundle(
     values: np.ndarray,
     channels: list[str],
     out: str | Path,
-    plan: TrainingPlan,
+    settings: TrainingSettings,
     devices: np.ndarray | None = None,
     source: str = "data",
-    progress: Callable[[str], None] = lambda _: None,
+    progress: Progress = quiet,
 ) -> dict:
-    """Train, calibrate and write a bundle from normal readings (n, channels); its metadata."""
-    window = plan.architecture.window
-    check_training_data(values, channels, devices, window, plan.holdout, source)
-    if plan.headroom == "drift":  # the probe fits on the oldest half and watches the rest
-        check_training_data(values, channels, devices, window, 0.5, source)
-    in_sample = plan.calibrate_on == "training"
-    cut = len(values) if in_sample else split_rows(len(values), plan.holdout)
-    dev_fit = devices[:cut] if devices is not None else None
-    dev_held = devices[cut:] if devices is not None else None
-    fit_windows, _ = windows_by_device(values[:cut], window, dev_fit)
-    held_windows, held_rows = ((fit_windows, np.arange(len(fit_windows))) if in_sample
-                               else windows_by_device(values[cut:], window, dev_held))
-    if len(fit_windows) < MIN_WINDOWS or len(held_windows) < MIN_HELD_OUT:
-        raise DataError(
-            f"{source}: {len(values)} rows are too few to train and calibrate a model with window "
-            f"{window}: give at least {need_rows(window, plan.holdout)} rows"
-        )
-    progress(
-        f"training on {len(fit_windows)} windows of {window} x {len(channels)}, "
-        f"calibrating on {len(held_windows)} {'training' if in_sample else 'held-out'} windows"
-    )
-    slow = (slow_channels(windows_by_device(values, window, devices)[0])
-            if plan.slow_channels == "centre" else np.zeros(len(channels), dtype=bool))
-    if slow.any():
-        names = ", ".join(channels_of(channels, slow))
-        progress(f"slow channels, centred on each window's mean: {names}")
-    model, curves, arrays, meta, scorer = fitted(fit_windows, channels, plan, slow, out, progress)
-    held_errors = scorer.score(held_windows).error
-    fit_errors = scorer.score(fit_windows)
-    headroom = None
-    if plan.headroom == "drift":
-        beta = probe_exponent(values, channels, devices, plan, slow, out, progress)
-        distance = len(values) - cut + plan.horizon * len(values) / 2
-        headroom = drift_headroom(fit_errors.error, held_errors, held_rows + 1.0, beta, distance)
-    calibration = calibrate(held_errors, plan.calibration, plan.target_far, plan.margin, window,
-                            fit_errors.error, plan.gap_power, headroom)  # fmt: skip
-    if not np.isfinite(calibration.threshold) or calibration.threshold <= 0:
-        raise DataError(
-            f"{source}: calibration gave the threshold {calibration.threshold:g}: the held-out "
-            "errors are all zero or not numbers, so no reading could ever be told apart"
-        )
+    """Train, calibrate and write a bundle from normal readings (n, channels); its metadata,
+    which records the settings (`training_settings`) so that it can be trained again alike."""
+    job = Job(values, list(channels), devices, settings, Path(out), source, progress)
+    check_training_data(values, job.channels, devices, settings.window, settings.holdout, source)
+    if settings.headroom == Headroom.DRIFT:  # the probe fits on the oldest half, watches the rest
+        check_training_data(values, job.channels, devices, settings.window, 0.5, source)
+    split = split_windows(job)
+    calibrated_on = "training" if settings.in_sample else "held-out"
+    progress(f"training on {len(split.fit)} windows of {settings.window} x {len(channels)}, "
+             f"calibrating on {len(split.held)} {calibrated_on} windows")
+    slow = slow_of(job)
+    model, curves, arrays, meta, scorer = fitted(job, split.fit, slow, progress)
+    fit_errors = scorer.score(split.fit)
+    calibration = threshold_of(job, scorer, fit_errors.error, split, slow)
     progress(
         f"threshold {calibration.threshold:.6g} ({calibration.method}, target FAR "
-        f"{calibration.target_far:g}, margin {plan.margin:g}, gap power {plan.gap_power:g}, "
-        f"headroom {plan.headroom} x{calibration.details.get('headroom', 1.0):.3g}, "
-        f"{calibration.holdout_size} "
-        f"{'training' if in_sample else 'held-out'} windows), persistence {plan.persistence}"
+        f"{calibration.target_far:g}, margin {settings.margin:g}, gap power "
+        f"{settings.gap_power:g}, headroom {settings.headroom} "
+        f"x{calibration.details.get('headroom', 1.0):.3g}, {calibration.holdout_size} "
+        f"{calibrated_on} windows), persistence {settings.persistence}"
     )
-    raw_mse = float(np.mean((fit_windows[:, -1, :] - fit_errors.reconstruction) ** 2))
+    raw_mse = float(np.mean((split.fit[:, -1, :] - fit_errors.reconstruction) ** 2))
     meta["calibration"] = calibration.to_dict()
-    if in_sample:
+    if settings.in_sample:
         meta["calibration"]["details"]["in_sample"] = 1.0
-    meta["persistence"] = plan.persistence.to_dict()
-    meta["training"] = {
-        "source": source,
-        "rows": len(values),
-        "fit_windows": len(fit_windows),
-        "holdout_windows": len(held_windows),
+    meta["persistence"] = settings.persistence.to_dict()
+    meta["training"] = summary(job, split, curves, raw_mse)
+    meta["training_settings"] = settings.to_dict()
+    return save_bundle(out, model, meta, arrays)
+
+
+def slow_of(job: Job) -> np.ndarray:
+    """Which channels enter the model centred (none unless `slow_channels` is centre)."""
+    if job.settings.slow_channels != SlowChannels.CENTRE:
+        return np.zeros(len(job.channels), dtype=bool)
+    slow = slow_channels(windows_by_device(job.values, job.settings.window, job.devices)[0])
+    if slow.any():
+        names = ", ".join(channels_of(job.channels, slow))
+        job.progress(f"slow channels, centred on each window's mean: {names}")
+    return slow
+
+
+def threshold_of(job: Job, scorer: Scorer, fit_errors: np.ndarray, split: Split,
+                 slow: np.ndarray) -> Calibration:
+    """The calibrated threshold (with the drift headroom when asked), or a DataError."""
+    settings = job.settings
+    held_errors = scorer.score(split.held).error
+    headroom = None
+    if settings.headroom == Headroom.DRIFT:
+        beta = probe_exponent(job, slow)
+        distance = len(job.values) - split.cut + (settings.horizon or 1.0) * len(job.values) / 2
+        headroom = drift_headroom(fit_errors, held_errors, split.held_rows + 1.0, beta, distance)
+    calibration = calibrate(held_errors, settings.calibration, settings.target_far,
+                            settings.margin, settings.window, fit_errors, settings.gap_power,
+                            headroom)  # fmt: skip
+    if not np.isfinite(calibration.threshold) or calibration.threshold <= 0:
+        raise DataError(
+            f"{job.source}: calibration gave the threshold {calibration.threshold:g}: the "
+            "held-out errors are all zero or not numbers, so no reading could ever be told apart"
+        )
+    return calibration
+
+
+def summary(job: Job, split: Split, curves: dict, raw_mse: float) -> dict[str, Any]:
+    """bundle.json's free-form `training`: the data, the fit and its loss curves."""
+    settings = job.settings
+    result = {
+        "source": job.source,
+        "rows": len(job.values),
+        "fit_windows": len(split.fit),
+        "holdout_windows": len(split.held),
         "epochs_run": len(curves.get("loss", [])),
         "loss": curves.get("loss", [None])[-1],
         "val_loss": curves.get("val_loss", [None])[-1],
         "mse_raw_units": raw_mse,
         "curves": curves,
-        "seed": plan.options.seed,
-        "learning_rate": plan.options.learning_rate,
-        "batch_size": plan.options.batch_size or "auto",
-        "patience": plan.options.patience,
-        "validation": plan.options.validation,
+        "seed": settings.seed,
+        "learning_rate": settings.learning_rate,
+        "batch_size": settings.batch_size or "auto",
+        "patience": settings.patience,
+        "validation": str(settings.validation),
     }
-    if plan.headroom == "drift":
-        meta["training"]["horizon"] = plan.horizon
-    return save_bundle(out, model, meta, arrays)
+    if settings.headroom == Headroom.DRIFT:
+        result["horizon"] = settings.horizon or 1.0
+    return result
 
 
 def fitted(
-    windows: np.ndarray, channels: list[str], plan: TrainingPlan, slow: np.ndarray,
-    out: str | Path, progress: Callable[[str], None],
+    job: Job, windows: np.ndarray, slow: np.ndarray, progress: Progress
 ) -> tuple[Any, dict, dict[str, np.ndarray], dict, Scorer]:
     """A model fitted on the windows (the slow channels centred): the model, its loss curves, its
-    arrays, the metadata so far and a Scorer of it (through Keras, with the plan's residual)."""
-    model, curves = train(centred(windows, slow)[0], plan.architecture, plan.options, progress)
-    arrays = dense_arrays(model) if plan.architecture.kind == "dense" else scaling_arrays(model)
+    arrays, the metadata so far and a Scorer of it (through Keras, with the settings' residual)."""
+    settings = job.settings
+    model, curves = train(centred(windows, slow)[0], settings, progress)
+    dense = settings.architecture == Kind.DENSE
+    arrays = dense_arrays(model) if dense else scaling_arrays(model)
     meta = {
-        "channels": list(channels),
-        "window": plan.architecture.window,
-        "architecture": plan.architecture.to_dict(),
+        "channels": list(job.channels),
+        "window": settings.window,
+        "architecture": settings.architecture_meta(),
         "scale": {"mean": arrays["mean"].tolist(), "std": arrays["std"].tolist()},
         "calibration": {"threshold": 1.0},
-        "residual": plan.residual,
+        "residual": str(settings.residual),
     }
     if slow.any():  # absent when none (as bundles written before it)
-        meta["centred"] = channels_of(channels, slow)
-    if plan.combine != "mean":
-        meta["combine"] = plan.combine
-    return model, curves, arrays, meta, Scorer(Bundle(Path(out), meta, arrays),
+        meta["centred"] = channels_of(job.channels, slow)
+    if settings.combine != Combine.MEAN:
+        meta["combine"] = str(settings.combine)
+    return model, curves, arrays, meta, Scorer(Bundle(job.out, meta, arrays),
                                                engine=KerasEngine(model))
 
 
@@ -173,20 +217,17 @@ def channels_of(channels: list[str], mask: np.ndarray) -> list[str]:
     return [name for name, chosen in zip(channels, mask, strict=True) if chosen]
 
 
-def probe_exponent(
-    values: np.ndarray, channels: list[str], devices: np.ndarray | None, plan: TrainingPlan,
-    slow: np.ndarray, out: str | Path, progress: Callable[[str], None],
-) -> float:
+def probe_exponent(job: Job, slow: np.ndarray) -> float:
     """The drift headroom's growth exponent: the same model fitted on the oldest half of the
     rows, its errors on the windows of the newer half against their distance from it."""
-    half, window = split_rows(len(values), 0.5), plan.architecture.window
-    older, newer = (None, None) if devices is None else (devices[:half], devices[half:])
-    fit = windows_by_device(values[:half], window, older)[0]
-    later, rows = windows_by_device(values[half:], window, newer)
-    progress(f"probe: training on {len(fit)} windows of the oldest half, watching {len(later)}")
-    scorer = fitted(fit, channels, plan, slow, out, lambda line: progress(f"probe: {line}"))[-1]
+    half, window = split_rows(len(job.values), 0.5), job.settings.window
+    fit = windows_by_device(job.values[:half], window, job.devices_of(slice(None, half)))[0]
+    later, rows = windows_by_device(job.values[half:], window, job.devices_of(slice(half, None)))
+    job.progress(f"probe: training on {len(fit)} windows of the oldest half, "
+                 f"watching {len(later)}")
+    scorer = fitted(job, fit, slow, lambda line: job.progress(f"probe: {line}"))[-1]
     floor = float(np.median(scorer.score(fit).error))
     beta = growth_exponent(floor, scorer.score(later).error, rows + 1.0,
-                           RESIDUAL_POWER[plan.residual])  # fmt: skip
-    progress(f"probe: the median error grows as distance ** {beta:.3g}")
+                           RESIDUAL_POWER[job.settings.residual])  # fmt: skip
+    job.progress(f"probe: the median error grows as distance ** {beta:.3g}")
     return beta
