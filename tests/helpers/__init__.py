@@ -7,7 +7,9 @@
 - bundles: training a model bundle through the CLI (once per session per options), the CLI
   in-process, simulated CSV data;
 - faults: the end check of every case of the fault suite;
-- secure: the local stack's secured Kafka (addresses, users, an admin granting ACLs).
+- secure: the local stack's secured Kafka (addresses, users, an admin granting ACLs);
+- k8s: deploy/k8s rendered by `kubectl kustomize`, a container's command line and environment;
+- crd: custom resources checked against their CRD's structural schema (no pruned field).
 
 Fixtures live in the conftest.py files; these modules hold plain code that fixtures, tests and
 benchmarks import. A test module never imports from another test module.

@@ -1,0 +1,145 @@
+"""deploy/k8s/ agrees with what it restates: the PrometheusRule with deploy/prometheus/rules/,
+the KafkaUsers with the local stack's grants, the topics with its topics, the ScaledObject with
+the detector's own consumer group and the partitions of `readings`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import REPO, load_script
+from tests.helpers.k8s import container, environment, one, parse, rendered
+from tests.helpers.secure import GRANTS as GRANTS_SCRIPT
+
+GENERATE = load_script(REPO / "deploy" / "k8s" / "generate.py")
+RULES = REPO / "deploy" / "prometheus" / "rules"
+KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
+
+
+def serve_options(name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """`detector serve`'s options in a rendering, Secret files aside (they are not read here)."""
+    objects = rendered(name)
+    box = container(one(objects, "Deployment", "detector"), "detector")
+    environ = {k: v for k, v in environment(objects, box).items()
+               if not k.endswith(("_FILE", "_CAFILE"))}
+    return parse(box["command"], environ, monkeypatch)
+
+
+def test_the_generated_files_are_what_the_generator_writes_now() -> None:
+    assert GENERATE.main(["--check"]) == 0, "run: python deploy/k8s/generate.py"
+
+
+def test_the_prometheus_rule_holds_exactly_the_groups_of_the_rule_files() -> None:
+    groups = [group for path in sorted(RULES.glob("*.yml"))
+              for group in yaml.safe_load(path.read_text())["groups"]]
+    rule = one(rendered("overlays/prometheus-operator"), "PrometheusRule")
+    assert rule["spec"]["groups"] == groups
+    assert len(groups) >= 3
+
+
+def test_the_pod_monitor_names_the_job_the_rules_select() -> None:
+    objects = rendered("overlays/prometheus-operator")
+    monitor = one(objects, "PodMonitor")["spec"]
+    pods = one(objects, "Deployment", "detector")["spec"]["template"]["metadata"]["labels"]
+    job = pods[monitor["jobLabel"]]
+    assert job == "detector"
+    assert 'up{job="detector"}' in (RULES / "detector-alerts.yml").read_text()
+    assert monitor["selector"]["matchLabels"].items() <= pods.items()
+    ports = [p["name"] for p in container(one(objects, "Deployment", "detector"),
+                                          "detector")["ports"]]
+    assert [e["port"] for e in monitor["podMetricsEndpoints"]] == ["metrics"]
+    assert "metrics" in ports
+
+
+def acl_set(users: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
+    """Every (user, operation, resource type, name) the KafkaUsers allow, upper-cased."""
+    found = set()
+    for user in users:
+        for acl in user["spec"]["authorization"]["acls"]:
+            assert acl.get("type", "allow") == "allow"
+            assert acl["resource"].get("patternType", "literal") == "literal"
+            assert acl.get("host", "*") == "*"
+            for operation in acl["operations"]:
+                found.add((user["metadata"]["name"], operation.upper(),
+                           acl["resource"]["type"].upper(), acl["resource"]["name"]))
+    return found
+
+
+def test_the_kafka_users_allow_exactly_the_local_stacks_grants() -> None:
+    users = [o for o in rendered("overlays/strimzi") if o["kind"] == "KafkaUser"]
+    grants = {(user, operation.name, kind.name, name)
+              for user, operation, kind, name in GRANTS_SCRIPT.GRANTS}
+    assert acl_set(users) == grants
+    assert all(u["spec"]["authentication"]["type"] == "scram-sha-512" for u in users)
+
+
+def test_the_topics_are_the_local_stacks_with_a_retention_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topics = {t["metadata"]["name"]: t["spec"]
+              for t in rendered("overlays/strimzi") if t["kind"] == "KafkaTopic"}
+    assert {name: spec["partitions"] for name, spec in topics.items()} == GRANTS_SCRIPT.TOPICS
+    assert all(int(spec["config"]["retention.ms"]) > 0 for spec in topics.values())
+    serve = serve_options("overlays/strimzi", monkeypatch)
+    assert {serve["topic"], serve["anomalies_topic"], serve["dlq_topic"]} == set(topics)
+    assert serve["partitions"] == topics[serve["topic"]]["partitions"]
+
+
+def test_the_scaled_object_follows_the_detectors_own_group(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    objects = rendered("overlays/keda")
+    scaled = one(objects, "ScaledObject")["spec"]
+    serve = serve_options("overlays/keda", monkeypatch)
+    (trigger,) = scaled["triggers"]
+    meta = trigger["metadata"]
+    assert trigger["type"] == "kafka"
+    assert meta["consumerGroup"] == serve["group"]
+    assert meta["topic"] == serve["topic"]
+    assert meta["bootstrapServers"] == serve["bootstrap"]
+    assert meta["offsetResetPolicy"] == serve["offset_reset"]
+    assert meta["sasl"] == KEDA_SASL[serve["sasl_mechanism"]]
+    assert meta["tls"] == ("enable" if serve["security_protocol"].endswith("SSL") else "disable")
+    assert scaled["scaleTargetRef"]["name"] == "detector"
+    assert "replicas" not in one(objects, "Deployment", "detector")["spec"], "the HPA owns it"
+
+
+def test_the_scaled_object_stays_within_the_partitions_and_above_a_replicas_own_lag(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    objects = rendered("overlays/keda")
+    scaled = one(objects, "ScaledObject")["spec"]
+    serve = serve_options("overlays/keda", monkeypatch)
+    partitions = one(objects, "KafkaTopic", serve["topic"])["spec"]["partitions"]
+    assert 1 <= scaled["minReplicaCount"] <= scaled["maxReplicaCount"] <= partitions
+    assert partitions == serve["partitions"] == GRANTS_SCRIPT.TOPICS["readings"]
+    # A replica keeping up holds up to two batches in flight before it commits them: a lower
+    # threshold would add replicas with no backlog at all.
+    assert int(scaled["triggers"][0]["metadata"]["lagThreshold"]) > 2 * serve["batch_size"]
+
+
+def test_keda_authenticates_as_the_detector_with_the_secrets_it_mounts() -> None:
+    objects = rendered("overlays/keda")
+    auth = one(objects, "TriggerAuthentication", "detector-kafka")["spec"]
+    trigger = one(objects, "ScaledObject")["spec"]["triggers"][0]
+    assert trigger["authenticationRef"]["name"] == "detector-kafka"
+    deployment = one(objects, "Deployment", "detector")
+    volumes = {(v["secret"]["secretName"], i["key"])
+               for v in deployment["spec"]["template"]["spec"]["volumes"] if "secret" in v
+               for i in v["secret"]["items"]}
+    refs = {r["parameter"]: (r["name"], r["key"]) for r in auth["secretTargetRef"]}
+    assert set(refs) == {"password", "ca"} and set(refs.values()) == volumes
+    (username,) = auth["env"]
+    box = container(deployment, username["containerName"])
+    assert username["parameter"] == "username"
+    assert environment(objects, box)[username["name"]] == "detector"
+
+
+def test_docs_name_every_file_under_deploy_k8s() -> None:
+    text = (REPO / "docs" / "operations.md").read_text()
+    folders = {str(p.parent.relative_to(REPO)) for p in
+               (REPO / "deploy" / "k8s").rglob("kustomization.yaml")}
+    missing = {f for f in folders if f.removeprefix("deploy/k8s/") not in text}
+    assert not missing, missing
