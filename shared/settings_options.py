@@ -42,15 +42,18 @@ def options_of(cls: type[Settings], env_prefix: str | None = None,
     options = []
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         kind, meta, _ = unwrap(field_types(cls)[f.name])
-        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        default = (None if required else f.default_factory()
+                   if f.default is dataclasses.MISSING else f.default)
         name = f.name.replace("_", "-")
         env = ({"envvar": f"{env_prefix}_{f.name.upper()}", "show_envvar": True}
                if env_prefix else {})
         if isinstance(default, enum.Enum):
             default = default.value
+        shown = f.metadata["show_default"] and default is not None
         options.append(click.option(
             f"--{name}", f.name, type=click_type(kind, meta, f.name, types or {}),
-            default=default, show_default=f.metadata["show_default"] and default is not None,
+            required=required, default=default, show_default=shown,
             hidden=f.metadata["hidden"], help=f.metadata["help"], **env))
     return options
 

@@ -18,8 +18,9 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from detector.errors import ConfigError
+from detector.stream.serve_settings import LogLevel, ServeSettings
 from shared.kafka_client import Connection, connection_from, security_options
+from shared.settings_options import with_settings
 
 log = logging.getLogger("detector.serve")
 MIB = 1024 * 1024
@@ -56,8 +57,8 @@ def kafka_connection(opts: dict[str, Any]) -> Connection:
     return connection_from(opts, "DETECTOR", bootstrap, default=DEFAULT_BOOTSTRAP)
 
 
-def consumer_settings(batch_size: int, fetch_min_bytes: int = 1,
-                      fetch_wait_ms: int = 500) -> dict[str, Any]:
+def consumer_settings(batch_size: int, fetch_min_bytes: int = ServeSettings.fetch_min_bytes,
+                      fetch_wait_ms: int = ServeSettings.fetch_wait_ms) -> dict[str, Any]:
     """The consumer's fetch settings (the benchmarks give their bare consumers the same).
 
     With the defaults the broker answers a fetch as soon as it has one record, the lowest lag;
@@ -81,81 +82,51 @@ def collect_rarely(threshold: int = 50_000) -> None:
     gc.set_threshold(threshold)
 
 
-def parse_channels(text: str | None) -> list[str] | None:
-    """`--channels a,b,c` as a list."""
-    return [c.strip() for c in text.split(",") if c.strip()] if text else None
-
-
 @click.command()
-@option("model", required=True, type=click.Path(file_okay=False),
-        help="The model bundle directory (reloaded when it changes).")
 @option("bootstrap", default=DEFAULT_BOOTSTRAP, show_default=True,
         help="Kafka bootstrap servers, HOST:PORT[,HOST:PORT...].")
 @security_options("DETECTOR")
-@option("topic", default="readings", show_default=True, help="Topic of the readings.")
-@option("group", default="detector", show_default=True, help="Consumer group id.")
-@option("anomalies-topic", default="anomalies", show_default=True,
-        help="Topic the anomaly events go to (detector watch reads it).")
-@option("dlq-topic", default="readings.dlq", show_default=True, help="Dead-letter topic.")
-@option("partitions", type=click.IntRange(min=1), default=6, show_default=True,
-        help="Partitions of the readings and anomaly topics when they are created.")
-@option("replication-factor", type=click.IntRange(min=1), default=1, show_default=True,
-        help="Copies of each partition of the topics this command creates (at most the "
-             "number of brokers); topics that exist are left as they are.")
-@option("metrics-port", type=click.IntRange(0, 65535), default=8000, show_default=True,
-        help="Port of /metrics, /healthz and /livez (0 picks a free one, logged).")
-@option("metrics-host", default="0.0.0.0", show_default=True,
-        help="Address of the HTTP endpoints: 0.0.0.0 for a container, 127.0.0.1 to keep "
-             "them on this machine.")
-@option("batch-size", type=click.IntRange(min=1), default=5000, show_default=True,
-        help="Most records per poll, scored in one model call.")
-@option("fetch-min-bytes", type=click.IntRange(min=1), default=1, show_default=True,
-        help="Bytes the broker gathers before it answers a fetch (at most --fetch-wait-ms): "
-             "above 1, fewer and larger polls, less CPU per reading at low rates, more lag.")
-@option("fetch-wait-ms", type=click.IntRange(0, 30_000), default=500, show_default=True,
-        help="Longest time the broker holds a fetch waiting for --fetch-min-bytes.")
-@option("send-attempts", type=click.IntRange(min=1), default=6, show_default=True,
-        help="Attempts to publish a batch's events before exiting with status 3.")
-@option("reload-interval", type=click.FloatRange(min=0), default=2.0, show_default=True,
-        help="Seconds between checks of the bundle directory (0 = no hot reload).")
-@option("max-devices", type=click.IntRange(min=1), default=100_000, show_default=True,
-        help="Devices whose recent readings are kept for windowed models and persistence; "
-             "past it the device seen least recently starts afresh.")
-@option("warmup-records", type=click.IntRange(min=0), default=100_000, show_default=True,
-        help="Records per partition read back on assignment to rebuild each device's windows "
-             "and persistence before scoring (0: start every device afresh).")
-@option("channels", help="Channels the readings carry, comma-separated; the model must match.")
-@option("max-poll-interval-ms", type=click.IntRange(min=1000), default=300_000,
-        show_default=True,
-        help="Longest time between polls before the group counts this member as gone.")
-@option("score-delay-ms", type=click.FloatRange(min=0), default=0.0, hidden=True,
-        help="Fault drills and tests only: extra milliseconds of scoring per reading (a slow "
-             "model). Never set it in production.")
-@option("offset-reset", type=click.Choice(["earliest", "latest"]), default="earliest",
-        show_default=True, help="Where a new consumer group starts.")
-@option("log-level", type=click.Choice(["debug", "info", "warning", "error"],
-                                       case_sensitive=False), default="info", show_default=True,
-        help="Log detail on stderr; debug also shows the Kafka client's own lines.")
-def serve(**opts: Any) -> None:
+@with_settings(ServeSettings, env_prefix="DETECTOR", types={
+    "model": click.Path(file_okay=False),
+    "log_level": click.Choice([level.value for level in LogLevel], case_sensitive=False)})
+def serve(settings: ServeSettings, **kafka: Any) -> None:
     """Score readings from Kafka, publish anomaly events, serve /metrics and /healthz."""
-    configure_logging(opts["log_level"])
-    run_serve(opts, kafka_connection(opts))
+    configure_logging(settings.log_level)
+    run_serve(settings, kafka_connection(kafka))
 
 
-def run_serve(o: dict, connection: Connection) -> None:
+def run_serve(settings: ServeSettings, connection: Connection) -> None:
     """Start-up checks in order (port, model, broker), then the loop until a signal."""
+    from detector.stream.daemon import Daemon
+
+    metrics, server, holder = start_http(settings)
+    model = load_served_model(settings)
+    topics = settings.topics()
+    consumer, producer = open_clients(settings, connection)
+    daemon = Daemon(consumer, producer, model, metrics, topics, settings.options())
+    if settings.reload_interval > 0:
+        start_reloader(daemon, model, settings, metrics)
+    holder["daemon"] = daemon
+    install_signals(daemon.stop)
+    collect_rarely()
+    log.info("consuming %s as group %s from %s (%s)", topics.readings, settings.group,
+             connection.bootstrap, connection.security.protocol)
+    try:
+        daemon.run()
+    finally:
+        server.stop()
+    log.info("stopped cleanly: %d readings scored, %d records dead-lettered, offsets committed",
+             daemon.scored, daemon.rejected)
+
+
+def start_http(settings: ServeSettings) -> tuple[Any, Any, dict[str, Any]]:
+    """The metrics (in a registry of their own) and the HTTP endpoints, started; the holder the
+    endpoints ask for the daemon once it exists ("starting" until then)."""
     from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
-    from detector.stream.daemon import Daemon
     from detector.stream.http import HealthServer
-    from detector.stream.kafka_clients import ensure_topics, open_sink, open_source
     from detector.stream.metrics import Metrics
-    from detector.stream.reloader import Reloader, load_model
-    from detector.stream.settings import Options, Topics
 
-    if o["max_devices"] < o["batch_size"]:
-        raise ConfigError(f"--max-devices ({o['max_devices']}) must be at least --batch-size "
-                          f"({o['batch_size']}): a batch may hold that many devices")
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)  # process_cpu_seconds_total, process_resident_memory_bytes
     PlatformCollector(registry=registry)
@@ -170,45 +141,48 @@ def run_serve(o: dict, connection: Connection) -> None:
         daemon = holder.get("daemon")
         return daemon.liveness() if daemon else (True, {"state": "starting"})
 
-    server = HealthServer(registry, readiness, o["metrics_host"], o["metrics_port"],
+    server = HealthServer(registry, readiness, settings.metrics_host, settings.metrics_port,
                           liveness=liveness)
     server.start()
-    log.info("serving /metrics and /healthz on http://%s:%d", o["metrics_host"], server.port)
-    model = load_model(o["model"], parse_channels(o["channels"]))
-    log.info("model %s loaded from %s (channels %s, threshold %.6g)", model.version, o["model"],
-             ", ".join(model.channels), model.scorer.threshold)
-    topics = Topics(o["topic"], o["anomalies_topic"], o["dlq_topic"])
-    ensure_topics(connection, BROKER_HINT, {topics.readings: o["partitions"],
-                                            topics.anomalies: o["partitions"], topics.dlq: 1},
-                  o["replication_factor"])
-    client_id = f"detector-{socket.gethostname()}-{os.getpid()}"
-    consumer = open_source(connection, BROKER_HINT, o["group"], client_id, o["offset_reset"],
-                           consumer_settings(o["batch_size"], o["fetch_min_bytes"],
-                                             o["fetch_wait_ms"]),
-                           o["max_poll_interval_ms"])
-    producer = open_sink(connection, BROKER_HINT, client_id)
-    options = Options(max_records=o["batch_size"], send_attempts=o["send_attempts"],
-                      score_delay=o["score_delay_ms"] / 1000,
-                      max_poll_interval=o["max_poll_interval_ms"] / 1000,
-                      max_devices=o["max_devices"], warmup_records=o["warmup_records"])
-    daemon = Daemon(consumer, producer, model, metrics, topics, options)
-    if o["reload_interval"] > 0:
-        def reloaded(result: str, message: str) -> None:
-            metrics.reloads.labels(result=result).inc()
+    log.info("serving /metrics and /healthz on http://%s:%d", settings.metrics_host, server.port)
+    return metrics, server, holder
 
-        daemon.reloader = Reloader(o["model"], model, reloaded, o["reload_interval"])
-        daemon.reloader.start()
-    holder["daemon"] = daemon
-    install_signals(daemon.stop)
-    collect_rarely()
-    log.info("consuming %s as group %s from %s (%s)", topics.readings, o["group"],
-             connection.bootstrap, connection.security.protocol)
-    try:
-        daemon.run()
-    finally:
-        server.stop()
-    log.info("stopped cleanly: %d readings scored, %d records dead-lettered, offsets committed",
-             daemon.scored, daemon.rejected)
+
+def load_served_model(settings: ServeSettings) -> Any:
+    """The bundle to serve, checked against `--channels`."""
+    from detector.stream.reloader import load_model
+
+    model = load_model(settings.model, settings.channel_list)
+    log.info("model %s loaded from %s (channels %s, threshold %.6g)", model.version,
+             settings.model, ", ".join(model.channels), model.scorer.threshold)
+    return model
+
+
+def open_clients(settings: ServeSettings, connection: Connection) -> tuple[Any, Any]:
+    """The topics made sure of, then the group member and the producer."""
+    from detector.stream.kafka_clients import ensure_topics, open_sink, open_source
+
+    topics = settings.topics()
+    ensure_topics(connection, BROKER_HINT, {topics.readings: settings.partitions,
+                                            topics.anomalies: settings.partitions, topics.dlq: 1},
+                  settings.replication_factor)
+    client_id = f"detector-{socket.gethostname()}-{os.getpid()}"
+    fetch = consumer_settings(settings.batch_size, settings.fetch_min_bytes,
+                              settings.fetch_wait_ms)
+    consumer = open_source(connection, BROKER_HINT, settings.group, client_id,
+                           settings.offset_reset, fetch, settings.max_poll_interval_ms)
+    return consumer, open_sink(connection, BROKER_HINT, client_id)
+
+
+def start_reloader(daemon: Any, model: Any, settings: ServeSettings, metrics: Any) -> None:
+    """Hot reload: the bundle directory checked every `reload_interval` seconds, counted."""
+    from detector.stream.reloader import Reloader
+
+    def reloaded(result: str, message: str) -> None:
+        metrics.reloads.labels(result=result).inc()
+
+    daemon.reloader = Reloader(settings.model, model, reloaded, settings.reload_interval)
+    daemon.reloader.start()
 
 
 def install_signals(stop: Any) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detector.core.windows import MAX_DEVICES
 from detector.errors import DataError
 
 MAX_N = 1000  # the longest persistence memory: n bits per device, n readings of history
@@ -128,7 +129,7 @@ class PersistenceState:
     if new). Drop the devices of revoked partitions with `forget`.
     """
 
-    def __init__(self, rule: Persistence, max_devices: int = 100_000) -> None:
+    def __init__(self, rule: Persistence, max_devices: int = MAX_DEVICES) -> None:
         if max_devices < 1:
             raise DataError(f"max_devices must be at least 1, got {max_devices}")
         self.rule = rule

@@ -13,6 +13,8 @@ import numpy as np
 
 from detector.errors import DataError
 
+MAX_DEVICES = 100_000  # devices whose recent readings the serve loop remembers, by default
+
 
 def sliding(values: np.ndarray, window: int) -> np.ndarray:
     """Windows ending at rows window−1 … n−1 of one device's readings: shape (n−window+1, w, c)."""
@@ -61,7 +63,7 @@ class WindowHistory:
     forgotten and starts again as new. Drop the devices of revoked partitions with `forget`.
     """
 
-    def __init__(self, window: int, channels: int, max_devices: int = 100_000) -> None:
+    def __init__(self, window: int, channels: int, max_devices: int = MAX_DEVICES) -> None:
         if window < 1 or max_devices < 1:
             raise DataError(f"window and max_devices must be at least 1, got {window}, "
                             f"{max_devices}")

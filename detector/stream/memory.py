@@ -13,14 +13,14 @@ from collections.abc import Collection, Hashable, Sequence
 import numpy as np
 
 from detector.core.alarm import Persistence, PersistenceState
-from detector.core.windows import WindowHistory
+from detector.core.windows import MAX_DEVICES, WindowHistory
 
 
 class DeviceMemory:
     """Per-device windows and persistence for one model; a new model starts a new memory."""
 
     def __init__(self, window: int, channels: int, rule: Persistence,
-                 max_devices: int = 100_000) -> None:
+                 max_devices: int = MAX_DEVICES) -> None:
         self.history = WindowHistory(window, channels, max_devices)
         self.persistence = PersistenceState(rule, max_devices)
         self.max_devices = max_devices

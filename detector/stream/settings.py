@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from detector.core.windows import MAX_DEVICES
+
 
 @dataclass(frozen=True)
 class Topics:
@@ -27,5 +29,5 @@ class Options:
     score_delay: float = 0.0  # extra seconds of scoring per reading: a slow-model drill (tests)
     max_poll_interval: float = 300.0  # the consumer's max.poll.interval.ms, in seconds
     collect_interval: float = 60.0  # seconds between full garbage collections
-    max_devices: int = 100_000  # devices whose windows and persistence bits are remembered
+    max_devices: int = MAX_DEVICES  # devices whose windows and persistence bits are remembered
     warmup_records: int = 100_000  # records per partition replayed to rebuild device memory
