@@ -83,6 +83,21 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry, labels: Sequence[str] = LABELS) -> None:
         self.labels = [*labels, OTHER_LABEL]
         self.known_labels = set(self.labels)
+        self.add_scoring(registry)
+        self.add_state(registry)
+        self.add_warmup(registry)
+        for reason in REASONS:
+            self.rejected.labels(reason=reason)
+        for result in RELOAD_RESULTS:
+            self.reloads.labels(result=result)
+        for label in self.labels:
+            for flagged in ("false", "true"):
+                self.labelled.labels(label=label, flagged=flagged)
+        self.lag_partitions: set[str] = set()
+        self.channels: list[str] = []
+
+    def add_scoring(self, registry: CollectorRegistry) -> None:
+        """What each batch adds: readings, anomalies, rejections, errors, scores, lag, time."""
         self.records = Counter("detector_records", "Readings scored.", registry=registry)
         self.anomalies = Counter(
             "detector_anomalies", "Readings flagged as anomalous, by their top channel.",
@@ -105,6 +120,9 @@ class Metrics:
             "detector_batch_duration_seconds",
             "Time to decode, score, publish and commit one batch.",
             buckets=BATCH_BUCKETS, registry=registry)
+
+    def add_state(self, registry: CollectorRegistry) -> None:
+        """What the service is at: threshold, freshness, lag, model, reloads, labelled counts."""
         self.threshold = Gauge(
             "detector_threshold", "The model's calibrated error threshold.", registry=registry)
         self.last_record = Gauge(
@@ -127,6 +145,9 @@ class Metrics:
             "detector_window_filling_records",
             "Valid readings held, not scored: their device's window was not full yet.",
             registry=registry)
+
+    def add_warmup(self, registry: CollectorRegistry) -> None:
+        """The warm-up after an assignment, and the calibration the model came with."""
         self.warming = Gauge(
             "detector_partitions_warming",
             "Assigned partitions whose device memory is being rebuilt from the log (not ready).",
@@ -146,15 +167,6 @@ class Metrics:
             "detector_calibration_error_quantile",
             "Quantiles of the reconstruction error on held-out normal data at calibration.",
             ["quantile"], registry=registry)
-        for reason in REASONS:
-            self.rejected.labels(reason=reason)
-        for result in RELOAD_RESULTS:
-            self.reloads.labels(result=result)
-        for label in self.labels:
-            for flagged in ("false", "true"):
-                self.labelled.labels(label=label, flagged=flagged)
-        self.lag_partitions: set[str] = set()
-        self.channels: list[str] = []
 
     def set_model(self, meta: Mapping) -> None:
         """Describe the model in use: info, threshold, calibration quantiles, channel series."""

@@ -113,3 +113,30 @@ def test_the_seam_has_no_any():
             or (isinstance(node, ast.Attribute) and node.attr == "Any")
             or (isinstance(node, ast.alias) and node.name == "Any")]
     assert not anys, f"Any at lines {anys}"
+
+
+MAX_FUNCTION_LINES, MAX_PARAMETERS = 60, 12
+
+
+def functions(path: Path) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Every function and method of a module, nested ones included."""
+    return [node for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+def parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """How many parameters a function takes (self, *args and **kwargs each count as one)."""
+    args = node.args
+    return (len(args.posonlyargs) + len(args.args) + len(args.kwonlyargs)
+            + (args.vararg is not None) + (args.kwarg is not None))
+
+
+def test_no_function_is_over_60_lines_or_12_parameters():
+    """A function's lines run from its `def` to its last line (docstring and comments in)."""
+    bad = {}
+    for path in (p for pkg in ("detector", "producer", "shared") for p in modules(pkg)):
+        for node in functions(path):
+            lines, width = node.end_lineno - node.lineno + 1, parameters(node)
+            if lines > MAX_FUNCTION_LINES or width > MAX_PARAMETERS:
+                bad[f"{path.relative_to(REPO)}:{node.lineno} {node.name}"] = (lines, width)
+    assert not bad, f"(lines, parameters): {bad}"
