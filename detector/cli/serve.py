@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from typing import Any
 
 import click
@@ -103,10 +104,17 @@ def run_serve(settings: ServeSettings, connection: Connection) -> None:
     model = load_served_model(settings)
     topics = settings.topics()
     consumer, producer = open_clients(settings, connection)
+    follower = None
+    if settings.model_topic:
+        model, follower = follow_model_topic(settings, connection, model, metrics)
     daemon = Daemon(consumer, producer, model, metrics, topics, settings.options())
-    if settings.reload_interval > 0:
+    if follower is not None:
+        daemon.reloader = follower
+        follower.start()
+    elif settings.reload_interval > 0:
         start_reloader(daemon, model, settings, metrics)
     holder["daemon"] = daemon
+    metrics.model_age.set_function(lambda: time.time() - daemon.model.born)
     install_signals(daemon.stop)
     collect_rarely()
     log.info("consuming %s as group %s from %s (%s)", topics.readings, settings.group,
@@ -161,17 +169,41 @@ def load_served_model(settings: ServeSettings) -> Any:
 def open_clients(settings: ServeSettings, connection: Connection) -> tuple[Any, Any]:
     """The topics made sure of, then the group member and the producer."""
     from detector.stream.kafka_clients import ensure_topics, open_sink, open_source
+    from detector.stream.kafka_models import ensure_model_topic
 
     topics = settings.topics()
     ensure_topics(connection, BROKER_HINT, {topics.readings: settings.partitions,
                                             topics.anomalies: settings.partitions, topics.dlq: 1},
                   settings.replication_factor)
+    if settings.model_topic:
+        ensure_model_topic(connection, BROKER_HINT, settings.model_topic,
+                           settings.replication_factor)
     client_id = f"detector-{socket.gethostname()}-{os.getpid()}"
     fetch = consumer_settings(settings.batch_size, settings.fetch_min_bytes,
                               settings.fetch_wait_ms)
     consumer = open_source(connection, BROKER_HINT, settings.group, client_id,
                            settings.offset_reset, fetch, settings.max_poll_interval_ms)
     return consumer, open_sink(connection, BROKER_HINT, client_id)
+
+
+def follow_model_topic(settings: ServeSettings, connection: Connection, model: Any,
+                       metrics: Any) -> tuple[Any, Any]:
+    """The model topic's follower, read to its end: (the model to serve first, the follower)."""
+    from detector.stream.follower import ModelFollower
+    from detector.stream.kafka_models import ModelTopicReader
+
+    def reloaded(result: str, message: str) -> None:
+        metrics.reloads.labels(result=result).inc()
+
+    topic = str(settings.model_topic)
+    reader = ModelTopicReader(connection, BROKER_HINT, topic,
+                              f"detector-models-{socket.gethostname()}-{os.getpid()}")
+    follower = ModelFollower(reader, topic, model, reloaded)
+    newest = follower.catch_up()
+    if newest is not None:
+        log.info("serving bundle %s from the model topic %s (not %s's %s)", newest.version,
+                 topic, settings.model, model.version)
+    return newest or model, follower
 
 
 def start_reloader(daemon: Any, model: Any, settings: ServeSettings, metrics: Any) -> None:

@@ -134,6 +134,10 @@ class Metrics:
         self.model_info = Gauge(
             "detector_model_info", "The model in use (value 1).",
             ["version", "channels", "window", "calibration"], registry=registry)
+        self.model_age = Gauge(
+            "detector_model_age_seconds",
+            "Seconds since the model in use was written (its bundle.json's time).",
+            registry=registry)
         self.reloads = Counter(
             "detector_model_reloads", "Attempts to load a changed model bundle, by result.",
             ["result"], registry=registry)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ class Model:
     scorer: Any  # detector.core.scoring.Scorer
     rule: AlarmRule
     decoder: Decoder
+    born: float = 0.0  # Unix time its bundle.json was written (the model's age counts from it)
 
     @property
     def version(self) -> str:
@@ -50,7 +52,11 @@ class Model:
 
         scorer = Scorer(bundle)
         scorer.score(np.zeros((1, bundle.window, len(bundle.channels))))
-        return cls(bundle, scorer, AlarmRule.of(bundle.meta), Decoder(bundle.channels))
+        try:
+            born = (Path(bundle.path) / META_FILE).stat().st_mtime
+        except OSError:
+            born = time.time()
+        return cls(bundle, scorer, AlarmRule.of(bundle.meta), Decoder(bundle.channels), born)
 
 
 def load_model(path: str | Path, channels: Sequence[str] | None = None) -> Model:

@@ -34,7 +34,11 @@ class ServeSettings(Settings):
 
     label = "serve settings"
 
-    model: str = setting(help="The model bundle directory (reloaded when it changes).")
+    model: str = setting(help="The model bundle directory (reloaded when it changes; with "
+                         "--model-topic the model served until the topic holds one).")
+    model_topic: str | None = setting(
+        None, help="Follow promoted bundles on this compacted Kafka topic (e.g. models) instead "
+        "of watching --model: the newest at start, each new one hot-swapped.")
     topic: str = setting(Topics.readings, help="Topic of the readings.")
     group: str = setting("detector", help="Consumer group id.")
     anomalies_topic: str = setting(

@@ -17,6 +17,7 @@ from kafka import KafkaProducer
 from tests.helpers import REPO
 from tests.helpers.broker import kafka_from_local_stack
 from tests.helpers.bundles import SERVE, Bundles
+from tests.helpers.models import ModelTopics
 from tests.helpers.processes import DetectorProcess, ServeTopics, producer_command
 from tests.helpers.secure import SecureKafka
 
@@ -27,6 +28,14 @@ def kafka_producer(kafka_bootstrap: str) -> Iterator[KafkaProducer]:
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=0)
     yield producer
     producer.close(timeout=10)
+
+
+@pytest.fixture
+def model_topics(kafka_bootstrap: str, kafka_admin) -> Iterator[ModelTopics]:
+    """Fresh compacted model topics (deleted afterwards), and bundles published to them."""
+    topics = ModelTopics(kafka_bootstrap, kafka_admin)
+    yield topics
+    topics.close()
 
 
 @pytest.fixture(scope="session")

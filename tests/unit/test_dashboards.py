@@ -15,6 +15,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
+from detector.retrain.metrics import RetrainMetrics
 from detector.stream.metrics import Metrics
 from producer.cli import records_counter
 from tests.helpers import REPO
@@ -24,13 +25,14 @@ DATASOURCES = REPO / "deploy" / "grafana" / "provisioning" / "datasources" / "pr
 RULES = sorted((REPO / "deploy" / "prometheus" / "rules").glob("*.yml"))
 
 def exported_names() -> set[str]:
-    """Every series name the detector and the producer export (read from fresh registries), the
-    process metrics, and Prometheus' own `up` and `ALERTS`."""
-    registry = CollectorRegistry()
-    Metrics(registry)
-    records_counter(registry)
+    """Every series name the detector, the retrainer and the producer export (read from fresh
+    registries), the process metrics, and Prometheus' own `up` and `ALERTS`."""
+    registries = [CollectorRegistry() for _ in range(3)]
+    Metrics(registries[0])
+    RetrainMetrics(registries[1])
+    records_counter(registries[2])
     suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
-    names = {family.name + suffix for family in registry.collect()
+    names = {family.name + suffix for registry in registries for family in registry.collect()
              for suffix in suffixes[family.type]}
     return names | {"process_cpu_seconds_total", "process_resident_memory_bytes", "up", "ALERTS"}
 
@@ -150,6 +152,7 @@ def test_the_dashboard_shows_what_the_issue_asks_for() -> None:
         "detector_consumer_lag_records", "detector_rejected_total",
         "job:detector_precision:ratio_rate15m", "job:detector_recall:ratio_rate15m",
         "detector_model_info", "detector_model_reloads_total", "ALERTS",
+        "detector_retrain_total", "detector_model_age_seconds",  # the model lifecycle
     } <= shown
     heatmaps = [p for p in panels(dashboard) if p["type"] == "heatmap"]
     assert any("detector_reconstruction_error_bucket" in t["expr"] and t["format"] == "heatmap"
