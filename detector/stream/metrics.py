@@ -169,8 +169,10 @@ class Metrics:
             registry=registry)
         self.calibration_quantile = Gauge(
             "detector_calibration_error_quantile",
-            "Quantiles of the reconstruction error on held-out normal data at calibration.",
-            ["quantile"], registry=registry)
+            "Quantiles of the reconstruction error on held-out normal data at calibration, by "
+            "level (0.5 the median, 1 the largest); the label is not `quantile`, which "
+            "Prometheus keeps for summaries.",
+            ["level"], registry=registry)
 
     def set_model(self, meta: Mapping) -> None:
         """Describe the model in use: info, threshold, calibration quantiles, channel series."""
@@ -188,7 +190,7 @@ class Metrics:
         for key, value in (calibration.get("quantiles") or {}).items():
             name = "1" if key == "max" else str(key)
             if isinstance(value, int | float):
-                self.calibration_quantile.labels(quantile=name).set(float(value))
+                self.calibration_quantile.labels(level=name).set(float(value))
         for channel in self.channels:
             self.anomalies.labels(channel=channel)
 

@@ -1,23 +1,26 @@
 """The whole picture: producer → Kafka → detector → Prometheus → Alertmanager → a webhook.
 
-With anomalies injected, every query of the Grafana dashboards returns data, the anomaly alert
+With anomalies injected, every query of the Grafana dashboards (its variables set to "All")
+returns data, the live detector's /metrics passes `promtool check metrics`, the anomaly alert
 reaches the test's webhook with its labels and annotations, and a stopped detector raises
 DetectorDown.
 """
 
 from __future__ import annotations
 
-import json
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.helpers import REPO
 from tests.helpers.broker import unique_name
 from tests.helpers.bundles import Bundles
+from tests.helpers.dashboards import dashboard_queries
 from tests.helpers.observability import Observability, eventually
 from tests.helpers.processes import (
     DetectorProcess,
@@ -26,24 +29,6 @@ from tests.helpers.processes import (
     producer_command,
     terminate,
 )
-
-DASHBOARDS = sorted((REPO / "deploy" / "grafana" / "dashboards").glob("*.json"))
-
-
-def dashboard_queries() -> list[tuple[str, str]]:
-    """(panel title, expr) of every target of every dashboard panel, and of the annotations."""
-    queries = []
-    for path in DASHBOARDS:
-        board = json.loads(path.read_text())
-        panels = [p for row in board["panels"] for p in [row, *row.get("panels", [])]]
-        for panel in panels:
-            for target in panel.get("targets", []):
-                if target.get("expr"):
-                    queries.append((f"{path.stem}: {panel.get('title')}", target["expr"]))
-        for note in board.get("annotations", {}).get("list", []):
-            if note.get("expr"):
-                queries.append((f"{path.stem}: annotation {note['name']}", note["expr"]))
-    return queries
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +84,22 @@ def test_every_dashboard_query_returns_data(scraped, observability: Observabilit
         empty = {(title, expr) for title, expr in empty if not observability.query(expr)}
         time.sleep(5)
     assert not empty, f"dashboard queries without data after 150 s: {sorted(empty)}"
+
+
+def test_live_metrics_pass_promtool_check_metrics(scraped):
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing (make system-deps installs it)"
+    url = f"http://127.0.0.1:{scraped['ports']['detector']}/metrics"
+
+    def calibrated() -> str | None:
+        text = requests.get(url, timeout=10).text
+        return text if "detector_calibration_error_quantile{" in text else None
+
+    exposed = eventually(calibrated, 60, what="the calibration quantiles on /metrics")
+    result = subprocess.run([promtool, "check", "metrics"], input=exposed, capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'detector_calibration_error_quantile{level="0.5"}' in exposed
 
 
 def test_anomaly_alert_reaches_the_webhook_with_labels_and_annotations(

@@ -67,9 +67,9 @@ def test_the_model_is_described(registry, metrics):
     assert value(registry, "detector_threshold") == 0.002
     assert value(registry, "detector_model_info", version="abc123",
                  channels=",".join(CHANNELS), window="1", calibration="pot") == 1.0
-    assert value(registry, "detector_calibration_error_quantile", quantile="0.5") == 0.0005
-    assert value(registry, "detector_calibration_error_quantile", quantile="0.99") == 0.0015
-    assert value(registry, "detector_calibration_error_quantile", quantile="1") == 0.0021
+    assert value(registry, "detector_calibration_error_quantile", level="0.5") == 0.0005
+    assert value(registry, "detector_calibration_error_quantile", level="0.99") == 0.0015
+    assert value(registry, "detector_calibration_error_quantile", level="1") == 0.0021
 
 
 def test_a_new_model_replaces_the_info_series(registry, metrics):
