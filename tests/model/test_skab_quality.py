@@ -1,6 +1,6 @@
 """On real pump data (SKAB's valve2 files, the benchmark's protocol, through the CLI), centring
 the slow channels cuts the false alarms that the temperatures' drift raised, and still finds the
-closed valve: docs/quality.md, "Slow channels and the worst channel"."""
+closed valve: bench/RESULTS.md, "Slow channels and the worst channel"."""
 
 from __future__ import annotations
 
