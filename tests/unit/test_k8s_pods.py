@@ -1,6 +1,6 @@
 """The pods deploy/k8s/ makes, as the kubelet and the scheduler see them: non-root with a
 read-only root file system and no privilege escalation, probes on /livez and /healthz, resources
-sized by the measured figures (docs/operations.md, "Sizing a pod"), rollouts and disruptions that
+sized by the measured figures (docs/kubernetes.md, "Sizing a pod"), rollouts and disruptions that
 keep the consumer group whole, and the image the Compose file builds."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.helpers.k8s import (
 
 KUSTOMIZATIONS = kustomizations()
 VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-# Measured (docs/operations.md, "Sizing a pod"): a replica serving a windowed bundle (window 20)
+# Measured (docs/kubernetes.md, "Sizing a pod"): a replica serving a windowed bundle (window 20)
 # held 105 MiB RSS with 10,000 devices, under 1 KiB more for each further device; and
 # kafka-python may hold a whole fetch response (fetch_max_bytes) on top.
 MEASURED_MIB, MEASURED_DEVICES, PER_DEVICE_KIB = 105, 10_000, 1

@@ -138,7 +138,7 @@ def test_keda_authenticates_as_the_detector_with_the_secrets_it_mounts() -> None
 
 
 def test_docs_name_every_file_under_deploy_k8s() -> None:
-    text = (REPO / "docs" / "operations.md").read_text()
+    text = (REPO / "docs" / "kubernetes.md").read_text()
     folders = {str(p.parent.relative_to(REPO)) for p in
                (REPO / "deploy" / "k8s").rglob("kustomization.yaml")}
     missing = {f for f in folders if f.removeprefix("deploy/k8s/") not in text}
