@@ -26,6 +26,7 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import table
+from bench.quality.similarity import nearest_state
 from bench.quality.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS, labelled_files
 from bench.quality.skab_normal import PIECE_ROWS
 from bench.quality.subspace import fit_subspace, threshold
@@ -38,9 +39,11 @@ from shared.tables import read_csv
 
 WINDOW, BUDGET, RULE = 20, 0.01, "5/10"
 LABELS = ("datetime", "anomaly", "changepoint")
-CANDIDATES = {"incumbent (AE alone)": ("", ())} | {
-    f"AE + {inputs} {' and '.join(stats)}": (inputs, stats)
-    for inputs in ("all", "fast") for stats in (("q",), ("t2",), ("q", "t2"))
+INCUMBENT = {"incumbent (AE alone)": ("", ())}
+ROUNDS = {  # the candidates of each round of the protocol (bench/RESULTS.md, issue 28)
+    1: INCUMBENT | {f"AE + {inputs} {' and '.join(stats)}": (inputs, stats)
+                    for inputs in ("all", "fast") for stats in (("q",), ("t2",), ("q", "t2"))},
+    2: INCUMBENT | {f"AE + {inputs} nearest": (inputs, ("nearest",)) for inputs in ("all", "fast")},
 }
 
 
@@ -101,9 +104,13 @@ def scores(f: dict, inputs: str, stats: tuple[str, ...]) -> list[tuple[np.ndarra
     fit_levels = windows_by_device(values[:cut], WINDOW)[0].mean(axis=1)
     held_levels = windows_by_device(values[cut:TRAIN_ROWS], WINDOW)[0].mean(axis=1)
     windows, rows = windows_by_device(values, WINDOW)
-    space = fit_subspace(fit_levels)
-    fit, held, every = (space.statistics(x) for x in (fit_levels, held_levels,
-                                                      windows.mean(axis=1)))
+    levels = windows.mean(axis=1)
+    if stats == ("nearest",):
+        fit, held, every = ({"nearest": s} for s in
+                            nearest_state(fit_levels, WINDOW, held_levels, levels))
+    else:
+        space = fit_subspace(fit_levels)
+        fit, held, every = (space.statistics(x) for x in (fit_levels, held_levels, levels))
     for stat in stats:
         column = np.full(len(values), np.nan)
         column[rows] = every[stat]
@@ -171,6 +178,7 @@ def main() -> None:
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--train-args", default=DEFAULT_TRAIN_ARGS)
     parser.add_argument("--cache", type=Path, help="store the AE's errors here, or read them")
+    parser.add_argument("--round", type=int, choices=sorted(ROUNDS), default=1)
     args = parser.parse_args()
     if args.cache and args.cache.exists():
         stored = np.load(args.cache, allow_pickle=True)["files"].item()
@@ -181,7 +189,7 @@ def main() -> None:
     drift = max(abs(scores(f, "", ())[0][1] / float(f["bundle_threshold"]) - 1)
                 for f in stored.values())
     print(f"the incumbent's thresholds recomputed against its bundles': within {drift:.1e}")
-    results = {name: totals(stored, c) for name, c in CANDIDATES.items()}
+    results = {name: totals(stored, c) for name, c in ROUNDS[args.round].items()}
     rows = [(name, *(fig(r[g]) for g in ("valve1", "valve2", "all 20")),
              f"{r['anomaly-free'].far:.2f}") for name, r in results.items()]  # fmt: skip
     print(f"\n{args.train_args}; each score POT at {BUDGET:g} / k x its gap; any above, "
@@ -189,7 +197,8 @@ def main() -> None:
     print(table(rows, ("candidate", "valve1", "valve2", "all 20", "anomaly-free FAR, %")))
     print("\n" + "\n".join(verdict(results)))
     print(f"\ncommand: nice -n 19 .venv/bin/python -m bench.quality.skab_select "
-          f"{shlex.quote(str(args.folder))} --train-args {shlex.quote(args.train_args)}")
+          f"{shlex.quote(str(args.folder))} --round {args.round} "
+          f"--train-args {shlex.quote(args.train_args)}")
 
 
 if __name__ == "__main__":
