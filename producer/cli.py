@@ -11,19 +11,18 @@ from typing import Any
 import click
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
+from producer.settings import SimulationSettings
 from producer.simulator import Simulator
 from producer.sinks import CsvSink, KafkaSink, Pacer, Sink
 from shared.command_line import SEED, FiniteRange, OneLineErrors, version
 from shared.kafka_client import Connection, connect, connection_from
 from shared.kafka_client import security_options as kafka_security
 from shared.outputs import check_file
+from shared.settings_options import with_settings
 from shared.wire import LABELS
 
 PROGRESS_EVERY = 5.0  # seconds between progress lines
-MAX_DEVICES = 10_000
-MAX_COUNT = 1_000_000_000
 MAX_SEED_ROWS = 1_000_000
-MAX_DRIFT = 1000.0
 PORT = click.IntRange(0, 65535)
 
 
@@ -99,43 +98,7 @@ def main() -> None:
     "--topic", default="readings", show_default=True, envvar="PRODUCER_TOPIC", help="Kafka topic."
 )
 @click.option("--output", type=click.Path(dir_okay=False), help="Write a CSV instead of Kafka.")
-@click.option(
-    "--devices",
-    type=click.IntRange(1, MAX_DEVICES),
-    default=4,
-    show_default=True,
-    help="Simulated devices.",
-)
-@click.option(
-    "--rate",
-    type=FiniteRange(min=0),
-    default=100.0,
-    show_default=True,
-    help="Readings per second in all (0 = as fast as possible).",
-)
-@click.option(
-    "--count",
-    type=click.IntRange(0, MAX_COUNT),
-    default=0,
-    show_default=True,
-    help="Readings to send (0 = forever; --output needs one).",
-)
-@click.option(
-    "--anomaly-rate",
-    type=FiniteRange(0, 1, max_open=True),
-    default=0.002,
-    show_default=True,
-    help="Chance per reading that an anomaly starts.",
-)
-@click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed.")
-@click.option(
-    "--drift",
-    type=FiniteRange(-MAX_DRIFT, MAX_DRIFT),
-    default=0.0,
-    show_default=True,
-    help="Slow drift of normal operation: every channel moves by this many units per 1,000 "
-         "readings of a device (labelled normal; the retrainer's demo).",
-)
+@with_settings(SimulationSettings, into="plan")
 @click.option(
     "--metrics-port",
     type=PORT,
@@ -146,31 +109,21 @@ def main() -> None:
 )
 @kafka_security("PRODUCER")
 def simulate(
-    bootstrap: str | None,
-    topic: str,
-    output: str | None,
-    devices: int,
-    rate: float,
-    count: int,
-    anomaly_rate: float,
-    seed: int,
-    drift: float,
-    metrics_port: int,
-    **kafka: Any,
+    bootstrap: str | None, topic: str, output: str | None, plan: SimulationSettings,
+    metrics_port: int, **kafka: Any,
 ) -> None:
     """Stream simulated readings with labelled anomalies."""
     if bool(bootstrap or kafka["kafka_config"]) == bool(output):
         fail("give either --bootstrap HOST:PORT (Kafka) or --output FILE.csv")
     if output:
-        if count <= 0:
+        if plan.count <= 0:
             fail("--output needs --count N (a file cannot be endless)")
         check_file(output, "--output")
-        write_csv(Simulator(devices, anomaly_rate, seed, drift), count, output)
+        write_csv(plan.simulator(), plan.count, output)
         return
-    sim = Simulator(devices, anomaly_rate, seed, drift)
     sink, counter = kafka_sink(connection_from(kafka, "PRODUCER", bootstrap), topic, metrics_port)
     stop_on_sigterm()
-    sent = pump(simulated(sim, count), sink, rate, counter)
+    sent = pump(simulated(plan.simulator(), plan.count), sink, plan.rate, counter)
     click.echo(f"sent {sent} readings to {topic}")
 
 
