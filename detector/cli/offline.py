@@ -220,6 +220,9 @@ def info(bundle: str, as_json: bool) -> None:
         f"training     {summary.get('source')}: {summary.get('epochs_run')} epochs, "
         f"val_loss {rounded(summary.get('val_loss'))} (standard units), "
         f"MSE {rounded(summary.get('mse_raw_units'))} (raw units)",
+        "settings     " + ("recorded (training_settings: it can be trained again alike)"
+                           if meta.get("training_settings") else
+                           "not recorded (trained before bundles recorded them)"),
     ]
     click.echo("\n".join(lines))
 

@@ -12,6 +12,7 @@ from detector.core.alarm import Persistence
 from detector.core.bundle import load_bundle, restamp
 from detector.errors import BundleError, DataError
 from detector.offline.recipe import settings_of, train_like
+from tests.helpers.bundles import run_cli
 
 OPTIONS = ("--simulate", "3000", "--epochs", "3", "--window", "4", "--persistence", "2/3",
            "--seed", "3", "--margin", "1.5")
@@ -54,6 +55,8 @@ def test_a_bundle_from_before_the_recipe_loads_but_is_not_retrained(champion, tm
     (old / "bundle.json").write_text(json.dumps(meta))
     restamp(old)
     assert settings_of(load_bundle(old)) is None
+    assert "settings     not recorded" in run_cli("info", str(old)).output
+    assert "settings     recorded" in run_cli("info", str(champion)).output
     values, _, devices, _ = training_data(None, 3000, None, 3)
     with pytest.raises(BundleError, match="records no training settings"):
         train_like(old, values, tmp_path / "new", devices=devices)
