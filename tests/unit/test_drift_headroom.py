@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from detector.core.calibration import Headroom, calibrate, drift_headroom, growth_exponent
+from detector.errors import DataError
 
 DISTANCES = np.arange(1.0, 201.0)
 RNG = np.random.default_rng(3)
@@ -65,3 +66,38 @@ def test_calibration_multiplies_by_the_headroom_and_records_it():
     assert raised.details["drift_exponent"] == 0.4
     assert calibrate(held, "pot", 0.01, margin=2, headroom=room).threshold == pytest.approx(
         plain.threshold * 3.4)
+
+
+def test_the_excess_grows_as_the_distance_to_the_power_beta():
+    fit, held = np.full(11, 1.0), np.full(11, 2.0)
+    room = drift_headroom(fit, held, np.full(11, 10.0), beta=2.0, distance=40.0)
+    assert room.factor == pytest.approx((2.0 + 1.0 * (4.0**2 - 1.0)) / 2.0)  # 8.5
+
+
+def test_small_positive_errors_and_distances_are_enough():
+    room = drift_headroom(np.full(5, 0.2), np.full(5, 0.4), np.full(5, 0.5), 1.0, 1.0)
+    assert room.factor == pytest.approx((0.4 + 0.2 * 1.0) / 0.4)
+
+
+@pytest.mark.parametrize("zero", ["fit", "held", "distance"])
+def test_a_zero_median_error_or_distance_is_refused(zero):
+    args = {"fit": np.ones(5), "held": np.full(5, 2.0), "distance": np.full(5, 3.0)}
+    args[zero] = np.zeros(5)
+    with pytest.raises(DataError, match=r"^a drift headroom needs positive training and held-out "
+                                        r"errors$"):
+        drift_headroom(args["fit"], args["held"], args["distance"], 1.0, 10.0)
+
+
+def test_errors_that_do_not_grow_give_no_exponent_even_at_the_floor():
+    assert growth_exponent(1.0, np.full(len(DISTANCES), 1.0), DISTANCES, 2) == 0.0
+
+
+def test_a_headroom_multiplies_the_threshold_and_joins_the_details():
+    errors = RNG.gamma(3.0, 1.0, 1_000)
+    plain = calibrate(errors, "quantile", 0.01)
+    room = calibrate(errors, "quantile", 0.01, headroom=Headroom(1.5, {"headroom": 1.5}))
+    assert room.threshold == pytest.approx(1.5 * plain.threshold)
+    assert room.details == {"independent_windows": 1000, "headroom": 1.5,
+                            "calibrated_threshold": plain.threshold}
+    same = calibrate(errors, "quantile", 0.01, headroom=Headroom(1.0, {"headroom": 1.0}))
+    assert same.details["calibrated_threshold"] == same.threshold == plain.threshold

@@ -35,3 +35,22 @@ def test_a_model_that_does_better_on_unseen_data_keeps_its_threshold():
 def test_without_training_errors_a_gap_is_refused():
     with pytest.raises(DataError, match="training windows"):
         calibrate(HELD, "pot", 0.01, gap_power=2)
+
+
+def test_the_bundle_records_the_gap_and_its_power():
+    gapped = calibrate(HELD, "quantile", 0.01, fit_errors=FIT, gap_power=2)
+    assert gapped.details["gap_power"] == 2
+
+
+def test_a_gap_of_one_keeps_the_threshold_and_says_so():
+    kept = calibrate(FIT, "quantile", 0.01, fit_errors=HELD, gap_power=2)
+    assert kept.details["gap"] == 1.0
+    assert kept.details["calibrated_threshold"] == kept.threshold
+
+
+def test_one_training_error_is_enough_and_a_zero_median_is_refused():
+    one = calibrate(HELD, "quantile", 0.01, fit_errors=np.array([0.5]), gap_power=1)
+    assert one.details["gap"] == pytest.approx(np.median(HELD) / 0.5)
+    refusal = r"^a generalisation gap needs the training windows' errors$"
+    with pytest.raises(DataError, match=refusal):
+        calibrate(HELD, "pot", 0.01, fit_errors=np.zeros(50), gap_power=2)
