@@ -5,7 +5,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STACK  := deploy/local/stack
 
-.PHONY: help install lock system-deps lint check-config test test-unit up down status bench clean
+.PHONY: help install lock system-deps lint check-config test test-unit mutation up down status bench \
+	clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -49,6 +50,19 @@ test: install system-deps lint check-config  ## everything: lint, config checks,
 
 test-unit: install  ## unit tests only (no services)
 	$(PY) -m pytest -q tests/unit
+
+# mutmut over the modules that carry the service's promises, one module at a time, against the unit
+# tests ([tool.mutmut] in pyproject.toml); slow and CPU-heavy, so not part of `make test`.
+MUTATED := detector.core.alarm detector.core.calibration detector.stream.decode \
+	detector.stream.record_checks detector.stream.offsets detector.stream.outbox detector.stream.warmup
+
+mutation: install  ## mutation testing of the modules in docs/testing.md (about 30 min; not in `make test`)
+	rm -rf mutants
+	for m in $(MUTATED); do nice -n 19 $(VENV)/bin/mutmut run --max-children 2 "$$m.*" >/dev/null \
+		|| exit 1; done
+	$(VENV)/bin/mutmut results --all true | sed -E 's/^ *(([a-z_]+\.){2}[a-z_]+)\..*: /\1 /' \
+		| sort | uniq -c
+	$(VENV)/bin/mutmut results
 
 up: install system-deps  ## run the whole stack (Compose if a Docker engine answers, else local processes); SECURE=1: on a TLS+SCRAM+ACL Kafka
 	SECURE=$(SECURE) deploy/local/up
