@@ -1,0 +1,180 @@
+"""The outbox on the in-memory broker: batches count in order once acknowledged, waiting flushes,
+a full outbox flushes, failed sends are retried alone with a capped exponential backoff, and
+giving up says what to do."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from detector.stream.inmemory import InMemoryBroker, InMemoryProducer
+from detector.stream.outbox import DeliveryError, Outbox
+from detector.stream.ports import NotAuthorized, SendRefused
+
+P0, P1 = "p0", "p1"  # the outbox only carries offsets: any keys do
+
+
+class Producer(InMemoryProducer):
+    """The in-memory producer whose flush, as a client's, gets the held sends answered."""
+
+    def __init__(self, broker: InMemoryBroker) -> None:
+        super().__init__(broker)
+        self.flushes = 0
+
+    def flush(self, timeout: float) -> None:
+        self.flushes += 1
+        if not self.broker.down:
+            self.answer()
+        super().flush(timeout)
+
+
+class Stopping(threading.Event):
+    """A stop event whose waits return at once and are recorded (no sleeping in unit tests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        return self.is_set()
+
+
+def outbox(**options) -> tuple[Producer, Outbox, Stopping]:
+    producer = Producer(InMemoryBroker())
+    stopping = Stopping()
+    return producer, Outbox(producer, stopping, **options), stopping
+
+
+def message(topic: str = "anomalies", value: bytes = b"v") -> tuple:
+    return (topic, b"k", value, [])
+
+
+def test_acknowledged_batches_count_in_order_and_a_pending_one_holds_back_the_later():
+    producer, box, _ = outbox()
+    producer.hold = True
+    box.submit([message()], {P0: 5})
+    producer.hold = False
+    box.submit([message()], {P0: 9, P1: 3})  # acknowledged, but behind a pending batch
+    assert box.done() == {} and len(box) == 2
+    producer.answer()
+    assert box.done() == {P0: 9, P1: 3} and len(box) == 0
+    assert box.done() == {}
+
+
+def test_waiting_flushes_and_without_waiting_nothing_is_flushed():
+    producer, box, _ = outbox()
+    producer.hold = True
+    box.submit([message(), message()], {P0: 5})
+    assert box.done() == {} and producer.flushes == 0
+    assert box.done(wait=True) == {P0: 5} and producer.flushes == 1
+    assert len(producer.broker.records("anomalies")) == 2
+
+
+def test_an_outbox_deeper_than_its_depth_flushes_without_being_asked():
+    producer, box, _ = outbox(depth=2)
+    producer.hold = True
+    box.submit([message()], {P0: 1})
+    box.submit([message()], {P0: 2})
+    assert box.done() == {} and producer.flushes == 0  # at its depth: no waiting
+    box.submit([message()], {P0: 3})
+    assert box.done() == {P0: 3} and producer.flushes == 1
+
+
+def test_a_flush_the_broker_does_not_answer_is_no_error_and_releases_nothing():
+    producer, box, _ = outbox()
+    producer.broker.down = True
+    box.submit([message()], {P0: 5})
+    assert box.done(wait=True) == {} and len(box) == 1
+    producer.broker.down = False
+    assert box.done(wait=True) == {P0: 5}
+
+
+def test_a_failed_send_is_sent_again_alone_and_its_batch_counts_once_acknowledged():
+    producer, box, stopping = outbox(backoff=0.5)
+    producer.failures.append(SendRefused("KafkaTimeoutError: Batch expired"))
+    box.submit([message(value=b"first"), message(value=b"second")], {P0: 5})
+    assert box.done() == {P0: 5}
+    assert producer.sent == 3 and stopping.waits == [0.5]
+    assert sorted(r.value for r in producer.broker.records("anomalies")) == [b"first", b"second"]
+
+
+def test_a_send_refused_at_once_is_retried_like_a_refused_ack():
+    producer, box, _ = outbox(backoff=0.0)
+    producer.broker.max_message_bytes = 5
+    box.submit([message(value=b"123456")], {P0: 5})  # the client refuses it: never retriable
+    with pytest.raises(DeliveryError, match="after 1 attempt"):
+        box.done()
+    assert producer.sent == 0
+
+
+def test_the_backoff_doubles_up_to_its_cap_and_the_attempts_are_counted():
+    producer, box, stopping = outbox(attempts=6, backoff=1.0, backoff_max=5.0)
+    producer.failures.extend(SendRefused("KafkaTimeoutError: Batch expired") for _ in range(9))
+    box.submit([message("dlq")], {P0: 5})
+    expected = ("could not publish 1 message(s) to dlq after 6 attempt(s): KafkaTimeoutError: "
+                "Batch expired; nothing was committed past them, a restart reads them again")
+    with pytest.raises(DeliveryError) as refused:
+        box.done()
+    assert str(refused.value) == expected
+    assert stopping.waits == [1.0, 2.0, 4.0, 5.0, 5.0] and producer.sent == 6
+    with pytest.raises(DeliveryError):
+        box.done(wait=True)  # given up for good: every later call says so
+
+
+def test_a_send_still_unanswered_after_its_retries_is_named_so():
+    producer, box, _ = outbox(attempts=2, backoff=0.0)
+    producer.failures.append(SendRefused("KafkaTimeoutError: Batch expired"))
+    box.submit([message("a"), message("b")], {P0: 5})
+    producer.broker.down = True  # the retry's send waits for an answer that never comes
+    with pytest.raises(DeliveryError, match=r"^could not publish 1 message\(s\) to a after 2 "
+                                            r"attempt\(s\): not acknowledged in time;"):
+        box.done()
+
+
+def test_stopping_gives_up_at_once():
+    producer, box, stopping = outbox(attempts=6, backoff=1.0)
+    producer.failures.append(SendRefused("KafkaTimeoutError: Batch expired"))
+    stopping.set()
+    box.submit([message()], {P0: 5})
+    with pytest.raises(DeliveryError, match="after 1 attempt"):
+        box.done()
+    assert stopping.waits == [] and producer.sent == 1
+
+
+def test_a_topic_this_detector_may_not_write_is_named_with_the_grant_it_needs():
+    producer, box, _ = outbox(attempts=6, backoff=0.0)
+    producer.failures.extend([SendRefused("KafkaTimeoutError: Batch expired"),
+                              NotAuthorized("TopicAuthorizationFailedError: dlq")])
+    box.submit([message("anomalies"), message("dlq")], {P0: 5})
+    with pytest.raises(DeliveryError) as refused:
+        box.done()
+    assert str(refused.value) == (
+        "could not publish 2 message(s) to anomalies, dlq after 1 attempt(s): "
+        "TopicAuthorizationFailedError: dlq; nothing was committed past them, a restart reads "
+        "them again (grant this detector's Kafka user WRITE on anomalies, dlq)")
+    assert producer.sent == 2
+
+
+def test_stalled_says_how_long_the_oldest_unacknowledged_batch_has_waited():
+    producer, box, _ = outbox()
+    assert box.stalled() == 0.0
+    box.submit([message()], {P0: 1})  # acknowledged at once
+    assert box.stalled() == 0.0
+    producer.hold = True
+    box.submit([message()], {P0: 2})
+    box.queue[-1].since = time.monotonic() - 100.0  # sent 100 s ago
+    assert 100.0 <= box.stalled() < 200.0
+    producer.answer()
+    assert box.stalled() == 0.0
+
+
+def test_a_broker_that_never_answers_a_flush_still_lets_an_answered_batch_count():
+    producer, box, _ = outbox()
+    box.submit([message()], {P0: 1})
+    producer.broker.down = True
+    producer.hold = True
+    box.submit([message()], {P0: 2})
+    assert box.done(wait=True) == {P0: 1} and len(box) == 1
