@@ -3,11 +3,13 @@
 A bundle written by `detector train` records every training setting (`TrainingSettings`); one
 written before that records none and cannot be retrained alike (`settings_of` gives None, and
 `train_like` refuses it with one line). The challenger has the champion's channels, in its order.
+Importing this module does not import TensorFlow; `train_like` does, once its inputs are checked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +17,25 @@ import numpy as np
 from detector.core.bundle import Bundle, load_bundle
 from detector.core.training_settings import TrainingSettings
 from detector.errors import BundleError, DataError
-from detector.offline.train import Progress, quiet, train_bundle
 
 Recipe = Bundle | TrainingSettings | str | Path
+Progress = Callable[[str], None]
+
+
+def quiet(_: str) -> None:
+    """Progress that says nothing."""
 
 
 def settings_of(bundle: Bundle) -> TrainingSettings | None:
     """The settings a bundle was trained with, or None for a bundle written before they were
-    recorded (a BundleError when they are there but wrong)."""
+    recorded (a BundleError when they are wrong or name a setting this version does not know)."""
     recorded = bundle.meta.get("training_settings")
     if recorded is None:
         return None
+    unknown = sorted(set(recorded) - {f.name for f in fields(TrainingSettings)})
+    if unknown:  # a newer detector's settings: training without them would not be alike
+        raise BundleError(f"{bundle.path}: its training settings {', '.join(unknown)} are "
+                          "unknown to this detector: retrain it with the version that wrote it")
     try:
         return TrainingSettings.from_dict(recorded)
     except DataError as exc:
@@ -74,5 +84,7 @@ def train_like(
         raise DataError(f"{source}: rows of shape {values.shape} do not hold {len(names)} channels")
     if not np.isfinite(values).all():
         raise DataError(f"{source}: the rows hold NaN or infinite values")
+    from detector.offline.train import train_bundle  # TensorFlow: only once the inputs are good
+
     train_bundle(values, names, out, settings, devices, source, progress)
     return Path(out)

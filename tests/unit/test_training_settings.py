@@ -109,3 +109,16 @@ def test_a_bundle_s_training_settings_are_checked():
         bad = {**good, "training_settings": {**good["training_settings"], **wrong}}
         with pytest.raises(BundleError, match=says):
             parse_meta(bad, "b.json")
+
+
+def test_settings_a_newer_detector_recorded_are_not_dropped_silently(tmp_path):
+    from detector.core.bundle import Bundle
+    from detector.offline.recipe import settings_of
+
+    recorded = {**TrainingSettings().to_dict(), "future_knob": 3}
+    bundle = Bundle(tmp_path, {"training_settings": recorded}, {})
+    with pytest.raises(BundleError, match="future_knob are unknown"):
+        settings_of(bundle)
+    assert settings_of(Bundle(tmp_path, {}, {})) is None
+    assert settings_of(Bundle(tmp_path, {"training_settings": TrainingSettings().to_dict()},
+                              {})) == TrainingSettings()
