@@ -21,12 +21,13 @@ def main() -> None:
 
 def register() -> None:
     """Attach every subcommand to the group."""
+    from detector.cli.backtest import backtest
     from detector.cli.models import models
     from detector.cli.offline import evaluate, info, score, train
     from detector.cli.serve import serve
     from detector.cli.watch import watch
 
-    for command in (train, score, evaluate, info, models, serve, watch):
+    for command in (train, score, evaluate, info, backtest, models, serve, watch):
         main.add_command(command)
 
 
