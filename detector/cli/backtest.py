@@ -15,6 +15,7 @@ from detector.cli.offline import check_inputs_apart, echo_err
 from detector.cli.options import log_level
 from detector.errors import BundleError, DataError
 from detector.lifecycle.backtest import RETRAIN_EVERY, RETRAIN_WINDOW, Policy, Result
+from detector.lifecycle.cleaning import VARIANTS
 from shared.outputs import check_file
 
 if TYPE_CHECKING:
@@ -40,9 +41,12 @@ MAX_ROWS = 10_000_000
               help="Seed of every challenger's training (default: the bundle's own).")
 @click.option("--label-column", help="Rows labelled anomalous here are never trained on "
               "(default: the first of anomaly, changepoint, label, is_anomaly, if any).")
+@click.option("--cleaning", type=click.Choice(VARIANTS), default="rule", hidden=True,
+              help="Research: the cleaning rule, or one of its two extremes.")
 @log_level
 def backtest(bundle: str, data: str, out: str, history: str | None, retrain_every: int,
-             retrain_window: int, seed: int | None, label_column: str | None) -> None:
+             retrain_window: int, seed: int | None, label_column: str | None,
+             cleaning: str) -> None:
     """Serve DATA.csv's rows through the lifecycle: retrain, gate, promote, as the service would."""
     check_file(out, "--out")
     check_inputs_apart(out, data, history)
@@ -60,7 +64,7 @@ def backtest(bundle: str, data: str, out: str, history: str | None, retrain_ever
                           "again once with `detector train`")
     if seed is not None:
         settings = dataclasses.replace(settings, seed=seed)
-    policy = Policy(retrain_every, retrain_window)
+    policy = Policy(retrain_every, retrain_window, cleaning)
     need = need_rows(champion.window, settings.holdout)
     if retrain_window - policy.tail < need:
         shortest = next(m for m in range(need, 2 * need + 2) if m - Policy(1, m).tail >= need)

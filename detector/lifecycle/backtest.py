@@ -24,7 +24,7 @@ from detector.core.bundle import Bundle
 from detector.core.scoring import Scorer
 from detector.core.windows import windows_by_device
 from detector.errors import DataError
-from detector.lifecycle.cleaning import Cleaning, clean, margins_of, segments
+from detector.lifecycle.cleaning import Cleaning, clean_as, margins_of, segments
 from detector.lifecycle.gate import Decision, decide, evaluation_rows, stats_of
 
 RETRAIN_EVERY = 300  # rows between retrain cycles: 5 minutes of 1 Hz readings
@@ -44,6 +44,7 @@ class Policy:
 
     every: int = RETRAIN_EVERY
     window: int = RETRAIN_WINDOW
+    cleaning: str = "rule"  # or an extreme of it, to measure both sides (cleaning.VARIANTS)
 
     @property
     def tail(self) -> int:
@@ -114,7 +115,7 @@ def cycle(champion: Bundle, values: np.ndarray, labels: np.ndarray | None, end: 
     margin, lead = margins_of(champion.meta)
     champ = scored(Scorer(champion), AlarmRule.of(champion.meta), values, start, end)
     window_labels = None if labels is None else labels[start:end]
-    cleaning = clean(champ.flags, champ.score, window_labels, margin=margin, lead=lead)
+    cleaning = clean_as(policy.cleaning, champ.flags, champ.score, window_labels, margin, lead)
     train = cleaning.keep.copy()
     train[max(0, len(train) - policy.tail):] = False
     if train.sum() < need:

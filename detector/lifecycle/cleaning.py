@@ -182,6 +182,29 @@ def clean(flags: np.ndarray, score: np.ndarray, labels: np.ndarray | None = None
     return Cleaning(keep, incident, tuple(alarms), counts)
 
 
+VARIANTS = ("rule", "keep-all", "drop-flagged")  # the rule, and its two extremes (research)
+
+
+def clean_as(how: str, flags: np.ndarray, score: np.ndarray, labels: np.ndarray | None = None,
+             margin: int = 30, lead: int = 0) -> Cleaning:
+    """The rule (`rule`), or one of the extremes it lies between, to measure both sides of it:
+    `keep-all` keeps every row (labels included, no incident known); `drop-flagged` leaves out
+    every flagged or labelled row with the margin (every alarm an incident, stale ones too)."""
+    flags = np.asarray(flags, dtype=bool)
+    if how == "rule":
+        return clean(flags, score, labels, margin=margin, lead=lead)
+    none = {"labelled": 0, "incident": 0, "margin": 0}
+    if how == "keep-all":
+        return Cleaning(np.ones(len(flags), bool), np.zeros(len(flags), bool), (), none)
+    labelled = np.zeros(len(flags), bool) if labels is None else np.asarray(labels, dtype=bool)
+    incident = flags | labelled
+    out = widened(incident, margin)
+    counts = {"labelled": int(labelled.sum()), "incident": int((flags & ~labelled).sum()),
+              "margin": int((out & ~incident).sum())}
+    alarms = tuple(Alarm(a, b, "incident", b < len(flags)) for a, b in runs(flags, margin))
+    return Cleaning(~out, incident, alarms, counts)
+
+
 def margins_of(meta: dict) -> tuple[int, int]:
     """A bundle's `margin` (its window + persistence n) and `lead` (persistence n)."""
     n = int((meta.get("persistence") or {}).get("n", 1))

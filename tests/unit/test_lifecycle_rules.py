@@ -11,7 +11,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from detector.errors import DataError
-from detector.lifecycle.cleaning import clean, margins_of, require_rows, runs, segments
+from detector.lifecycle.cleaning import (
+    clean,
+    clean_as,
+    margins_of,
+    require_rows,
+    runs,
+    segments,
+)
 from detector.lifecycle.gate import REASONS, Stats, decide, evaluation_rows, stats_of
 
 MARGIN, LEAD = 30, 10
@@ -176,3 +183,17 @@ def test_quiet_rows_are_the_kept_tail_and_checked_rows_the_flagged_incidents():
     assert checked.sum() == 20
     figures = stats_of(score, flags, quiet, checked)
     assert figures == Stats(20, 0, 0.3, 20)
+
+
+def test_the_two_extremes_the_rule_lies_between():
+    score, flags = window()
+    score[120:200] = np.linspace(0.3, 1.0, 80)
+    alarm(score, flags, 200, 300, 1.1)  # a drift the rule keeps
+    alarm(score, flags, 400, 420, 3.0)  # an incident the rule leaves out
+    rule = clean_as("rule", flags, score, margin=MARGIN, lead=LEAD)
+    keep_all = clean_as("keep-all", flags, score, margin=MARGIN, lead=LEAD)
+    drop = clean_as("drop-flagged", flags, score, margin=MARGIN, lead=LEAD)
+    assert keep_all.keep.all() and not keep_all.incident.any()
+    assert not drop.keep[170:330].any() and not drop.keep[370:450].any()
+    assert rule.keep[200:300].all() and not rule.keep[370:450].any()
+    assert drop.kept < rule.kept < keep_all.kept
