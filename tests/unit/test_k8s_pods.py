@@ -32,6 +32,7 @@ VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["versi
 # kafka-python may hold a whole fetch response (fetch_max_bytes) on top.
 MEASURED_MIB, MEASURED_DEVICES, PER_DEVICE_KIB = 105, 10_000, 1
 FETCH_MIB = KafkaConsumer.DEFAULT_CONFIG["fetch_max_bytes"] / 2**20
+TRAIN_PEAK_MIB = 606  # the init container's training, at its highest (bench/RESULTS.md)
 
 
 def pods(name: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -75,6 +76,12 @@ def test_the_detector_is_sized_for_its_max_devices(name: str) -> None:
     assert quantity_mib(box["resources"]["requests"]["memory"]) >= needed
     # A replica at full speed uses about one core (docs/performance.md): the limit allows it.
     assert quantity_cores(box["resources"]["limits"]["cpu"]) >= 1
+
+
+def test_the_init_container_asks_what_training_takes() -> None:
+    box = container(one(rendered("base"), "Deployment", "detector"), "model")
+    assert quantity_mib(box["resources"]["requests"]["memory"]) >= TRAIN_PEAK_MIB
+    assert quantity_mib(box["resources"]["limits"]["memory"]) >= 1.5 * TRAIN_PEAK_MIB
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
