@@ -38,6 +38,10 @@ def ensure_model_topic(connection: Connection, hint: str, topic: str, replicatio
         answer = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)],
                                         config_filter="all")
         entries = answer.get("topic", {}).get(topic, {})
+        if not entries:  # kafka-python drops the result's error: a refusal reads as no config
+            raise NotAllowed(f"not allowed to read the configuration of the model topic {topic}: "
+                             "grant this Kafka user DESCRIBE_CONFIGS on it (to check that it "
+                             "is compacted)")
         return check_topic(topic, partitions, {k: str(v.get("value")) for k, v in entries.items()})
     finally:
         admin.close()
