@@ -6,7 +6,8 @@
 - components/prometheus-operator/prometheusrule.yaml: the groups of deploy/prometheus/rules/*.yml,
   unchanged, as one PrometheusRule (the rule files stay the one source);
 - components/strimzi/users.yaml: one KafkaUser per principal of deploy/local/kafka_grants.py's
-  GRANTS (SCRAM-SHA-512), with exactly those grants as ACLs.
+  GRANTS (SCRAM-SHA-512), with exactly those grants as ACLs, plus what the model topic of
+  base/detector.env needs (the local stack shares a model directory instead).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 RULES = REPO / "deploy" / "prometheus" / "rules"
 GRANTS_SCRIPT = REPO / "deploy" / "local" / "kafka_grants.py"
+DETECTOR_ENV = HERE / "base" / "detector.env"
 CLUSTER = "kafka"  # the Strimzi Kafka resource the users belong to
-HEADER = "# Written by deploy/k8s/generate.py from {source}: edit that, then run it.\n"
+HEADER = "# Written by deploy/k8s/generate.py from {source}: edit the source, then run it.\n"
 
 
 class Dumper(yaml.SafeDumper):
@@ -76,21 +78,45 @@ def load_grants() -> ModuleType:
     return module
 
 
+def detector_env() -> dict[str, str]:
+    """The variables of base/detector.env (the detector's ConfigMap)."""
+    lines = [line.strip() for line in DETECTOR_ENV.read_text().splitlines()]
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def model_topic_grants() -> list[tuple[str, Any, Any, str]]:
+    """What `detector serve --model-topic` needs beyond the local stack's grants: READ to follow
+    the topic, DESCRIBE_CONFIGS to check that it is compacted (Strimzi's KafkaTopic makes it)."""
+    from kafka.admin import ACLOperation, ResourceType
+
+    topic = detector_env()["DETECTOR_MODEL_TOPIC"]
+    return [("detector", ACLOperation.READ, ResourceType.TOPIC, topic),
+            ("detector", ACLOperation.DESCRIBE_CONFIGS, ResourceType.TOPIC, topic)]
+
+
+def camel(name: str, first_upper: bool) -> str:
+    """An enum name (DESCRIBE_CONFIGS, TOPIC) as Strimzi spells it (DescribeConfigs, topic)."""
+    words = [word.capitalize() for word in name.lower().split("_")]
+    text = "".join(words)
+    return text if first_upper else text[0].lower() + text[1:]
+
+
 def acl_entries(grants: list[tuple[str, Any, Any, str]], user: str) -> list[dict[str, Any]]:
     """A user's grants as Strimzi ACL rules, one per resource, operations in grant order."""
     entries: dict[tuple[str, str], list[str]] = {}
     for principal, operation, kind, name in grants:
         if principal == user:
-            key = (kind.name.lower(), name)
-            entries.setdefault(key, []).append(operation.name.capitalize())
+            key = (camel(kind.name, False), name)
+            entries.setdefault(key, []).append(camel(operation.name, True))
     return [{"resource": {"type": kind, "name": name, "patternType": "literal"},
              "operations": operations, "host": "*"}
             for (kind, name), operations in entries.items()]
 
 
 def kafka_users() -> str:
-    """One KafkaUser per principal of the local stack's grants, with those grants."""
-    grants = load_grants().GRANTS
+    """One KafkaUser per principal of the local stack's grants, with those grants and the
+    model topic's."""
+    grants = load_grants().GRANTS + model_topic_grants()
     users = list(dict.fromkeys(principal for principal, *_ in grants))
     documents = [
         {"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaUser",
@@ -98,7 +124,7 @@ def kafka_users() -> str:
          "spec": {"authentication": {"type": "scram-sha-512"},
                   "authorization": {"type": "simple", "acls": acl_entries(grants, user)}}}
         for user in users]
-    return dump(documents, "deploy/local/kafka_grants.py's GRANTS")
+    return dump(documents, "deploy/local/kafka_grants.py's GRANTS and base/detector.env")
 
 
 def outputs() -> dict[Path, str]:

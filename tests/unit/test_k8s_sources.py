@@ -54,7 +54,8 @@ def test_the_pod_monitor_names_the_job_the_rules_select() -> None:
 
 
 def acl_set(users: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
-    """Every (user, operation, resource type, name) the KafkaUsers allow, upper-cased."""
+    """Every (user, operation, resource type, name) the KafkaUsers allow, as kafka-python names
+    them (READ, DESCRIBE_CONFIGS, TOPIC) without the underscores."""
     found = set()
     for user in users:
         for acl in user["spec"]["authorization"]["acls"]:
@@ -67,22 +68,36 @@ def acl_set(users: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
     return found
 
 
-def test_the_kafka_users_allow_exactly_the_local_stacks_grants() -> None:
+def plain(grants: list[tuple[str, Any, Any, str]]) -> set[tuple[str, str, str, str]]:
+    """kafka_grants-style grants in acl_set's spelling."""
+    return {(user, operation.name.replace("_", ""), kind.name.replace("_", ""), name)
+            for user, operation, kind, name in grants}
+
+
+def test_the_kafka_users_allow_the_local_stacks_grants_and_the_model_topics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     users = [o for o in rendered("overlays/strimzi") if o["kind"] == "KafkaUser"]
-    grants = {(user, operation.name, kind.name, name)
-              for user, operation, kind, name in GRANTS_SCRIPT.GRANTS}
-    assert acl_set(users) == grants
+    extra = GENERATE.model_topic_grants()
+    assert acl_set(users) == plain(GRANTS_SCRIPT.GRANTS) | plain(extra)
     assert all(u["spec"]["authentication"]["type"] == "scram-sha-512" for u in users)
+    # Beyond the local stack's: only what following the model topic needs, on that topic.
+    serve = serve_options("overlays/strimzi", monkeypatch)
+    assert {(user, op.name, kind.name, name) for user, op, kind, name in extra} == {
+        ("detector", "READ", "TOPIC", serve["model_topic"]),
+        ("detector", "DESCRIBE_CONFIGS", "TOPIC", serve["model_topic"])}
 
 
-def test_the_topics_are_the_local_stacks_with_a_retention_each(
+def test_the_topics_are_the_local_stacks_and_the_model_topic(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     topics = {t["metadata"]["name"]: t["spec"]
               for t in rendered("overlays/strimzi") if t["kind"] == "KafkaTopic"}
+    serve = serve_options("overlays/strimzi", monkeypatch)
+    model = topics.pop(serve["model_topic"])
+    assert model["partitions"] == 1 and model["config"]["cleanup.policy"] == "compact"
     assert {name: spec["partitions"] for name, spec in topics.items()} == GRANTS_SCRIPT.TOPICS
     assert all(int(spec["config"]["retention.ms"]) > 0 for spec in topics.values())
-    serve = serve_options("overlays/strimzi", monkeypatch)
     assert {serve["topic"], serve["anomalies_topic"], serve["dlq_topic"]} == set(topics)
     assert serve["partitions"] == topics[serve["topic"]]["partitions"]
 
