@@ -14,9 +14,9 @@ import click
 import numpy as np
 
 from detector.cli.options import log_level, scoring_options, training_options
-from detector.core.alarm import Persistence
 from detector.core.training_settings import TrainingSettings
 from detector.errors import DataError
+from detector.offline.score_settings import ScoreSettings
 from shared.outputs import check_file, check_folder
 from shared.wire import OutputError
 
@@ -104,21 +104,16 @@ def check_inputs_apart(out: str, *inputs: str | None) -> None:
 )
 @scoring_options
 def score(
-    bundle: str,
-    data: str,
-    out: str,
-    reconstruction: bool,
-    history: str | None,
-    threshold: float | None,
-    persistence: Persistence | None,
+    bundle: str, data: str, out: str, reconstruction: bool, settings: ScoreSettings
 ) -> None:
     """Add error, score, is_anomaly and top_channel to every row of DATA.csv."""
     check_file(out, "--out")
-    check_inputs_apart(out, data, history)
+    check_inputs_apart(out, data, settings.history)
     from detector.offline.score import score_csv, write_scored_csv
 
     started = time.monotonic()
-    frame, scored, loaded = score_csv(bundle, data, history, threshold, persistence, reconstruction)
+    frame, scored, loaded = score_csv(bundle, data, settings.history, settings.threshold,
+                                      settings.persistence, reconstruction)
     write_scored_csv(Path(data), frame, scored, Path(out))
     flagged = int(scored["is_anomaly"].sum())
     elapsed = time.monotonic() - started
@@ -148,14 +143,8 @@ def score(
 @click.option("--no-plots", is_flag=True, help="Print the figures only.")
 @scoring_options
 def evaluate(
-    bundle: str,
-    data: str,
-    label_column: str | None,
-    plots: str,
-    no_plots: bool,
-    history: str | None,
-    threshold: float | None,
-    persistence: Persistence | None,
+    bundle: str, data: str, label_column: str | None, plots: str, no_plots: bool,
+    settings: ScoreSettings,
 ) -> None:
     """Precision, recall, F1, false-alarm and missed-alarm rates of BUNDLE on labelled DATA.csv."""
     if not no_plots:
@@ -165,7 +154,8 @@ def evaluate(
     from detector.offline.report import evaluation_lines
     from detector.offline.score import score_csv
 
-    frame, scored, loaded = score_csv(bundle, data, history, threshold, persistence)
+    threshold, persistence = settings.threshold, settings.persistence
+    frame, scored, loaded = score_csv(bundle, data, settings.history, threshold, persistence)
     result = evaluation(frame, scored, label_column, data)
     used = threshold or loaded.threshold
     rule = persistence or persistence_of(loaded.meta)

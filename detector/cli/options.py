@@ -14,7 +14,7 @@ from detector.core.alarm import Persistence, parse_persistence
 from detector.core.quiet import show_logs
 from detector.core.training_settings import MAX_LAYER_SIZE, MAX_LAYERS, TrainingSettings
 from detector.errors import DataError
-from shared.command_line import FiniteRange
+from detector.offline.score_settings import ScoreSettings
 from shared.settings_options import with_settings
 
 MIN_SIMULATE, MAX_SIMULATE = 100, 5_000_000
@@ -84,29 +84,10 @@ def log_level(command: Callable) -> Callable:
 
 
 def scoring_options(command: Callable) -> Callable:
-    """The options `score` and `evaluate` share: history, threshold and persistence overrides."""
-    options = [
-        click.option(
-            "--history",
-            type=click.Path(dir_okay=False),
-            help="A CSV of the readings just before DATA: history for the first windows and the "
-            "persistence rule; not scored into the output.",
-        ),
-        click.option(
-            "--threshold",
-            type=FiniteRange(min=0, min_open=True),
-            help="Use this threshold (a number > 0), not the bundle's.",
-        ),
-        click.option(
-            "--persistence",
-            type=PersistenceRule(),
-            help="Use this K/N rule (1 <= K <= N <= 1000), not the bundle's.",
-        ),
-    ]
-    command = log_level(command)
-    for option in reversed(options):
-        command = option(command)
-    return command
+    """The options `score` and `evaluate` share, as one `settings` (ScoreSettings): history,
+    threshold and persistence overrides."""
+    types = {"history": click.Path(dir_okay=False), "persistence": PersistenceRule()}
+    return with_settings(ScoreSettings, types=types)(log_level(command))
 
 
 def training_options(command: Callable) -> Callable:
