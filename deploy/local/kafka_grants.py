@@ -29,6 +29,7 @@ TOPICS = {"readings": 6, "anomalies": 6, "readings.dlq": 1}
 GRANTS = [  # principal, operation, resource type, resource name
     ("detector", ACLOperation.READ, ResourceType.TOPIC, "readings"),
     ("detector", ACLOperation.READ, ResourceType.GROUP, "detector"),
+    ("detector", ACLOperation.READ, ResourceType.GROUP, "detector-retrainer"),  # make up's
     ("detector", ACLOperation.WRITE, ResourceType.TOPIC, "anomalies"),
     ("detector", ACLOperation.WRITE, ResourceType.TOPIC, "readings.dlq"),
     ("producer", ACLOperation.WRITE, ResourceType.TOPIC, "readings"),

@@ -24,10 +24,11 @@ def register() -> None:
     from detector.cli.backtest import backtest
     from detector.cli.models import models
     from detector.cli.offline import evaluate, info, score, train
+    from detector.cli.retrain import retrain
     from detector.cli.serve import serve
     from detector.cli.watch import watch
 
-    for command in (train, score, evaluate, info, backtest, models, serve, watch):
+    for command in (train, score, evaluate, info, backtest, models, serve, watch, retrain):
         main.add_command(command)
 
 

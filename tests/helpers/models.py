@@ -50,3 +50,11 @@ class ModelTopics:
         if self.created:
             self.admin.delete_topics(self.created, raise_errors=False)
 
+
+
+def retrainer_args(model: Path, bootstrap: str, readings: str, group: str,
+                   *options: str) -> list[str]:
+    """`detector retrain` options for a test: its own group, metrics on a free port, the readings
+    from their start."""
+    return ["--model", str(model), "--bootstrap", bootstrap, "--topic", readings,
+            "--group", group, "--metrics-port", "0", "--offset-reset", "earliest", *options]

@@ -92,14 +92,15 @@ class ServeTopics:
 
 
 class DetectorProcess:
-    """A running `python -m detector serve ...`; stderr is collected line by line.
+    """A running `python -m detector serve ...` (or another daemon: `command="retrain"`); stderr
+    is collected line by line.
 
     As a context manager it kills the process on the way out if it still runs.
     """
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None,
-                 topics: ServeTopics | None = None) -> None:
-        self.command = [sys.executable, "-m", "detector", "serve", *args]
+                 topics: ServeTopics | None = None, command: str = "serve") -> None:
+        self.command = [sys.executable, "-m", "detector", command, *args]
         self.topics = topics
         self.started = time.monotonic()
         self.proc = subprocess.Popen(

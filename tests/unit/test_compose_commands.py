@@ -75,11 +75,11 @@ def healthcheck_port(service: dict[str, Any]) -> int:
 
 
 def test_every_python_service_runs_a_known_command() -> None:
-    assert {name for name, _ in CALLS} == {"trainer", "producer", "detector", "producer-secure",
-                                           "detector-secure"}
+    assert {name for name, _ in CALLS} == {"trainer", "producer", "detector", "retrainer",
+                                           "producer-secure", "detector-secure"}
     assert [argv[:2] for _, argv in CALLS] == [
         ["detector", "train"], ["producer", "simulate"], ["detector", "serve"],
-        ["producer", "simulate"], ["detector", "serve"]]
+        ["detector", "retrain"], ["producer", "simulate"], ["detector", "serve"]]
 
 
 @pytest.mark.parametrize(("name", "argv"), CALLS, ids=[name for name, _ in CALLS])

@@ -105,6 +105,22 @@ def test_trainer_trains_once_into_the_shared_volume(services: dict[str, Any]) ->
     assert "models:/models:ro" in detector["volumes"]
 
 
+def test_one_retrainer_promotes_into_the_volume_the_detectors_serve(
+    services: dict[str, Any],
+) -> None:
+    retrainer, detector = services["retrainer"], services["detector"]
+    assert retrainer["command"] == ["detector", "retrain"]
+    assert retrainer["environment"]["DETECTOR_MODEL"] == detector["environment"]["DETECTOR_MODEL"]
+    assert "models:/models" in retrainer["volumes"], "it writes promoted bundles there"
+    assert retrainer["environment"]["DETECTOR_GROUP"] != detector["environment"]["DETECTOR_GROUP"]
+    assert retrainer["depends_on"]["trainer"]["condition"] == "service_completed_successfully"
+    assert "deploy" not in retrainer, "one retrainer per consumer group: never replicated"
+    jobs = {job["job_name"]: job for job in
+            load_yaml(PROMETHEUS / "prometheus.yml")["scrape_configs"]}
+    port = retrainer["environment"]["DETECTOR_METRICS_PORT"]
+    assert jobs["retrainer"]["static_configs"] == [{"targets": [f"retrainer:{port}"]}]
+
+
 def test_prometheus_scrapes_each_detector_replica(services: dict[str, Any]) -> None:
     config = load_yaml(PROMETHEUS / "prometheus.yml")
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}

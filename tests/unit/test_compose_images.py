@@ -40,7 +40,8 @@ IMAGES = built_images()
 
 def test_the_app_image_is_shared_by_the_python_roles() -> None:
     assert sorted(IMAGES["anomaly-detector:0.1.0"]) == [
-        "detector", "detector-secure", "producer", "producer-secure", "trainer", "webhook"]
+        "detector", "detector-secure", "producer", "producer-secure", "retrainer", "trainer",
+        "webhook"]
 
 
 @pytest.mark.parametrize("image", sorted(IMAGES))

@@ -1,0 +1,93 @@
+"""One retrain cycle in a child process at low priority, so that scoring never waits for it.
+
+The child (one worker, started once, TensorFlow loaded there only) runs the lifecycle's own cycle
+(detector.lifecycle.backtest.cycle, as `detector backtest` does): the champion in the model
+directory re-scores the held window, the cleaning rule picks the rows, a challenger trains like
+the champion, the gate decides. It returns a plain Result; the parent promotes and publishes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+NICE = 10  # the child's priority below the parent's (and the serving replicas')
+
+
+@dataclass(frozen=True)
+class Job:
+    """What the child needs: the model directory, the held window and where to write."""
+
+    model: str
+    values: np.ndarray
+    labels: np.ndarray  # bool: labelled anomalous
+    devices: np.ndarray
+    out: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """How a cycle ended: outcome (promoted, rejected, failed), the reason, the champion and the
+    challenger's versions, the challenger's folder when promoted, what the cleaning did."""
+
+    outcome: str
+    reason: str
+    champion: str
+    challenger: str = ""
+    path: str | None = None
+    cleaning: str = ""
+
+
+def lower_priority() -> None:
+    """In the child: a lower CPU priority and one thread for TensorFlow and BLAS."""
+    os.nice(NICE)
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+                 "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
+
+def pool() -> ProcessPoolExecutor:
+    """The one worker process the cycles run in (spawned: no Kafka client crosses over)."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=lower_priority)
+
+
+def submit(executor: ProcessPoolExecutor, job: Job) -> Future:
+    """Run `job` in the worker; a Future of its Result."""
+    return executor.submit(run, job)
+
+
+def run(job: Job) -> Result:
+    """One cycle (in the child): the lifecycle's cycle on the held window, with a trainer that
+    trains like the champion (its recorded training settings)."""
+    from detector.core.bundle import Bundle, load_bundle
+    from detector.errors import DetectorError
+    from detector.lifecycle.backtest import Policy, cycle
+    from detector.offline.data_checks import need_rows
+    from detector.offline.recipe import settings_of, train_like
+
+    champion = load_bundle(job.model)
+    settings = settings_of(champion)
+    if settings is None:
+        return Result("failed", f"{job.model} records no training settings", champion.version)
+
+    def trainer(rows: np.ndarray, segments: np.ndarray, out: Path) -> Bundle:
+        train_like(settings, rows, out, channels=champion.channels, devices=segments,
+                   source="the retrain window")
+        return load_bundle(out)
+
+    n = len(job.values)
+    try:
+        done, promoted = cycle(champion, job.values, job.labels, n, Policy(n, n), trainer,
+                               Path(job.out), need_rows(champion.window, settings.holdout))
+    except DetectorError as exc:
+        return Result("failed", str(exc), champion.version)
+    outcome = "failed" if done.outcome == "skipped" else done.outcome
+    summary = done.cleaning.summary() if done.cleaning is not None else ""
+    return Result(outcome, done.reason, champion.version, done.version,
+                  str(promoted.path) if promoted is not None else None, summary)

@@ -1,0 +1,181 @@
+"""The retrain loop: hold the newest readings, run a cycle every N, promote what the gate passes.
+
+The retrainer reads the readings in a consumer group of its own (one retrainer per serving
+group, not one per replica) through the serve loop's seam (detector.stream.ports) and commits
+what it has held without waiting: a reading it misses or reads twice only changes one window.
+Every `every` readings per held device it hands the held window to the child process
+(detector.retrain.challenger) unless a cycle still runs; the poll loop never waits for one. A
+promoted challenger goes into the model directory through the store (the serving replicas
+hot-reload it) and, when a model topic is given, onto the topic. Every outcome is logged with
+its reason and counted in `detector_retrain_total{outcome}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+
+import numpy as np
+
+from detector.retrain.challenger import Job, Result
+from detector.retrain.held import HeldReadings
+from detector.retrain.metrics import RetrainMetrics
+from detector.stream.decode import Decoder
+from detector.stream.messages import labels_of
+from detector.stream.ports import BrokerError, Offsets, Partition, Source
+
+log = logging.getLogger(__name__)
+NORMAL_LABELS = ("", "normal")
+MAX_RECORDS = 5000  # records per poll
+
+
+class Membership:
+    """The retrainer's rebalance listener: nothing to commit first, nothing to rebuild."""
+
+    def revoked(self, partitions: frozenset[Partition]) -> Offsets:
+        return {}
+
+    def committed(self, offsets: Offsets, error: BrokerError | None) -> None:
+        if error is not None:
+            log.info("commit before a rebalance failed: %s", error)
+
+    def assigned(self, partitions: frozenset[Partition]) -> None:
+        log.info("reading partition(s) %s", ", ".join(str(p.partition) for p in partitions))
+
+    def lost(self, partitions: frozenset[Partition]) -> None:
+        return None
+
+
+class Retrainer:
+    """Consumes readings and runs retrain cycles with the collaborators it is given."""
+
+    def __init__(self, consumer: Source, topic: str, model: Path, channels: list[str],
+                 held: HeldReadings, every: int, submit: Callable[[Job], Future],
+                 promote: Callable[[str, str], str], metrics: RetrainMetrics,
+                 publish: Callable[[Path], None] | None = None,
+                 work: Path | None = None) -> None:
+        self.consumer = consumer
+        self.topic = topic
+        self.model = model
+        self.decoder = Decoder(channels)
+        self.held = held
+        self.every = every
+        self.submit = submit
+        self.promote = promote
+        self.metrics = metrics
+        self.publish = publish
+        self.work = work or Path(".")
+        self.since = 0  # readings since the last cycle began
+        self.cycles = 0
+        self.started = time.monotonic()  # when the running cycle began
+        self.running: Future | None = None
+        self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the loop to return after its poll (safe from a signal handler)."""
+        self.stopping.set()
+
+    def run(self) -> None:
+        """Subscribe and loop until stop(); a cycle still running is waited for."""
+        self.consumer.subscribe(self.topic, Membership())
+        try:
+            while not self.stopping.is_set():
+                self.step()
+            if self.running is not None:
+                log.info("waiting for the challenger in training to finish")
+                self.finish(self.running.result())
+        finally:
+            self.consumer.close()
+
+    def step(self, timeout_ms: int = 500) -> None:
+        """One poll: hold its readings; collect a finished cycle; start one when due."""
+        try:
+            batch = self.consumer.poll(timeout_ms, MAX_RECORDS)
+        except BrokerError as exc:
+            if not exc.retriable:
+                raise
+            log.warning("poll failed (%s); retrying", exc)
+            self.stopping.wait(1.0)
+            return
+        records = [r for part in batch.values() for r in part]
+        if records:
+            self.hold(records)
+            self.consumer.commit_async({tp: part[-1].offset + 1 for tp, part in batch.items()
+                                        if part}, self.committed)
+        if self.running is not None and self.running.done():
+            future, self.running = self.running, None
+            try:
+                self.finish(future.result())
+            except Exception as exc:  # the child died or raised: the champion stays
+                self.report(Result("failed", f"{type(exc).__name__}: {exc}", "?"))
+        devices = max(1, len(self.held.rings))
+        if self.running is None and self.since >= self.every * devices:
+            self.start()
+
+    def committed(self, offsets: Offsets, error: BrokerError | None) -> None:
+        """A commit's answer: a failed one is retried with the next batch's."""
+        if error is not None:
+            log.debug("commit failed: %s", error)
+
+    def hold(self, records: list) -> None:
+        """Decode a batch and hold its valid readings with their labels."""
+        readings = self.decoder.decode([r.value for r in records])
+        if not len(readings):
+            return
+        raw = labels_of(records)
+        labels = [(raw[i] or b"").decode("utf-8", "replace") for i in readings.index.tolist()]
+        self.held.add(readings.device, readings.values, labels)
+        self.since += len(readings)
+        self.metrics.held.set(self.held.held())
+
+    def start(self) -> None:
+        """Hand the held window to the child."""
+        snap = self.held.snapshot()
+        anomalous = ~np.isin(snap.labels.astype(str), NORMAL_LABELS)
+        self.cycles += 1
+        out = self.work / f"challenger-{self.cycles}"
+        log.info("retrain cycle %d: %d readings of %d device(s) held, %d labelled anomalous",
+                 self.cycles, len(snap), len(self.held.rings), int(anomalous.sum()))
+        self.since = 0
+        self.started = time.monotonic()
+        self.running = self.submit(Job(str(self.model), snap.values, anomalous, snap.devices,
+                                       str(out)))
+
+    def finish(self, result: Result) -> None:
+        """Promote a passed challenger (then publish it); log and count every outcome."""
+        self.metrics.duration.observe(time.monotonic() - self.started)
+        path = result.path
+        if result.outcome == "promoted" and path:
+            try:
+                self.promote(path, f"{result.reason}; {result.cleaning}")
+            except Exception as exc:  # the store refused it: nothing served changes
+                result = Result("failed", f"promotion refused: {exc}", result.champion,
+                                result.challenger)
+        if path:
+            shutil.rmtree(path, ignore_errors=True)
+        self.report(result)
+        if result.outcome == "promoted" and self.publish is not None:
+            try:
+                self.publish(self.model)
+            except Exception as exc:  # too large, broker away: the directory still serves it
+                log.error("promoted bundle %s not published to the model topic: %s",
+                          result.challenger, str(exc).splitlines()[0] if str(exc) else exc)
+
+    def report(self, result: Result) -> None:
+        """One log line per cycle, and the count."""
+        self.metrics.count(result.outcome)
+        cleaning = f" ({result.cleaning})" if result.cleaning else ""
+        if result.outcome == "promoted":
+            log.info("challenger %s promoted over %s: %s%s", result.challenger,
+                     result.champion, result.reason, cleaning)
+        elif result.outcome == "rejected":
+            log.warning("challenger %s rejected, %s stays: %s%s", result.challenger,
+                        result.champion, result.reason, cleaning)
+        else:
+            log.warning("retrain cycle failed, %s stays: %s%s", result.champion, result.reason,
+                        cleaning)

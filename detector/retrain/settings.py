@@ -1,0 +1,49 @@
+"""What `detector retrain` is told: every option but the broker's address and security, typed,
+each default written once (the policy's are the backtest's: the live policy is the one tried
+offline). Each field is also read from DETECTOR_<FIELD>."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from detector.core.choices import OffsetReset
+from detector.lifecycle.backtest import RETRAIN_EVERY, RETRAIN_WINDOW
+from detector.stream.serve_settings import LogLevel
+from shared.settings import Meta, Settings, setting
+
+Count = Annotated[int, Meta(ge=1)]
+
+
+@dataclass(frozen=True)
+class RetrainSettings(Settings):
+    """The model directory, topics, group, policy and HTTP endpoint of one `detector retrain`."""
+
+    label = "retrain settings"
+
+    model: str = setting(help="The model directory the replicas serve; promoted bundles are "
+                         "written into it (its history kept in DIR/history).")
+    topic: str = setting("readings", help="Topic of the readings.")
+    group: str = setting("detector-retrainer", help="The retrainer's own consumer group (one "
+                         "retrainer per serving group).")
+    retrain_every: Count = setting(
+        RETRAIN_EVERY, help="Readings per device between retrain cycles.")
+    retrain_window: Annotated[int, Meta(ge=2)] = setting(
+        RETRAIN_WINDOW, help="Newest readings per device a cycle trains and judges on.")
+    max_devices: Count = setting(
+        1000, help="Devices whose readings are held; past it the one seen least recently goes.")
+    model_topic: str | None = setting(
+        None, help="Also publish each promoted bundle to this compacted topic (replicas follow "
+        "it with serve --model-topic).")
+    replication_factor: Count = setting(1, help="Of the model topic when it is created.")
+    metrics_port: Annotated[int, Meta(ge=0, le=65535)] = setting(
+        8000, help="Port of /metrics, /healthz and /livez (0 picks a free one, logged).")
+    metrics_host: str = setting(
+        "0.0.0.0", help="Address of the HTTP endpoints: 0.0.0.0 for a container, 127.0.0.1 to "
+        "keep them on this machine.")
+    offset_reset: OffsetReset = setting(
+        OffsetReset.LATEST, help="Where a new retrainer group starts.")
+    log_level: LogLevel = setting(LogLevel.INFO, help="Log detail on stderr.")
+
+    def __post_init__(self) -> None:
+        self.check_ranges()

@@ -1,0 +1,121 @@
+"""The retrain loop on the in-memory broker: readings held with their labels, a cycle every N
+readings per device (never two at once), every outcome counted, a promotion installed and
+published, a failed child or store never stopping the loop."""
+
+from concurrent.futures import Future
+
+import numpy as np
+from prometheus_client import CollectorRegistry
+
+from detector.retrain.challenger import Job, Result
+from detector.retrain.daemon import Retrainer
+from detector.retrain.held import HeldReadings
+from detector.retrain.metrics import RetrainMetrics
+from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer
+from shared.wire import encode_reading
+
+CHANNELS = ["col_1", "col_2"]
+
+
+class Harness:
+    """A Retrainer on an in-memory topic, its child replaced by futures the test resolves."""
+
+    def __init__(self, tmp_path, every: int = 10) -> None:
+        self.broker = InMemoryBroker({"readings": 1})
+        self.metrics = RetrainMetrics(CollectorRegistry())
+        self.jobs: list[tuple[Job, Future]] = []
+        self.promoted: list[tuple[str, str]] = []
+        self.published: list = []
+        self.retrainer = Retrainer(
+            InMemoryConsumer(self.broker, "retrainer"), "readings", tmp_path / "model", CHANNELS,
+            HeldReadings(50, 2), every, self.submit, self.promote, self.metrics,
+            self.published.append, tmp_path)
+        self.retrainer.consumer.subscribe("readings", None)
+        self.seq = 0
+
+    def submit(self, job: Job) -> Future:
+        future: Future = Future()
+        self.jobs.append((job, future))
+        return future
+
+    def promote(self, path: str, reason: str) -> str:
+        self.promoted.append((path, reason))
+        return "new"
+
+    def send(self, count: int, devices=("a",), label: str = "normal") -> None:
+        for _ in range(count):
+            for device in devices:
+                value = encode_reading(device, self.seq, 1.0, [float(self.seq), 1.0])
+                self.broker.append("readings", value, device.encode(), [("label", label.encode())])
+            self.seq += 1
+
+    def count(self, outcome: str) -> float:
+        return self.metrics.retrains.labels(outcome=outcome)._value.get()
+
+
+def test_a_cycle_starts_every_n_readings_per_device_with_the_labels_held(tmp_path):
+    h = Harness(tmp_path, every=10)
+    h.send(9, devices=("a", "b"))
+    h.retrainer.step(0)
+    assert h.jobs == []  # 18 readings < 10 x 2 devices
+    h.send(1, devices=("a", "b"), label="spike")
+    h.retrainer.step(0)
+    [(job, _)] = h.jobs
+    assert job.values.shape == (20, 2) and job.labels.sum() == 2
+    assert sorted(set(job.devices.tolist())) == ["a", "b"]
+    h.send(20, devices=("a", "b"))
+    h.retrainer.step(0)
+    assert len(h.jobs) == 1  # one cycle at a time
+
+
+def test_a_promotion_is_installed_published_and_counted(tmp_path):
+    h = Harness(tmp_path)
+    h.send(10)
+    h.retrainer.step(0)
+    challenger = tmp_path / "challenger-1"
+    challenger.mkdir()
+    h.jobs[0][1].set_result(Result("promoted", "fewer-flags", "old", "new", str(challenger),
+                                   "kept 9 of 10"))
+    h.retrainer.step(0)
+    assert h.promoted == [(str(challenger), "fewer-flags; kept 9 of 10")]
+    assert h.published == [tmp_path / "model"]
+    assert not challenger.exists()
+    assert (h.count("promoted"), h.count("rejected"), h.count("failed")) == (1, 0, 0)
+
+
+def test_rejections_and_failures_are_counted_and_the_loop_goes_on(tmp_path):
+    h = Harness(tmp_path)
+    h.send(10)
+    h.retrainer.step(0)
+    h.jobs[0][1].set_result(Result("rejected", "erases-incident", "old", "new"))
+    h.send(10)
+    h.retrainer.step(0)
+    h.retrainer.step(0)
+    h.jobs[1][1].set_exception(RuntimeError("the child died"))
+    h.retrainer.step(0)
+    assert (h.count("promoted"), h.count("rejected"), h.count("failed")) == (0, 1, 1)
+    assert h.promoted == [] and h.published == []
+
+
+def test_a_promotion_the_store_refuses_is_a_failure_and_nothing_is_published(tmp_path):
+    h = Harness(tmp_path)
+
+    def refuse(path: str, reason: str) -> str:
+        raise ValueError("not a bundle")
+
+    h.retrainer.promote = refuse
+    h.send(10)
+    h.retrainer.step(0)
+    h.jobs[0][1].set_result(Result("promoted", "fewer-flags", "old", "new", str(tmp_path / "x")))
+    h.retrainer.step(0)
+    assert (h.count("promoted"), h.count("failed")) == (0, 1)
+    assert h.published == []
+
+
+def test_readings_that_do_not_decode_are_not_held(tmp_path):
+    h = Harness(tmp_path)
+    h.broker.append("readings", b"not json", b"a")
+    h.send(3)
+    h.retrainer.step(0)
+    assert h.retrainer.held.held() == 3
+    assert np.array_equal(h.retrainer.held.snapshot().values[:, 0], [0.0, 1.0, 2.0])
