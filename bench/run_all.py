@@ -30,13 +30,14 @@ BENCHMARKS = {
     "throughput": [PY, "-m", "bench.performance.throughput"],
     "naive": [PY, "-m", "bench.performance.naive"],
     "latency": [PY, "-m", "bench.performance.latency"],
+    "retrain_lag": [PY, "-m", "bench.performance.retrain_lag"],
     "scale": [PY, "-m", "bench.performance.scale"],
     "footprint": [PY, "-m", "bench.performance.footprint"],
     "offline": [PY, "-m", "bench.performance.offline"],
     "record_decode": [PY, "-m", "bench.performance.record_decode"],
     "simulated_quality": [PY, "-m", "bench.quality.simulated"],
 }
-STREAMING = {"throughput", "latency", "scale", "footprint", "soak"}
+STREAMING = {"throughput", "latency", "retrain_lag", "scale", "footprint", "soak"}
 LONG = {
     "skab": [PY, "-m", "bench.quality.skab"],
     "soak": [PY, "-m", "bench.performance.soak"],
