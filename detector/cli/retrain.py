@@ -109,7 +109,7 @@ def build(settings: RetrainSettings, connection: Connection, champion: Any, metr
           work: Path) -> Any:
     """The retrainer and its collaborators: group member, child process, store, model topic."""
     from detector.lifecycle.store import ModelStore
-    from detector.retrain.challenger import pool, submit
+    from detector.retrain.challenger import abandon, pool, submit
     from detector.retrain.daemon import Retrainer
     from detector.retrain.held import HeldReadings
     from detector.stream.kafka_clients import open_source
@@ -128,4 +128,5 @@ def build(settings: RetrainSettings, connection: Connection, champion: Any, metr
     held = HeldReadings(settings.retrain_window, len(champion.channels), settings.max_devices)
     return Retrainer(consumer, settings.topic, Path(settings.model), champion.channels, held,
                      settings.retrain_every, lambda job: submit(executor, job),
-                     lambda path, reason: store.promote(path, reason), metrics, publish, work)
+                     lambda path, reason: store.promote(path, reason), metrics, publish, work,
+                     lambda: abandon(executor))

@@ -57,6 +57,13 @@ def pool() -> ProcessPoolExecutor:
                                initializer=lower_priority)
 
 
+def abandon(executor: ProcessPoolExecutor) -> None:
+    """End the worker and whatever cycle it runs (when the retrainer stops)."""
+    for child in multiprocessing.active_children():
+        child.terminate()
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
 def submit(executor: ProcessPoolExecutor, job: Job) -> Future:
     """Run `job` in the worker; a Future of its Result."""
     return executor.submit(run, job)

@@ -57,8 +57,8 @@ class Retrainer:
     def __init__(self, consumer: Source, topic: str, model: Path, channels: list[str],
                  held: HeldReadings, every: int, submit: Callable[[Job], Future],
                  promote: Callable[[str, str], str], metrics: RetrainMetrics,
-                 publish: Callable[[Path], None] | None = None,
-                 work: Path | None = None) -> None:
+                 publish: Callable[[Path], object] | None = None,
+                 work: Path | None = None, abandon: Callable[[], None] = lambda: None) -> None:
         self.consumer = consumer
         self.topic = topic
         self.model = model
@@ -70,6 +70,7 @@ class Retrainer:
         self.metrics = metrics
         self.publish = publish
         self.work = work or Path(".")
+        self.abandon = abandon  # ends a cycle still running when the loop stops
         self.since = 0  # readings since the last cycle began
         self.cycles = 0
         self.started = time.monotonic()  # when the running cycle began
@@ -81,15 +82,16 @@ class Retrainer:
         self.stopping.set()
 
     def run(self) -> None:
-        """Subscribe and loop until stop(); a cycle still running is waited for."""
+        """Subscribe and loop until stop(); a cycle still running is abandoned (the champion
+        stays, nothing half-promoted: the store installs whole bundles only)."""
         self.consumer.subscribe(self.topic, Membership())
         try:
             while not self.stopping.is_set():
                 self.step()
-            if self.running is not None:
-                log.info("waiting for the challenger in training to finish")
-                self.finish(self.running.result())
         finally:
+            if self.running is not None:
+                log.info("stopping: the challenger in training is abandoned")
+                self.abandon()
             self.consumer.close()
 
     def step(self, timeout_ms: int = 500) -> None:

@@ -58,6 +58,7 @@ class HeldReadings:
         self.rings: OrderedDict[str, Ring] = OrderedDict()
         self.arrived = 0  # readings added since start
         self.forgotten = 0  # devices dropped for max_devices
+        self.count = 0  # readings held (read from other threads: never iterated there)
 
     def add(self, devices: list[str], values: np.ndarray, labels: list[str]) -> None:
         """Hold a batch of readings (row-aligned), in the order they arrived."""
@@ -73,10 +74,11 @@ class HeldReadings:
         while len(self.rings) > self.max_devices:
             self.rings.popitem(last=False)
             self.forgotten += 1
+        self.count = sum(int((ring.arrival >= 0).sum()) for ring in self.rings.values())
 
     def held(self) -> int:
-        """Readings held, all devices together."""
-        return sum(int((ring.arrival >= 0).sum()) for ring in self.rings.values())
+        """Readings held, all devices together (safe from any thread)."""
+        return self.count
 
     def snapshot(self) -> Snapshot:
         """Every held reading in arrival order."""

@@ -132,7 +132,7 @@ def test_replicas_without_a_shared_disk_serve_the_promoted_version_together(
         retrainer.wait_ready()
         replay(kafka_bootstrap, topics.readings, live)
         retrainer.wait_for(lambda: promoted(retrainer) >= 1, "a promotion", 600)
-        assert retrainer.stop() == 0  # a cycle still running ends first: nothing newer follows
+        assert retrainer.stop() == 0  # a cycle still running is abandoned: nothing newer follows
     newest = version_of(own)
     assert newest != first
     for replica in replicas:  # both within seconds of the retrainer's last publication

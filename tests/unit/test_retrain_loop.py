@@ -119,3 +119,16 @@ def test_readings_that_do_not_decode_are_not_held(tmp_path):
     h.retrainer.step(0)
     assert h.retrainer.held.held() == 3
     assert np.array_equal(h.retrainer.held.snapshot().values[:, 0], [0.0, 1.0, 2.0])
+
+
+def test_stopping_abandons_a_cycle_still_running_and_promotes_nothing(tmp_path):
+    h = Harness(tmp_path)
+    abandoned = []
+    h.retrainer.abandon = lambda: abandoned.append(True)
+    h.send(10)
+    h.retrainer.step(0)
+    assert len(h.jobs) == 1
+    h.retrainer.stop()
+    h.retrainer.run()
+    assert abandoned == [True] and h.promoted == []
+    assert h.retrainer.consumer.closed
