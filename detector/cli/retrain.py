@@ -110,7 +110,7 @@ def build(settings: RetrainSettings, connection: Connection, champion: Any, metr
     """The retrainer and its collaborators: group member, child process, store, model topic."""
     from detector.lifecycle.store import ModelStore
     from detector.retrain.challenger import abandon, pool, submit
-    from detector.retrain.daemon import Retrainer
+    from detector.retrain.daemon import Actions, Retrainer
     from detector.retrain.held import HeldReadings
     from detector.stream.kafka_clients import open_source
 
@@ -126,7 +126,7 @@ def build(settings: RetrainSettings, connection: Connection, champion: Any, metr
     executor = pool()
     store = ModelStore(settings.model)
     held = HeldReadings(settings.retrain_window, len(champion.channels), settings.max_devices)
+    actions = Actions(lambda job: submit(executor, job), store.promote, publish,
+                      lambda: abandon(executor))
     return Retrainer(consumer, settings.topic, Path(settings.model), champion.channels, held,
-                     settings.retrain_every, lambda job: submit(executor, job),
-                     lambda path, reason: store.promote(path, reason), metrics, publish, work,
-                     lambda: abandon(executor))
+                     settings.retrain_every, actions, metrics, work)

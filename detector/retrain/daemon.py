@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,26 +52,32 @@ class Membership:
         return None
 
 
+@dataclass(frozen=True)
+class Actions:
+    """What the retrainer does with the world: run a cycle in the child, end it, install a
+    promoted bundle in the model directory, publish the directory's bundle (optional)."""
+
+    submit: Callable[[Job], Future]
+    promote: Callable[[str, str], object]
+    publish: Callable[[Path], object] | None = None
+    abandon: Callable[[], None] = lambda: None
+
+
 class Retrainer:
     """Consumes readings and runs retrain cycles with the collaborators it is given."""
 
     def __init__(self, consumer: Source, topic: str, model: Path, channels: list[str],
-                 held: HeldReadings, every: int, submit: Callable[[Job], Future],
-                 promote: Callable[[str, str], str], metrics: RetrainMetrics,
-                 publish: Callable[[Path], object] | None = None,
-                 work: Path | None = None, abandon: Callable[[], None] = lambda: None) -> None:
+                 held: HeldReadings, every: int, actions: Actions, metrics: RetrainMetrics,
+                 work: Path) -> None:
         self.consumer = consumer
         self.topic = topic
         self.model = model
         self.decoder = Decoder(channels)
         self.held = held
         self.every = every
-        self.submit = submit
-        self.promote = promote
+        self.actions = actions
         self.metrics = metrics
-        self.publish = publish
-        self.work = work or Path(".")
-        self.abandon = abandon  # ends a cycle still running when the loop stops
+        self.work = work
         self.since = 0  # readings since the last cycle began
         self.cycles = 0
         self.started = time.monotonic()  # when the running cycle began
@@ -91,7 +98,7 @@ class Retrainer:
         finally:
             if self.running is not None:
                 log.info("stopping: the challenger in training is abandoned")
-                self.abandon()
+                self.actions.abandon()
             self.consumer.close()
 
     def step(self, timeout_ms: int = 500) -> None:
@@ -145,8 +152,8 @@ class Retrainer:
                  self.cycles, len(snap), len(self.held.rings), int(anomalous.sum()))
         self.since = 0
         self.started = time.monotonic()
-        self.running = self.submit(Job(str(self.model), snap.values, anomalous, snap.devices,
-                                       str(out)))
+        job = Job(str(self.model), snap.values, anomalous, snap.devices, str(out))
+        self.running = self.actions.submit(job)
 
     def finish(self, result: Result) -> None:
         """Promote a passed challenger (then publish it); log and count every outcome."""
@@ -154,16 +161,16 @@ class Retrainer:
         path = result.path
         if result.outcome == "promoted" and path:
             try:
-                self.promote(path, f"{result.reason}; {result.cleaning}")
+                self.actions.promote(path, f"{result.reason}; {result.cleaning}")
             except Exception as exc:  # the store refused it: nothing served changes
                 result = Result("failed", f"promotion refused: {exc}", result.champion,
                                 result.challenger)
         if path:
             shutil.rmtree(path, ignore_errors=True)
         self.report(result)
-        if result.outcome == "promoted" and self.publish is not None:
+        if result.outcome == "promoted" and self.actions.publish is not None:
             try:
-                self.publish(self.model)
+                self.actions.publish(self.model)
             except Exception as exc:  # too large, broker away: the directory still serves it
                 log.error("promoted bundle %s not published to the model topic: %s",
                           result.challenger, str(exc).splitlines()[0] if str(exc) else exc)

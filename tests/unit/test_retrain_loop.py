@@ -8,7 +8,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry
 
 from detector.retrain.challenger import Job, Result
-from detector.retrain.daemon import Retrainer
+from detector.retrain.daemon import Actions, Retrainer
 from detector.retrain.held import HeldReadings
 from detector.retrain.metrics import RetrainMetrics
 from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer
@@ -26,10 +26,12 @@ class Harness:
         self.jobs: list[tuple[Job, Future]] = []
         self.promoted: list[tuple[str, str]] = []
         self.published: list = []
+        self.abandoned: list[bool] = []
+        actions = Actions(self.submit, self.promote, self.published.append,
+                          lambda: self.abandoned.append(True))
         self.retrainer = Retrainer(
             InMemoryConsumer(self.broker, "retrainer"), "readings", tmp_path / "model", CHANNELS,
-            HeldReadings(50, 2), every, self.submit, self.promote, self.metrics,
-            self.published.append, tmp_path)
+            HeldReadings(50, 2), every, actions, self.metrics, tmp_path)
         self.retrainer.consumer.subscribe("readings", None)
         self.seq = 0
 
@@ -103,7 +105,7 @@ def test_a_promotion_the_store_refuses_is_a_failure_and_nothing_is_published(tmp
     def refuse(path: str, reason: str) -> str:
         raise ValueError("not a bundle")
 
-    h.retrainer.promote = refuse
+    h.retrainer.actions = Actions(h.submit, refuse, h.published.append)
     h.send(10)
     h.retrainer.step(0)
     h.jobs[0][1].set_result(Result("promoted", "fewer-flags", "old", "new", str(tmp_path / "x")))
@@ -123,12 +125,10 @@ def test_readings_that_do_not_decode_are_not_held(tmp_path):
 
 def test_stopping_abandons_a_cycle_still_running_and_promotes_nothing(tmp_path):
     h = Harness(tmp_path)
-    abandoned = []
-    h.retrainer.abandon = lambda: abandoned.append(True)
     h.send(10)
     h.retrainer.step(0)
     assert len(h.jobs) == 1
     h.retrainer.stop()
     h.retrainer.run()
-    assert abandoned == [True] and h.promoted == []
+    assert h.abandoned == [True] and h.promoted == []
     assert h.retrainer.consumer.closed
