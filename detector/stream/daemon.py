@@ -20,7 +20,6 @@ import logging
 import threading
 import time
 from collections import deque
-from functools import partial
 
 import numpy as np
 
@@ -35,6 +34,7 @@ from detector.stream.ports import (
     Batch,
     BrokerError,
     NotAuthorized,
+    Offsets,
     Sink,
     Source,
 )
@@ -110,9 +110,22 @@ class Daemon:
 
     def join(self) -> None:
         """Subscribe to the readings with the listener that commits before partitions go."""
-        drain = partial(self.outbox.done, wait=True)
-        listener = Rebalance(self.offsets, drain, self.revoked.extend, self.warmup.arrived.extend)
+        listener = Rebalance(self.offsets, self.handover, self.revoked.extend,
+                             self.warmup.arrived.extend)
         self.consumer.subscribe(self.topics.readings, listener)
+
+    def handover(self) -> Offsets:
+        """Before partitions go (in the consumer's thread): the offsets of the batches the broker
+        acknowledges within revoke_wait. The consumer sends no heartbeat meanwhile, so no longer:
+        past the session timeout the group would expel this member. The other batches stay with
+        the outbox; their offsets are committed only for partitions this member still holds once
+        they are acknowledged, so a departed partition's new owner reads those records again."""
+        offsets = self.outbox.acknowledged(self.options.revoke_wait)
+        if self.outbox:
+            log.warning("on revocation: %d batch(es) not acknowledged within %g s; the departing "
+                        "partitions' records among them are left to their next owner",
+                        len(self.outbox), self.options.revoke_wait)
+        return offsets
 
     def step(self) -> None:
         """One poll and the processing of what it returns."""

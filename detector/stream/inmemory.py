@@ -5,7 +5,9 @@ InMemoryConsumer and InMemoryProducer implement the Source and Sink of detector.
 The test decides what a real broker would: when the group rebalances (`consumer.rebalance`, taken
 at the next poll, which tells the listener as a client does), whether a send is acknowledged,
 refused or left pending (`producer.failures`, `producer.hold` then `producer.answer()`), and
-whether the broker answers at all (`broker.down`). Single-threaded: nothing happens between calls.
+whether the broker answers at all (`broker.down`). Single-threaded: nothing happens between calls,
+and nothing sleeps: a wait in vain (a flush of held sends) advances the virtual `broker.clock`, so
+a rebalance listener that waits past the session timeout gets its member expelled.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from detector.stream.ports import (
     Listener,
     Offsets,
     Partition,
+    RebalanceInProgress,
     SendRefused,
 )
 
@@ -49,6 +52,7 @@ class InMemoryBroker:
         self.committed: dict[str, Offsets] = {}  # group -> next offsets
         self.max_message_bytes = max_message_bytes
         self.down = False  # True: polls, commits and offset queries raise; sends wait
+        self.clock = 0.0  # seconds the clients waited in vain (virtual: nothing sleeps)
         for name, partitions in (topics or {}).items():
             self.create_topic(name, partitions)
 
@@ -85,9 +89,12 @@ class InMemoryBroker:
 class InMemoryConsumer:
     """A group member reading its assigned partitions from the committed offsets on."""
 
-    def __init__(self, broker: InMemoryBroker, group: str = "detector") -> None:
+    def __init__(self, broker: InMemoryBroker, group: str = "detector",
+                 session_timeout: float = 10.0) -> None:
         self.broker = broker
         self.group = group
+        self.session_timeout = session_timeout  # seconds without a heartbeat that expel it
+        self.expelled = False  # once a rebalance listener kept it silent that long
         self.listener: Listener | None = None
         self.assigned: frozenset[Partition] = frozenset()
         self.positions: dict[Partition, int] = {}
@@ -130,10 +137,14 @@ class InMemoryConsumer:
         self.next_assignment = None
         revoked = self.assigned if self.eager else self.assigned - assigned
         if revoked and self.listener is not None:
+            began = self.broker.clock  # the listener runs where the heartbeats are sent
             offsets = self.listener.revoked(revoked)
+            self.expelled |= self.broker.clock - began >= self.session_timeout
             if offsets:
                 error = None
                 try:
+                    if self.expelled:
+                        raise RebalanceInProgress("UnknownMemberIdError: the session expired")
                     self.commit(offsets)
                 except BrokerError as exc:
                     error = exc
@@ -247,6 +258,7 @@ class InMemoryProducer:
     def flush(self, timeout: float) -> None:
         """Nothing to push; a held send times out (after `timeout`, as a client's flush does)."""
         if self.pending:
+            self.broker.clock += timeout
             raise BrokerUnavailable(f"{len(self.pending)} send(s) not acknowledged")
 
     def close(self) -> None:

@@ -111,10 +111,10 @@ class Rebalance:
     """The loop's rebalance Listener: commits the acknowledged offsets of partitions before they
     go to another member.
 
-    `drain` waits for the outstanding acknowledgements (a batch or two: brief, it blocks the
-    consumer's IO loop meanwhile) and returns their offsets. `gone` is told the numbers of the
-    partitions revoked or lost, `arrived` the partitions assigned (from the consumer's thread:
-    they must only queue them).
+    `drain` waits a bounded while for the acknowledgements of the batches in flight (it blocks the
+    consumer's IO loop meanwhile, heartbeats included) and returns the offsets acknowledged.
+    `gone` is told the numbers of the partitions revoked or lost, `arrived` the partitions
+    assigned (from the consumer's thread: they must only queue them).
     """
 
     def __init__(self, committer: Committer, drain: Callable[[], Offsets],
@@ -127,10 +127,15 @@ class Rebalance:
 
     def revoked(self, partitions: frozenset[Partition]) -> Offsets:
         committer = self.committer
+        began = time.monotonic()
         try:
             committer.add(self.drain())
         except Exception as exc:
             log.warning("before revocation: %s", exc)
+        waited = time.monotonic() - began
+        if waited >= 1.0:
+            log.warning("the revocation waited %.1f s for acknowledgements (heartbeats wait "
+                        "meanwhile)", waited)
         offsets = {tp: o for tp, o in list(committer.acked.items())
                    if tp in partitions and committer.committed.get(tp) != o}
         committer.forget(partitions)

@@ -126,10 +126,29 @@ class Outbox:
                 self.queue.popleft()
             return offsets
 
-    def flush(self) -> None:
-        """Push every queued message out now and wait for the broker (up to timeout)."""
+    def acknowledged(self, within: float) -> Offsets:
+        """Offsets of the batches acknowledged within `within` seconds, merged, oldest first: no
+        retry, no longer wait (the rebalance listener, which must not keep the consumer from its
+        heartbeats). A batch not acknowledged by then, and every later one, stays queued."""
+        deadline = time.monotonic() + within
+        if not self.lock.acquire(timeout=within):
+            return {}
         try:
-            self.producer.flush(self.timeout)
+            if self.failure is not None:
+                raise self.failure
+            self.flush(max(0.0, deadline - time.monotonic()))
+            offsets: Offsets = {}
+            while self.queue and all(acknowledged(f) for _, f in self.queue[0].sends):
+                offsets.update(self.queue.popleft().offsets)
+            return offsets
+        finally:
+            self.lock.release()
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Push every queued message out now and wait for the broker (up to `timeout`, by
+        default the outbox's)."""
+        try:
+            self.producer.flush(self.timeout if timeout is None else timeout)
         except BrokerError as exc:
             log.warning("flush: %s", exc)
 

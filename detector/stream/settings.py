@@ -22,6 +22,7 @@ class Options:
     idle: float = 0.2  # seconds to wait after a poll that came back empty at once
     send_attempts: int = 6  # the first send and 5 retries
     send_timeout: float = 30.0  # seconds to wait for a batch's acknowledgements
+    revoke_wait: float = 3.0  # ... on revocation: well below the session timeout (10 s)
     backoff: float = 1.0  # seconds before the first retry of a send, and after a failed poll
     backoff_max: float = 30.0
     lag_interval: float = 5.0  # seconds between consumer-lag updates

@@ -181,3 +181,27 @@ def test_a_loop_that_stops_stepping_is_not_alive_and_one_that_steps_again_is():
     t.daemon.step()
     assert t.daemon.liveness()[0] is True
 
+
+def test_a_revocation_stalled_by_unacknowledged_events_keeps_the_member_in_the_group():
+    """The listener runs where the heartbeats are sent: a broker slow to acknowledge must not
+    keep it past the session timeout, and what it could not wait for is read again elsewhere."""
+    t = loop(partitions=2, options=replace(FAST, send_timeout=30.0, max_records=2))
+    t.read("pump-a", NORMAL, partition=0)
+    t.read("pump-b", NORMAL, partition=1)
+    t.daemon.step()  # nothing to publish: acknowledged, committed
+    t.producer.hold = True  # the broker stops acknowledging
+    t.read("pump-a", HIGH, partition=0)
+    t.read("pump-b", HIGH, partition=1)
+    t.daemon.step()  # both events pending
+
+    t.consumer.rebalance([Partition("readings", 0)])
+    t.daemon.step()  # partition 1 is revoked inside the poll while its event waits
+
+    assert not t.consumer.expelled
+    assert t.daemon.readiness()[1]["partitions"] == [0]
+    assert t.committed() == {0: 1, 1: 1}  # the unacknowledged batch is not committed
+    t.producer.answer()
+    for _ in range(3):
+        t.daemon.step()
+    assert t.committed() == {0: 2, 1: 1}  # partition 1's new owner reads offset 1 again
+    assert len(t.events()) == 2

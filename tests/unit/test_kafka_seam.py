@@ -18,6 +18,7 @@ from kafka.errors import (
 )
 
 from detector.stream.kafka import KafkaSource, broker_error, send_error
+from detector.stream.kafka_clients import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
 from detector.stream.ports import (
     BrokerError,
     BrokerUnavailable,
@@ -25,6 +26,7 @@ from detector.stream.ports import (
     Partition,
     RebalanceInProgress,
 )
+from detector.stream.settings import Options
 
 
 @pytest.mark.parametrize(("error", "seam"), [
@@ -84,3 +86,10 @@ def test_commits_speak_the_seams_offsets_and_errors():
     KafkaSource(Consumer(None)).commit_async({Partition("r", 0): 1},  # type: ignore[arg-type]
                                              lambda o, e: answers.append((o, e)))
     assert answers[-1] == ({Partition("r", 0): 1}, None)
+
+
+def test_the_revocation_wait_keeps_the_member_well_inside_its_session():
+    """The listener blocks kafka-python's IO thread, heartbeats included: silent for at most the
+    wait after a heartbeat interval, half the session timeout at worst."""
+    silent_ms = Options().revoke_wait * 1000 + HEARTBEAT_INTERVAL_MS
+    assert silent_ms <= SESSION_TIMEOUT_MS / 2

@@ -65,3 +65,39 @@ def test_a_topic_that_refuses_a_size_is_retried_since_its_limit_can_be_raised():
         outbox.done(wait=True)
     assert producer.sent == 4
 
+
+class Pending:
+    """A producer whose sends wait until `ack` is set; a flush waits in vain meanwhile."""
+
+    def __init__(self) -> None:
+        self.acks: list[Held] = []
+
+    def send(self, topic, key, value, headers) -> Held:
+        self.acks.append(Held())
+        return self.acks[-1]
+
+    def flush(self, timeout=None) -> None:
+        pass
+
+
+class Held:
+    def __init__(self) -> None:
+        self.answered = False
+
+    def done(self) -> bool:
+        return self.answered
+
+    def error(self) -> None:
+        return None
+
+
+def test_a_revocation_takes_only_what_is_acknowledged_in_time_and_the_rest_stays_queued():
+    producer = Pending()
+    outbox = Outbox(producer, threading.Event(), attempts=3, backoff=0.0)
+    outbox.submit([("anomalies", b"k", b"v", None)], {"p0": 5, "p1": 7})
+    outbox.submit([("anomalies", b"k", b"v", None)], {"p0": 6})
+    assert outbox.acknowledged(within=0.0) == {}  # nothing acknowledged: nothing waits longer
+    producer.acks[0].answered = True
+    assert outbox.acknowledged(within=0.0) == {"p0": 5, "p1": 7}
+    producer.acks[1].answered = True
+    assert outbox.done() == {"p0": 6}
