@@ -37,8 +37,9 @@ lock:  ## re-resolve requirements.lock (image) and requirements-dev.lock (.venv,
 system-deps:  ## Java, Maven, Kafka's jars, Prometheus and Alertmanager (apt / Maven)
 	deploy/local/install-deps
 
-lint: install  ## ruff
+lint: install  ## ruff, then mypy (strict on detector/core and detector/stream; pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 check-config: system-deps  ## promtool and amtool on the deployment files
 	promtool check rules deploy/prometheus/rules/*.yml

@@ -199,6 +199,7 @@ def scrub_logs(security: Security) -> None:
     if not security.secrets():
         return
     SCRUBBER.secrets.update(security.secrets())
-    for handler in logging.getLogger().handlers or [logging.lastResort]:
+    handlers: list[logging.Handler | None] = [*logging.getLogger().handlers]
+    for handler in handlers or [logging.lastResort]:
         if handler is not None and SCRUBBER not in handler.filters:
             handler.addFilter(SCRUBBER)

@@ -87,11 +87,11 @@ def describe(event: object) -> str:
     Every field is escaped (detector.printable): an event cannot retitle the terminal, move the
     cursor or forge lines.
     """
-    def field(name: str) -> str:
-        return printable(text_of(event.get(name, "?")))
-
     if not isinstance(event, dict):
         return f"(not an anomaly event: {printable(text_of(event)[:200])})"
+
+    def field(name: str) -> str:
+        return printable(text_of(event.get(name, "?")))
     stamp = iso_time(event.get("ts"))
     score = event.get("score")
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def parse_persistence(text: str) -> Persistence:
     return Persistence(int(parts[0]), int(parts[1]))
 
 
-def persistence_of(meta: dict) -> Persistence:
+def persistence_of(meta: dict[str, Any]) -> Persistence:
     """The rule a bundle's metadata records (1/1 for bundles that record none)."""
     stored = meta.get("persistence") or {}
     return Persistence(int(stored.get("k", 1)), int(stored.get("n", 1)))
@@ -82,7 +83,7 @@ class AlarmRule:
     persistence: Persistence = Persistence()
 
     @classmethod
-    def of(cls, meta: dict, persistence: Persistence | None = None) -> AlarmRule:
+    def of(cls, meta: dict[str, Any], persistence: Persistence | None = None) -> AlarmRule:
         """The rule a bundle records, or `persistence` in place of its own."""
         return cls(persistence or persistence_of(meta))
 
@@ -104,7 +105,7 @@ def persist(above: np.ndarray, rule: Persistence) -> np.ndarray:
         return above.copy()
     counts = np.cumsum(above, dtype=np.int64)
     lagged = np.concatenate([np.zeros(rule.n, dtype=np.int64), counts[: -rule.n]])
-    return (counts - lagged[: len(counts)]) >= rule.k
+    return np.asarray((counts - lagged[: len(counts)]) >= rule.k)
 
 
 def persist_by_device(
@@ -194,7 +195,7 @@ class PersistenceState:
         np.maximum.at(last, codes, np.arange(size))
         for i in np.argsort(last, kind="stable").tolist():  # least recently seen first
             self._recent[seen[i]] = int(after[i])
-        return within >= self.rule.k
+        return np.asarray(within >= self.rule.k)
 
     def forget(self, devices: Iterable[Hashable]) -> None:
         """Drop the state of these devices (e.g. of partitions revoked from this consumer)."""

@@ -33,12 +33,12 @@ class Bundle:
     """A loaded bundle: its metadata and the arrays of `weights.npz`."""
 
     path: Path
-    meta: dict
+    meta: dict[str, Any]
     arrays: dict[str, np.ndarray]
 
     @property
     def version(self) -> str:
-        return self.meta["version"]
+        return str(self.meta["version"])
 
     @property
     def channels(self) -> list[str]:
@@ -103,7 +103,7 @@ def same_weights(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
     )
 
 
-def content_version(weights: list[np.ndarray], meta: dict) -> str:
+def content_version(weights: list[np.ndarray], meta: dict[str, Any]) -> str:
     """A short hash of the weights and of every metadata field but the training summary."""
     digest = hashlib.sha256()
     for w in weights:
@@ -113,7 +113,8 @@ def content_version(weights: list[np.ndarray], meta: dict) -> str:
     return digest.hexdigest()[:12]
 
 
-def save_bundle(out: str | Path, model: Any, meta: dict, arrays: dict[str, np.ndarray]) -> dict:
+def save_bundle(out: str | Path, model: Any, meta: dict[str, Any], arrays: dict[str, np.ndarray]
+                ) -> dict[str, Any]:
     """Write the bundle into `out` atomically (a temporary sibling renamed into place)."""
     out = Path(out)
     weights = [np.asarray(w) for w in model.get_weights()]
@@ -125,7 +126,7 @@ def save_bundle(out: str | Path, model: Any, meta: dict, arrays: dict[str, np.nd
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         model.save(tmp / MODEL_FILE)
-        np.savez(tmp / ARRAYS_FILE, **arrays)
+        np.savez(tmp / ARRAYS_FILE, **arrays)  # type: ignore[arg-type]
         (tmp / META_FILE).write_text(json.dumps(meta, indent=2, allow_nan=False) + "\n")
         os.chmod(tmp, 0o755)
         if out.exists():
@@ -153,10 +154,10 @@ def restamp(path: str | Path) -> str:
         arrays = {k: stored[k] for k in stored.files}
     meta["version"] = content_version(content_weights(arrays), meta)
     (path / META_FILE).write_text(json.dumps(meta, indent=2, allow_nan=False) + "\n")
-    return meta["version"]
+    return str(meta["version"])
 
 
-def read_meta(path: str | Path) -> dict:
+def read_meta(path: str | Path) -> dict[str, Any]:
     """Read `bundle.json` and check it against the schema, or raise a BundleError saying what is
     wrong; the metadata as parsed (a dict)."""
     path = Path(path)
@@ -174,7 +175,7 @@ def read_meta(path: str | Path) -> dict:
     except OSError as exc:
         raise BundleError(f"{meta_file} cannot be read: {exc.strerror or exc}") from exc
     parse_meta(meta, str(meta_file))
-    return meta
+    return dict(meta)
 
 
 def check_meta(meta: Any, source: Path) -> None:
@@ -237,7 +238,7 @@ def load_bundle(path: str | Path) -> Bundle:
     return Bundle(path, meta, arrays)
 
 
-def check_version(meta: dict, arrays: dict[str, np.ndarray], path: Path) -> None:
+def check_version(meta: dict[str, Any], arrays: dict[str, np.ndarray], path: Path) -> None:
     """Fail unless the stored version is the hash of the content (weights and metadata)."""
     weights = content_weights(arrays)
     if not weights:

@@ -24,6 +24,7 @@ the distance the threshold has to hold at.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class Calibration:
     quantiles: dict[str, float]
     details: dict[str, float] = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return asdict(self)
 
@@ -81,7 +82,7 @@ def calibrate(
     if len(errors) < 10 or not np.all(np.isfinite(errors)):
         raise DataError(f"calibration needs at least 10 finite held-out errors, got {len(errors)}")
     if method == "quantile":
-        threshold, details = float(np.quantile(errors, 1.0 - target_far)), {}
+        threshold, details = float(np.quantile(errors, 1.0 - target_far)), dict[str, Any]()
     else:
         threshold, details = pot_threshold(errors, target_far)
     details["independent_windows"] = round((len(errors) + window - 1) / window, 1)

@@ -8,6 +8,7 @@ through one compiled Keras call per batch. Both take and return raw (n, window, 
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,7 +17,7 @@ import numpy as np
 from detector.core.bundle import ARRAYS_FILE, MODEL_FILE, Bundle, content_weights, same_weights
 from detector.errors import BundleError
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda x: x,
     "relu": lambda x: np.maximum(x, 0.0),
     "tanh": np.tanh,

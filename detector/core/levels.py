@@ -24,7 +24,7 @@ def slow_share(windows: np.ndarray) -> np.ndarray:
     variance of the readings (1/window for white noise, near 1 for a slow level)."""
     levels = windows.mean(axis=1).var(axis=0)
     total = windows.reshape(-1, windows.shape[-1]).var(axis=0)
-    return np.divide(levels, total, out=np.zeros_like(levels), where=total > 0)
+    return np.asarray(np.divide(levels, total, out=np.zeros_like(levels), where=total > 0))
 
 
 def slow_channels(windows: np.ndarray, share: float = SLOW_SHARE) -> np.ndarray:
@@ -42,4 +42,5 @@ def centred(windows: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def combined(channel_errors: np.ndarray, combine: str) -> np.ndarray:
     """Each window's error from its (n, channels) channel errors: their mean or their largest."""
-    return channel_errors.max(axis=1) if combine == "max" else channel_errors.mean(axis=1)
+    return np.asarray(channel_errors.max(axis=1) if combine == "max"
+                      else channel_errors.mean(axis=1))

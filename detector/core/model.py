@@ -9,6 +9,7 @@ standardised inner network, so the loss weighs every channel alike.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,9 @@ from detector.core.choices import Kind, Validation
 from detector.core.quiet import import_keras
 from detector.core.training_settings import CONV_FILTERS, TrainingSettings
 
-keras = import_keras()
+keras: Any = import_keras()  # keras ships no type information
+Network = Any  # a keras.Model (or Sequential)
+Layer = Any  # a keras.layers.Layer
 
 VALIDATION_SPLIT = 0.2  # the share of the fitting windows early stopping watches
 
@@ -30,7 +33,7 @@ def channel_scaling(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.maximum(std, floor) ** 2
 
 
-def inner_network(arch: TrainingSettings, channels: int) -> keras.Sequential:
+def inner_network(arch: TrainingSettings, channels: int) -> Network:
     """The standardised autoencoder: (window, channels) → (window, channels)."""
     shape = (arch.window, channels)
     if arch.architecture == Kind.DENSE:
@@ -42,7 +45,7 @@ def inner_network(arch: TrainingSettings, channels: int) -> keras.Sequential:
     return keras.Sequential([keras.Input(shape), *layers], name="autoencoder")
 
 
-def conv_layers(arch: TrainingSettings, channels: int) -> list[keras.layers.Layer]:
+def conv_layers(arch: TrainingSettings, channels: int) -> list[Layer]:
     """A Conv1D encoder with stride-2 downsampling and a Conv1DTranspose decoder.
 
     Each stride halves the length, so a window that is not a multiple of 2 ** len(filters) is
@@ -62,7 +65,7 @@ def conv_layers(arch: TrainingSettings, channels: int) -> list[keras.layers.Laye
     if arch.dropout:
         down.insert(1, keras.layers.Dropout(arch.dropout))
         up.insert(1, keras.layers.Dropout(arch.dropout))
-    out: list[keras.layers.Layer] = [keras.layers.Conv1DTranspose(channels, 7, padding="same")]
+    out: list[Layer] = [keras.layers.Conv1DTranspose(channels, 7, padding="same")]
     if arch.architecture == Kind.CONV_SHARED:
         out = [keras.layers.Conv1DTranspose(1, 7, padding="same"), keras.layers.Dense(
             channels, use_bias=False, kernel_initializer="ones", trainable=False)]
@@ -72,7 +75,7 @@ def conv_layers(arch: TrainingSettings, channels: int) -> list[keras.layers.Laye
     return [padding, *down, *up, *out, cropping]
 
 
-def export_model(inner: keras.Sequential, mean: np.ndarray, variance: np.ndarray) -> keras.Model:
+def export_model(inner: Network, mean: np.ndarray, variance: np.ndarray) -> Network:
     """The served model: raw in, raw out, the scaling as Normalization layers around `inner`."""
     window, channels = inner.input_shape[1:]
     inputs = keras.Input((window, channels), name="readings")
@@ -101,7 +104,7 @@ def train(
     windows: np.ndarray,
     settings: TrainingSettings,
     progress: Callable[[str], None] = lambda _: None,
-) -> tuple[keras.Model, dict[str, list[float]]]:
+) -> tuple[Network, dict[str, list[float]]]:
     """Fit an autoencoder on normal windows (n, window, channels); the model and loss history."""
     keras.utils.set_random_seed(settings.seed)
     import tensorflow as tf
@@ -132,7 +135,7 @@ def train(
     return export_model(inner, mean, variance), curves
 
 
-class EpochPrinter(keras.callbacks.Callback):
+class EpochPrinter(keras.callbacks.Callback):  # type: ignore[misc]
     """Reports one line per epoch through `progress`."""
 
     def __init__(self, epochs: int, progress: Callable[[str], None]) -> None:
@@ -140,12 +143,12 @@ class EpochPrinter(keras.callbacks.Callback):
         self.epochs = epochs
         self.progress = progress
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         logs = logs or {}
         val = f"  val_loss {logs['val_loss']:.5f}" if "val_loss" in logs else ""
         self.progress(f"epoch {epoch + 1}/{self.epochs}  loss {logs.get('loss', 0):.5f}{val}")
 
 
-def model_weights(model: keras.Model) -> list[np.ndarray]:
+def model_weights(model: Network) -> list[np.ndarray]:
     """Every weight array of the model, in a stable order (for the bundle's content hash)."""
     return [np.asarray(w) for w in model.get_weights()]

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import warnings
-from types import ModuleType
+from typing import Any
 
 _show = False
 
@@ -29,8 +29,8 @@ def verbose() -> bool:
     return _show or logging.getLogger().getEffectiveLevel() <= logging.DEBUG
 
 
-def import_keras() -> ModuleType:
-    """The keras module, TensorFlow loaded with its chatter hidden unless verbose()."""
+def import_keras() -> Any:
+    """The keras module (untyped), TensorFlow loaded with its chatter hidden unless verbose()."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if "keras" in sys.modules or verbose():
         import keras

@@ -24,7 +24,8 @@ def sliding(values: np.ndarray, window: int) -> np.ndarray:
     return np.ascontiguousarray(view.transpose(0, 2, 1))
 
 
-def device_groups(devices: Sequence | np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+def device_groups(devices: Sequence[object] | np.ndarray | None, n: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Rows sorted by device (stable), and each sorted row's rank within its device."""
     if devices is None:
         return np.arange(n), np.arange(n)
@@ -38,7 +39,7 @@ def device_groups(devices: Sequence | np.ndarray | None, n: int) -> tuple[np.nda
 
 
 def windows_by_device(
-    values: np.ndarray, window: int, devices: Sequence | np.ndarray | None = None
+    values: np.ndarray, window: int, devices: Sequence[object] | np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Windows per device in row order and the rows they end at (short histories have none)."""
     n = len(values)
@@ -97,9 +98,8 @@ class WindowHistory:
         if len(seen) > self.max_devices:
             raise DataError(f"a batch holds {len(seen)} devices, more than max_devices "
                             f"({self.max_devices}): raise max_devices or lower the batch size")
-        held = [self._slots.pop(device, None) for device in seen]
-        for i in [i for i, slot in enumerate(held) if slot is None]:
-            held[i] = self.free_slot()
+        kept = [self._slots.pop(device, None) for device in seen]
+        held = [self.free_slot() if slot is None else slot for slot in kept]
         self._slots.update(zip(seen, held, strict=True))
         return np.asarray(held, dtype=np.int64)
 
@@ -175,10 +175,10 @@ class Streams:
         blocks = np.lib.stride_tricks.as_strided(
             laid, (max(len(laid) - self.depth, 0), window, laid.shape[1]), (step, step, item),
             writeable=False)
-        return blocks[self.start[codes] + ends - self.depth]
+        return np.asarray(blocks[self.start[codes] + ends - self.depth])
 
     def tails(self) -> np.ndarray:
         """Each device's last depth readings, right-aligned (rows before a short stream: any)."""
         last = self.start + self.length  # one past each device's stream
         places = np.maximum(last[:, None] + np.arange(-self.depth, 0), 0)
-        return self.laid[places]
+        return np.asarray(self.laid[places])

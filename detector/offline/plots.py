@@ -50,7 +50,7 @@ def histogram_figure(error: np.ndarray, truth: np.ndarray, threshold: float,
     low, high = (positive.min(), positive.max()) if len(positive) else (threshold, threshold)
     if high <= low * 1.01:  # one value, or none: a band around it
         low, high = low / 2, high * 2
-    bins = np.geomspace(min(low, threshold), max(high, threshold), 60)
+    bins = np.geomspace(min(low, threshold), max(high, threshold), 60).tolist()
     ax.hist(error[~truth], bins=bins, alpha=0.6, label="labelled normal")
     if truth.any():
         ax.hist(error[truth], bins=bins, alpha=0.6, label="labelled anomalous")

@@ -126,9 +126,9 @@ class Decoder:
         careful path, which names each failure, is needed only for a batch with a bad record.
         """
         try:
-            if max(map(len, raws)) > self.max_bytes:  # None raises TypeError, no raws ValueError
+            if max(map(len, raws)) > self.max_bytes:  # type: ignore[arg-type]  # None: TypeError
                 return None
-            parsed = [_parse_clean(raw) for raw in raws]
+            parsed = [_parse_clean(raw) for raw in raws]  # type: ignore[arg-type]
         except Exception:  # DecodeError, RecursionError on deep nesting, ...
             return None
         rows = [r.values for r in parsed]
@@ -149,7 +149,7 @@ class Decoder:
         devices: list[str] = []
         seqs: list[int] = []
         stamps: list[float] = []
-        rows: list[list] = []
+        rows: list[list[float]] = []
         rejected: list[Rejection] = []
         parse = self.parse
         for i, raw in enumerate(raws):
@@ -185,7 +185,7 @@ class Decoder:
         known.update(new)
         return True
 
-    def parse(self, raw: bytes | None) -> tuple[str, int, float, list]:
+    def parse(self, raw: bytes | None) -> tuple[str, int, float, list[float]]:
         """One record's device, seq, ts and values row, or raise Invalid."""
         if not raw:
             raise Invalid("empty", "the record has no value (null or zero bytes)")
@@ -224,7 +224,7 @@ class Decoder:
             raise Invalid("non_finite", f"'ts' is {ts}")
         return device, seq, float(ts), self.row(values)
 
-    def row(self, values: object) -> list:
+    def row(self, values: object) -> list[float]:
         """The values in channel order, checked for count, names and types."""
         if type(values) is list:
             if len(values) != self.width:
@@ -247,7 +247,7 @@ class Decoder:
                 raise Invalid("schema", f"every value must be a number, got {json_type(v)}")
         return row
 
-    def name_mismatch(self, values: dict) -> str:
+    def name_mismatch(self, values: dict[str, object]) -> str:
         """Which channel names an object of values lacks or adds."""
         missing = [c for c in self.channels if c not in values]
         unknown = [shown(k) for k in values if k not in self.names]

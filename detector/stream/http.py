@@ -27,8 +27,10 @@ from detector.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-Readiness = Callable[[], tuple[bool, dict]]
-Liveness = Callable[[], tuple[bool, dict]]
+Detail = dict[str, object]
+Readiness = Callable[[], tuple[bool, Detail]]
+Liveness = Callable[[], tuple[bool, Detail]]
+Request = socket.socket | tuple[bytes, socket.socket]  # socketserver's: a TCP socket here
 TIMEOUT = 5.0
 MAX_REQUEST_BYTES = 8 * 1024
 MAX_CONNECTIONS = 32
@@ -78,13 +80,14 @@ class BoundedServer(ThreadingHTTPServer):
         self.slots = threading.BoundedSemaphore(max_connections)
         super().__init__(address, handler)
 
-    def process_request(self, request: socket.socket, client_address: object) -> None:
+    def process_request(self, request: Request, client_address: object) -> None:
         if not self.slots.acquire(blocking=False):
             log.debug("http: %d connections open, refusing %s", self.max_connections,
                       client_address)
             try:
-                request.setblocking(False)
-                request.send(BUSY)
+                connection = request if isinstance(request, socket.socket) else request[1]
+                connection.setblocking(False)
+                connection.send(BUSY)
             except OSError:
                 pass
             self.shutdown_request(request)
@@ -95,7 +98,7 @@ class BoundedServer(ThreadingHTTPServer):
             self.slots.release()
             raise
 
-    def process_request_thread(self, request: socket.socket, client_address: object) -> None:
+    def process_request_thread(self, request: Request, client_address: object) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
@@ -124,7 +127,7 @@ def read_head(sock: socket.socket, limit: int, timeout: float) -> bytes | None:
     return data[:end]
 
 
-def serving() -> tuple[bool, dict]:
+def serving() -> tuple[bool, Detail]:
     """The default liveness: a process whose HTTP thread answers is alive."""
     return True, {}
 
@@ -164,7 +167,7 @@ def make_handler(registry: CollectorRegistry, readiness: Readiness, timeout: flo
             else:
                 self.reply(404, "text/plain", b"not found: try /metrics, /healthz or /livez\n")
 
-        def health(self, key: str, check: Callable[[], tuple[bool, dict]]) -> None:
+        def health(self, key: str, check: Callable[[], tuple[bool, Detail]]) -> None:
             """200 with {key: true, ...} when the check passes, else 503 with {key: false, ...}."""
             ok, detail = check()
             body = json.dumps({key: ok, **detail}, sort_keys=True).encode() + b"\n"

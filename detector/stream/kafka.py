@@ -159,8 +159,8 @@ class KafkaSource:
 
     def commit_async(self, offsets: Offsets, answer: CommitAnswer) -> None:
         def answered(_: object, response: object) -> None:
-            failed = isinstance(response, BaseException)
-            answer(offsets, broker_error(response) if failed else None)
+            failed = response if isinstance(response, BaseException) else None
+            answer(offsets, None if failed is None else broker_error(failed))
 
         with translated():
             self.consumer.commit_async(theirs(offsets), callback=answered)

@@ -6,7 +6,7 @@ client that creates missing topics, and watch's reader of the events topic.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Mapping
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
@@ -82,7 +82,7 @@ def ensure_topics(connection: Connection, hint: str, partitions: Mapping[str, in
 
 def follow(connection: Connection, hint: str, topic: str, from_beginning: bool,
            partitions: Callable[[Callable[[str], set[int] | None]], set[int]]
-           ) -> Iterator[bytes | None]:
+           ) -> Generator[bytes | None, None, None]:
     """The value of every record of `topic` from now on (or from its beginning), until closed;
     `partitions` gets the broker's partitions-of-a-topic lookup and returns the topic's."""
     consumer = connect("consumer", KafkaConsumer, connection, hint, group_id=None,

@@ -62,7 +62,7 @@ def stand_ins(payload: Any) -> bytes:
     return bytes(builder.build()[DefaultRecordBatch.HEADER_STRUCT.size:])
 
 
-class KeyedPartitioner(DefaultPartitioner):
+class KeyedPartitioner(DefaultPartitioner):  # type: ignore[misc]  # kafka-python: untyped
     """kafka-python's default partitioner, remembering each key's murmur2 hash.
 
     Events are keyed by device id and the same ids come back all the time, so the pure-Python
@@ -78,8 +78,8 @@ class KeyedPartitioner(DefaultPartitioner):
     def partition(self, topic: str, key: Any, serialized_key: bytes | None, value: Any,
                   serialized_value: bytes | None, cluster: Any) -> int:
         if serialized_key is None:
-            return super().partition(topic, key, serialized_key, value, serialized_value,
-                                     cluster)
+            return int(super().partition(topic, key, serialized_key, value, serialized_value,
+                                         cluster))
         partitions = cluster.partitions_for_topic(topic)
         if not partitions:
             raise ValueError(f"Topic {topic} not found in ClusterMetadata")
@@ -87,5 +87,5 @@ class KeyedPartitioner(DefaultPartitioner):
         if hashed is None:
             if len(self.hashes) >= self.limit:
                 self.hashes.clear()
-            hashed = self.hashes[serialized_key] = murmur2(serialized_key) & 0x7FFFFFFF
-        return sorted(partitions)[hashed % len(partitions)]
+            hashed = self.hashes[serialized_key] = int(murmur2(serialized_key)) & 0x7FFFFFFF
+        return int(sorted(partitions)[hashed % len(partitions)])

@@ -48,7 +48,7 @@ class DeviceMemory:
             return above
         every = np.zeros(len(devices), dtype=bool)
         every[rows] = above
-        return self.persistence.update_batch(devices, every)[rows]
+        return np.asarray(self.persistence.update_batch(devices, every)[rows])
 
     def note_partitions(self, devices: Sequence[Hashable], partitions: np.ndarray) -> None:
         """Remember the partition of each device, most recent last, at most max_devices."""

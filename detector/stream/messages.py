@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
@@ -21,7 +21,11 @@ import orjson
 from detector.core.scoring import Scores
 from detector.stream.decode import MAX_VALUE_BYTES, Readings
 from detector.stream.outbox import Message
+from detector.stream.ports import Header, Record
 from shared.wire import LABEL_HEADER, event_id
+
+if TYPE_CHECKING:
+    from detector.stream.reloader import Model
 
 BIGGEST = sys.float_info.max
 
@@ -68,7 +72,7 @@ def anomaly_events(
     partition = np.asarray(flagged.partition).tolist()
     offset = np.asarray(flagged.offset).tolist()
     top_channel = np.asarray(flagged.top_channel).tolist()
-    threshold = float(finite(np.float64(threshold)))
+    threshold = float(finite(np.asarray(threshold)))
     names = list(channels)
     out = []
     for i, device in enumerate(flagged.device):
@@ -101,8 +105,8 @@ def dead_letter_headers(
     topic: str,
     partition: int,
     offset: int,
-    original: Sequence[tuple[str, bytes]] | None = None,
-) -> list[tuple[str, bytes]]:
+    original: Sequence[Header] | None = None,
+) -> list[Header]:
     """The headers of a dead letter: the record's own headers, then why and where it came from."""
     ours = {"error.reason", "error.message", "source.topic", "source.partition", "source.offset"}
     kept = [(k, v) for k, v in (original or ()) if k not in ours]
@@ -116,10 +120,10 @@ def dead_letter_headers(
     ]
 
 
-def event_messages(readings_topic: str, anomalies_topic: str, records: Sequence[Any],
-                   readings: Readings, scores: Scores, flagged: np.ndarray, model: Any,
+def event_messages(readings_topic: str, anomalies_topic: str, records: Sequence[Record],
+                   readings: Readings, scores: Scores, flagged: np.ndarray, model: Model,
                    now: float) -> list[Message]:
-    """The anomaly events of the flagged readings (`model`: a detector.stream.reloader.Model)."""
+    """The anomaly events of the flagged readings, by the model that scored them."""
     if not flagged.any():
         return []
     rows = np.flatnonzero(flagged)
@@ -146,7 +150,7 @@ MAX_KEY_BYTES = 1024  # of a dead letter's key; its value keeps at most MAX_VALU
 MAX_HEADER_BYTES = 16 * 1024  # of the original headers a dead letter carries
 
 
-def dead_letter_messages(dlq_topic: str, records: Sequence[Any], readings: Readings
+def dead_letter_messages(dlq_topic: str, records: Sequence[Record], readings: Readings
                          ) -> list[Message]:
     """A dead letter for every rejected record: its key and value (cut to a bounded size, the
     original sizes then in headers), its headers while they fit, and the reason headers.
@@ -166,16 +170,17 @@ def dead_letter_messages(dlq_topic: str, records: Sequence[Any], readings: Readi
     return out
 
 
-def bounded(data: bytes | None, limit: int, name: str) -> tuple[bytes | None, list]:
+def bounded(data: bytes | None, limit: int, name: str) -> tuple[bytes | None, list[Header]]:
     """The first `limit` bytes, and an `error.<name>_bytes` header with the size when cut."""
     if data is None or len(data) <= limit:
         return data, []
     return data[:limit], [(f"error.{name}_bytes", str(len(data)).encode())]
 
 
-def fitting(headers: list | None) -> list:
+def fitting(headers: Sequence[Header] | None) -> list[Header]:
     """The leading headers whose keys and values together fit MAX_HEADER_BYTES."""
-    kept, size = [], 0
+    kept: list[Header] = []
+    size = 0
     for key, value in headers or ():
         size += len(key) + len(value or b"")
         if size > MAX_HEADER_BYTES:
@@ -184,13 +189,13 @@ def fitting(headers: list | None) -> list:
     return kept
 
 
-def labels_of(records: Sequence[Any]) -> list[bytes | None]:
+def labels_of(records: Sequence[Record]) -> list[bytes | None]:
     """The raw `label` header of each record (None without one); quick when it comes first."""
     return [h[0][1] if (h := r.headers) and h[0][0] == LABEL_HEADER else label_of(h)
             for r in records]
 
 
-def label_of(headers: list | None) -> bytes | None:
+def label_of(headers: Sequence[Header] | None) -> bytes | None:
     """The value of the `label` header, if any."""
     for key, value in headers or ():
         if key == LABEL_HEADER:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections import Counter as Tally
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -68,7 +69,7 @@ class BatchHistogram(Collector):
             total = self.sum
         family = HistogramMetricFamily(self.name, self.documentation)
         family.add_metric(
-            [], [(floatToGoString(b), c) for b, c in zip(self.bounds, cumulative, strict=True)],
+            [], [(go_float(b), c) for b, c in zip(self.bounds, cumulative, strict=True)],
             total,
         )
         yield family
@@ -174,7 +175,7 @@ class Metrics:
             "Prometheus keeps for summaries.",
             ["level"], registry=registry)
 
-    def set_model(self, meta: Mapping) -> None:
+    def set_model(self, meta: Mapping[str, Any]) -> None:
         """Describe the model in use: info, threshold, calibration quantiles, channel series."""
         calibration = meta.get("calibration", {})
         self.channels = list(meta["channels"])
@@ -201,7 +202,7 @@ class Metrics:
         flagged: np.ndarray,
         top_channel: np.ndarray,
         lag: np.ndarray,
-        labels: Sequence[str | None],
+        labels: Sequence[bytes | str | None],
         now: float,
     ) -> None:
         """Count one batch of scored readings (all arrays row-aligned)."""
@@ -258,3 +259,8 @@ class Metrics:
         for partition, records in lag.items():
             self.consumer_lag.labels(partition=str(partition)).set(max(int(records), 0))
         self.lag_partitions = current
+
+
+def go_float(value: float) -> str:
+    """A bucket bound as Prometheus writes it (prometheus_client's helper is untyped)."""
+    return str(floatToGoString(value))  # type: ignore[no-untyped-call]

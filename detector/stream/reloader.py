@@ -74,7 +74,7 @@ def load_model(path: str | Path, channels: Sequence[str] | None = None) -> Model
     return Model.of(bundle)
 
 
-def signature(path: Path) -> tuple | None:
+def signature(path: Path) -> tuple[tuple[int, int, int], ...] | None:
     """What changes when the bundle does: the stat of its files (None when one is unreadable)."""
     try:
         return tuple(
@@ -126,7 +126,7 @@ class Reloader:
 
     def watch(self) -> None:
         """Poll the bundle's signature until stopped."""
-        pending: tuple | None = None
+        pending: tuple[tuple[int, int, int], ...] | None = None
         while not self.stopping.wait(self.interval):
             now = signature(self.path)
             if now is None or now == self.seen:

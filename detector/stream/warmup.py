@@ -19,12 +19,13 @@ from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Collection, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from detector.stream.memory import DeviceMemory
 from detector.stream.metrics import Metrics
 from detector.stream.ports import Batch, BrokerError, Partition, Record, Source
+from detector.stream.reloader import Model
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class Warming:
     cut: bool  # the bound left older records of the partition unread
     started: float = field(default_factory=time.monotonic)
     replayed: int = 0
-    devices: set = field(default_factory=set)  # of the replayed readings, when cut
+    devices: set[str] = field(default_factory=set)  # of the replayed readings, when cut
 
 
 class Warmup:
@@ -144,16 +145,16 @@ class Warmup:
         for tp, part in batch.items():
             state = self.warming.get(tp)
             cut = 0 if state is None else bisect_left(part, state.until, key=offset_of)
-            if cut:
+            if state is not None and cut:
                 replay[tp] = part[:cut]
                 state.replayed += cut
             if cut < len(part):
                 live[tp] = part[cut:]
         return replay, live
 
-    def replay(self, batch: Batch, model: Any, memory: Any) -> None:
-        """Rebuild `memory` (a DeviceMemory) from records read before, with `model` (a served
-        Model): windows, and persistence bits where a rule needs them; nothing else."""
+    def replay(self, batch: Batch, model: Model, memory: DeviceMemory) -> None:
+        """Rebuild `memory` from records read before, with the served `model`: windows, and
+        persistence bits where a rule needs them; nothing else."""
         for tp, part in batch.items():
             readings = model.decoder.decode([r.value for r in part])
             partitions = np.full(len(readings), tp.partition)
