@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from detector.core.alarm import AlarmRule
 from detector.core.bundle import ARRAYS_FILE, META_FILE, MODEL_FILE, Bundle, load_bundle, read_meta
 from detector.errors import BundleError
 from detector.stream.decode import Decoder
+
+if TYPE_CHECKING:  # imported when a model is loaded: scoring may bring in TensorFlow
+    from detector.core.scoring import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ class Model:
     """What the serve loop needs of a bundle: its scorer, alarm rule and a decoder."""
 
     bundle: Bundle
-    scorer: Any  # detector.core.scoring.Scorer
+    scorer: Scorer
     rule: AlarmRule
     decoder: Decoder
     born: float = 0.0  # Unix time its bundle.json was written (the model's age counts from it)
