@@ -34,9 +34,14 @@ def setting(default: Any = dataclasses.MISSING, *, help: str, show_default: bool
     return dataclasses.field(default=default, default_factory=factory, metadata=info)
 
 
-@functools.cache
 def field_types(cls: type) -> dict[str, Any]:
     """Each field's type with its Annotated range, resolved."""
+    return resolved_types(cls)
+
+
+@functools.cache
+def resolved_types(cls: type) -> dict[str, Any]:
+    """field_types, worked out once per class."""
     return typing.get_type_hints(cls, include_extras=True)
 
 

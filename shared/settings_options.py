@@ -42,11 +42,12 @@ def options_of(cls: type[Settings], env_prefix: str | None = None,
     options = []
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         kind, meta, _ = unwrap(field_types(cls)[f.name])
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        default = (None if required else f.default_factory()
-                   if f.default is dataclasses.MISSING else f.default)
+        factory = f.default_factory
+        required = f.default is dataclasses.MISSING and not callable(factory)
+        default = (f.default if f.default is not dataclasses.MISSING
+                   else factory() if callable(factory) else None)
         name = f.name.replace("_", "-")
-        env = ({"envvar": f"{env_prefix}_{f.name.upper()}", "show_envvar": True}
+        env: dict[str, Any] = ({"envvar": f"{env_prefix}_{f.name.upper()}", "show_envvar": True}
                if env_prefix else {})
         if isinstance(default, enum.Enum):
             default = default.value

@@ -89,8 +89,8 @@ def run(champion: Bundle, values: np.ndarray, first: int, policy: Policy, settin
     from detector.lifecycle.backtest import backtest as loop
     from detector.offline.recipe import train_like
 
-    def trainer(rows: np.ndarray, segments: np.ndarray, out: Path) -> Bundle:
-        train_like(settings, rows, out, channels=champion.channels, devices=segments,
+    def trainer(values: np.ndarray, segments: np.ndarray, out: Path) -> Bundle:
+        train_like(settings, values, out, channels=champion.channels, devices=segments,
                    source="the retrain window")
         return load_bundle(out)
 

@@ -84,6 +84,8 @@ def training_data(
         return values, list(CHANNELS), devices, f"{simulate} simulated normal readings"
     from shared.tables import load_table
 
+    if data is None:
+        raise DataError("give either DATA.csv or --simulate N (one of them)")
     table = load_table(data, parse_columns(columns))
     return table.values, table.channels, table.devices, str(data)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -108,7 +109,8 @@ class ModelTopicReader:
             if time.monotonic() > deadline:
                 raise ConfigError(f"could not read the model topic {self.topic} to its end "
                                   f"(offset {end}) within {timeout:.0f} s")
-            newest = (self.poll(500) or [newest])[-1]
+            polled = self.poll(500)
+            newest = polled[-1] if polled else newest
         log.info("read the model topic %s to its end (offset %d)", self.topic, end)
         return newest
 
@@ -122,7 +124,7 @@ class ModelTopicReader:
         self.consumer.close()
 
 
-def version_of(headers: list | None) -> str | None:
+def version_of(headers: Sequence[tuple[str, bytes]] | None) -> str | None:
     """The bundle.version header as text (None when absent)."""
     for key, value in headers or ():
         if key == VERSION_HEADER and value is not None:

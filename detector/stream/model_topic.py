@@ -50,7 +50,8 @@ def check_topic(topic: str, partitions: int, configs: Mapping[str, str]) -> int:
     return int(configs.get("max.message.bytes", DEFAULT_MAX_MESSAGE_BYTES))
 
 
-def bundle_record(path: str | Path, max_message_bytes: int) -> tuple[bytes, list, str]:
+def bundle_record(path: str | Path, max_message_bytes: int
+                  ) -> tuple[bytes, list[tuple[str, bytes]], str]:
     """(value, headers, version) of the bundle in `path` as one record, or BundleTooLarge."""
     version = str(read_meta(path)["version"])
     value = pack(path)
