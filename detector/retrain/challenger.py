@@ -83,8 +83,8 @@ def run(job: Job) -> Result:
     if settings is None:
         return Result("failed", f"{job.model} records no training settings", champion.version)
 
-    def trainer(rows: np.ndarray, segments: np.ndarray, out: Path) -> Bundle:
-        train_like(settings, rows, out, channels=champion.channels, devices=segments,
+    def trainer(values: np.ndarray, segments: np.ndarray, out: Path) -> Bundle:
+        train_like(settings, values, out, channels=champion.channels, devices=segments,
                    source="the retrain window")
         return load_bundle(out)
 
