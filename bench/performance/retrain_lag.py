@@ -7,10 +7,11 @@ with no retrainer, then with `detector retrain` training challengers back to bac
 One fresh one-partition readings topic with the broker's append time (LogAppendTime), one
 `detector serve` on it. Phase A: `producer simulate --rate R` for the given time. Then
 `detector retrain` starts in a group of its own on a copy of the model (every 20 readings per
-device: it trains whenever its child is free) and, once it reports a challenger in training,
-phase B runs the same producer again. The lag of each anomaly event is its detection time
-minus its reading's broker append time; the figure is phase B's p99 over phase A's (target: at
-most 2), with the share of phase B during which a challenger was training.
+device: it trains whenever its child is free) and, once it has read phase A's readings and
+reports a challenger in training, phase B runs the same producer again. The lag of each anomaly
+event is its detection time minus its reading's broker append time; the figure is phase B's p99
+over phase A's (target: at most 2), with the share of phase B during which a challenger was
+training.
 """
 
 from __future__ import annotations
@@ -97,8 +98,10 @@ def main() -> None:
                        "--metrics-host", "127.0.0.1", "--retrain-every", "20",
                        "--offset-reset", "earliest"]
             with DetectorProcess(retrain, command="retrain") as retrainer:
-                retrainer.wait_for(lambda: retrainer.healthz()[1].get("training"),
-                                   "a challenger in training", 300)
+                group = retrain[retrain.index("--group") + 1]
+                retrainer.wait_for(lambda: scratch.committed(group, topic) >= count
+                                   and retrainer.healthz()[1].get("training"),
+                                   "the retrainer caught up, a challenger in training", 600)
                 watch = Watch(retrainer)
                 watch.thread.start()
                 print("phase B: the same while challengers train", flush=True)
@@ -106,7 +109,7 @@ def main() -> None:
                 detector.wait_records(2 * count * 0.99, timeout=600)
                 watch.stopping.set()
                 cycles = retrainer.sample("detector_retrain_duration_seconds_count") or 0
-                retrainer.stop()
+                retrainer.stop(timeout=120)
             load = os.getloadavg()[0]
             detector.stop()
         a, b = lags_by_phase(detector.topics.anomalies, topic, count)

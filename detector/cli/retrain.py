@@ -48,9 +48,11 @@ def retrain(settings: RetrainSettings, **kafka: Any) -> None:
 
 
 def run_retrain(settings: RetrainSettings, connection: Connection) -> None:
-    """Start-up checks in order, then the loop until a signal."""
+    """Start-up checks in order, then the loop until a signal. The whole retrainer yields the
+    CPU to the detectors (its readings can wait); its child trains lower still."""
     from prometheus_client import CollectorRegistry
 
+    from detector.retrain.challenger import NICE
     from detector.retrain.metrics import RetrainMetrics
     from detector.stream.http import HealthServer
 
@@ -75,6 +77,7 @@ def run_retrain(settings: RetrainSettings, connection: Connection) -> None:
         retrainer = build(settings, connection, champion, metrics, Path(work))
         holder["retrainer"] = retrainer
         install_signals(retrainer.stop)
+        os.nice(NICE)  # after the start-up checks: the loop and its child yield to scoring
         log.info("retraining %s every %d readings per device on the newest %d (group %s, "
                  "topic %s)", model, settings.retrain_every, settings.retrain_window,
                  settings.group, settings.topic)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-NICE = 10  # the child's priority below the parent's (and the serving replicas')
+NICE = 10  # the retrainer's priority below the serving replicas', and its child's below it
 
 
 @dataclass(frozen=True)
