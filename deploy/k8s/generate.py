@@ -85,13 +85,15 @@ def detector_env() -> dict[str, str]:
 
 
 def model_topic_grants() -> list[tuple[str, Any, Any, str]]:
-    """What `detector serve --model-topic` needs beyond the local stack's grants: READ to follow
-    the topic, DESCRIBE_CONFIGS to check that it is compacted (Strimzi's KafkaTopic makes it)."""
+    """What the model topic needs beyond the local stack's grants (which share a directory):
+    READ for `detector serve --model-topic` to follow it, WRITE for `detector retrain` (the same
+    user) to publish on it, DESCRIBE_CONFIGS for both to check that it is compacted (Strimzi's
+    KafkaTopic makes it)."""
     from kafka.admin import ACLOperation, ResourceType
 
     topic = detector_env()["DETECTOR_MODEL_TOPIC"]
-    return [("detector", ACLOperation.READ, ResourceType.TOPIC, topic),
-            ("detector", ACLOperation.DESCRIBE_CONFIGS, ResourceType.TOPIC, topic)]
+    return [("detector", operation, ResourceType.TOPIC, topic) for operation in
+            (ACLOperation.READ, ACLOperation.WRITE, ACLOperation.DESCRIBE_CONFIGS)]
 
 
 def camel(name: str, first_upper: bool) -> str:

@@ -7,6 +7,7 @@ Without kubectl the tests that render skip with one line, except under CI=true, 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 from functools import cache
@@ -75,6 +76,25 @@ def container(deployment: Object, name: str) -> Object:
     found = [c for c in spec["containers"] + spec.get("initContainers", []) if c["name"] == name]
     assert len(found) == 1, f"{deployment['metadata']['name']} has no container {name}"
     return found[0]
+
+
+def argv(box: Object) -> list[str] | None:
+    """The command line of ours a container runs: its command and args, or the one its
+    `sh -c` script runs (between `||`, `&&` or `;`, after an `exec`); None for another."""
+    words = box.get("command", []) + box.get("args", [])
+    if words[:2] == ["sh", "-c"]:
+        lexer = shlex.shlex(words[2], posix=True, punctuation_chars=";&|")
+        lexer.whitespace_split = True
+        found: list[list[str]] = [[]]
+        for token in lexer:
+            if token in {";", "&&", "||"}:
+                found.append([])
+            elif not (token == "exec" and not found[-1]):
+                found[-1].append(token)
+        ours = [line for line in found if line and line[0] in CLIS]
+        assert len(ours) <= 1, f"{box['name']} runs {len(ours)} commands of ours"
+        return ours[0] if ours else None
+    return words if words and words[0] in CLIS else None
 
 
 def environment(objects: tuple[Object, ...], box: Object) -> dict[str, str]:

@@ -15,6 +15,7 @@ import pytest
 
 from tests.helpers.k8s import (
     CLIS,
+    argv,
     container,
     environment,
     kustomizations,
@@ -37,7 +38,7 @@ def calls(name: str) -> list[tuple[str, str]]:
             for deployment in of_kind(rendered(name), "Deployment")
             for box in (deployment["spec"]["template"]["spec"]["containers"]
                         + deployment["spec"]["template"]["spec"].get("initContainers", []))
-            if (box.get("command") or [""])[0] in CLIS]
+            if argv(box) is not None]
 
 
 def started(name: str, deployment: str, box: str, folder: Path,
@@ -47,7 +48,9 @@ def started(name: str, deployment: str, box: str, folder: Path,
     owner = one(objects, "Deployment", deployment)
     spec = container(owner, box)
     environ = secret_files(owner, spec, environment(objects, spec), folder)
-    return parse(spec["command"] + spec.get("args", []), environ, monkeypatch)
+    command = argv(spec)
+    assert command is not None
+    return parse(command, environ, monkeypatch)
 
 
 def declared_variables(argv: list[str]) -> set[str]:
@@ -58,9 +61,10 @@ def declared_variables(argv: list[str]) -> set[str]:
     return {p.envvar for p in command.params if isinstance(p.envvar, str)} | SECRET_VARIABLES
 
 
-def test_the_detector_the_trainer_and_the_demo_producer_are_all_checked() -> None:
+def test_the_detector_the_retrainer_their_trainers_and_the_producer_are_all_checked() -> None:
     assert {call for name in kustomizations() for call in calls(name)} == {
-        ("detector", "detector"), ("detector", "model"), ("producer", "producer")}
+        ("detector", "detector"), ("detector", "model"), ("retrainer", "retrainer"),
+        ("retrainer", "model"), ("producer", "producer")}
 
 
 @pytest.mark.parametrize("name", kustomizations())
@@ -71,9 +75,10 @@ def test_the_cli_accepts_every_container_command_and_environment(
         params = started(name, deployment, box, tmp_path, monkeypatch)
         spec = container(one(rendered(name), "Deployment", deployment), box)
         variables = environment(rendered(name), spec)
-        prefix = f"{spec['command'][0].upper()}_"
-        unknown = ({v for v in variables if v.startswith(prefix)}
-                   - declared_variables(spec["command"]))
+        command = argv(spec)
+        assert command is not None
+        prefix = f"{command[0].upper()}_"
+        unknown = {v for v in variables if v.startswith(prefix)} - declared_variables(command)
         assert not unknown, f"{deployment}/{box}: variables no option reads: {sorted(unknown)}"
         if "metrics_port" in params:
             ports = {p["name"]: p["containerPort"] for p in spec["ports"]}
@@ -107,12 +112,14 @@ def test_the_kafka_secrets_are_the_files_strimzi_makes_for_each_user(
                 for user in of_kind(objects, "KafkaUser")}
     assert len(clusters) == 1
     cluster = clusters.pop()
+    users = {"detector": "detector", "retrainer": "detector", "producer": "producer"}
     for deployment in of_kind(objects, "Deployment"):
-        user = deployment["metadata"]["name"]
-        box = container(deployment, user)
+        app = deployment["metadata"]["name"]
+        user = users[app]  # the retrainer reads as the detector's user, as on the local stack
+        box = container(deployment, app)
         environ = environment(objects, box)
-        prefix = user.upper()
-        params = started(name, user, user, tmp_path, monkeypatch)
+        prefix = (argv(box) or [""])[0].upper()
+        params = started(name, app, app, tmp_path, monkeypatch)
         assert params["bootstrap"] == f"{cluster}-kafka-bootstrap:9093"  # its TLS listener
         assert params["sasl_username"] == user
         assert one(objects, "KafkaUser", user)["spec"]["authentication"]["type"] == \

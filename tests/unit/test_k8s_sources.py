@@ -4,6 +4,7 @@ the detector's own consumer group and the partitions of `readings`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,7 +42,7 @@ def test_the_prometheus_rule_holds_exactly_the_groups_of_the_rule_files() -> Non
 
 def test_the_pod_monitor_names_the_job_the_rules_select() -> None:
     objects = rendered("overlays/prometheus-operator")
-    monitor = one(objects, "PodMonitor")["spec"]
+    monitor = one(objects, "PodMonitor", "detector")["spec"]
     pods = one(objects, "Deployment", "detector")["spec"]["template"]["metadata"]["labels"]
     job = pods[monitor["jobLabel"]]
     assert job == "detector"
@@ -84,8 +85,8 @@ def test_the_kafka_users_allow_the_local_stacks_grants_and_the_model_topics(
     # Beyond the local stack's: only what following the model topic needs, on that topic.
     serve = serve_options("overlays/strimzi", monkeypatch)
     assert {(user, op.name, kind.name, name) for user, op, kind, name in extra} == {
-        ("detector", "READ", "TOPIC", serve["model_topic"]),
-        ("detector", "DESCRIBE_CONFIGS", "TOPIC", serve["model_topic"])}
+        ("detector", operation, "TOPIC", serve["model_topic"])
+        for operation in ("READ", "WRITE", "DESCRIBE_CONFIGS")}
 
 
 def test_the_topics_are_the_local_stacks_and_the_model_topic(
@@ -158,3 +159,43 @@ def test_docs_name_every_file_under_deploy_k8s() -> None:
                (REPO / "deploy" / "k8s").rglob("kustomization.yaml")}
     missing = {f for f in folders if f.removeprefix("deploy/k8s/") not in text}
     assert not missing, missing
+
+
+def retrain_options(name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """`detector retrain`'s options in a rendering, Secret files aside."""
+    objects = rendered(name)
+    box = container(one(objects, "Deployment", "retrainer"), "retrainer")
+    environ = {k: v for k, v in environment(objects, box).items()
+               if not k.endswith(("_FILE", "_CAFILE"))}
+    return parse(box["command"], environ, monkeypatch)
+
+
+@pytest.mark.parametrize("name", ["base", "overlays/strimzi"])
+def test_one_retrainer_feeds_the_model_topic_the_detectors_follow(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = rendered(name)
+    serve, retrain = serve_options(name, monkeypatch), retrain_options(name, monkeypatch)
+    assert retrain["model_topic"] == serve["model_topic"] is not None
+    assert (retrain["topic"], retrain["bootstrap"]) == (serve["topic"], serve["bootstrap"])
+    assert retrain["group"] != serve["group"], "in the detectors' group it would take partitions"
+    deployment = one(objects, "Deployment", "retrainer")["spec"]
+    assert deployment["replicas"] == 1 and deployment["strategy"] == {"type": "Recreate"}
+    pod = deployment["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in container(
+        one(objects, "Deployment", "retrainer"), "retrainer")["volumeMounts"]}
+    volume = {v["name"]: v for v in pod["volumes"]}[mounts[str(Path(retrain["model"]).parent)]]
+    claim = one(objects, "PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"])
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    first = container(one(objects, "Deployment", "retrainer"), "model")["command"]
+    assert first[:2] == ["sh", "-c"] and first[2].startswith(
+        f"test -f {retrain['model']}/bundle.json ||"), "a restart keeps what was promoted"
+
+
+def test_the_pod_monitors_name_the_jobs_the_rules_select() -> None:
+    objects = rendered("overlays/prometheus-operator")
+    jobs = {one(objects, "Deployment", m["metadata"]["name"])["spec"]["template"]["metadata"][
+        "labels"][m["spec"]["jobLabel"]] for m in objects if m["kind"] == "PodMonitor"}
+    assert jobs == {"detector", "retrainer"}
+    rules = "".join(p.read_text() for p in RULES.glob("*.yml"))
+    assert 'job="detector"' in rules and "detector_retrain_total" in rules
