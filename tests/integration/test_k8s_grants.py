@@ -1,8 +1,9 @@
 """The Strimzi KafkaUser `detector` of deploy/k8s grants enough, and each grant is needed: on the
 local stack's secured broker (SCRAM-SHA-512 over TLS, as Strimzi's listener), the detector with
 exactly those ACLs (on fresh topics and a fresh group standing for the manifests' names) follows
-the model topic, scores every reading and stops cleanly; without the model topic's
-DESCRIBE_CONFIGS it stops at start with status 3."""
+the model topic, scores every reading, takes the bundle the retrainer's code publishes as the same
+user, and stops cleanly; without the model topic's DESCRIBE_CONFIGS it stops at start with
+status 3."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from typing import Any
 
 from kafka.admin import ACLOperation, NewTopic, ResourceType
 
+from detector.stream.kafka_models import ModelTopicWriter
+from shared.kafka_client import connection_from
 from tests.helpers.broker import unique_name
 from tests.helpers.k8s import container, environment, one, rendered
 from tests.helpers.processes import DetectorProcess, ServeTopics
 from tests.helpers.secure import SecureKafka, run_cli
 
 COUNT = 500
+RETRAINED = ("--simulate", "10000", "--epochs", "10", "--seed", "1")
 
 
 def fresh_names(kafka: SecureKafka, serve: dict[str, str]) -> dict[str, str]:
@@ -24,7 +28,8 @@ def fresh_names(kafka: SecureKafka, serve: dict[str, str]) -> dict[str, str]:
     names = {serve["DETECTOR_TOPIC"]: kafka.topic("readings", 2),
              serve["DETECTOR_ANOMALIES_TOPIC"]: kafka.topic("anomalies", 2),
              serve["DETECTOR_DLQ_TOPIC"]: kafka.topic("dlq"),
-             serve["DETECTOR_GROUP"]: unique_name("detector")}
+             serve["DETECTOR_GROUP"]: unique_name("detector"),
+             settings_of("retrainer")["DETECTOR_GROUP"]: unique_name("retrainer")}
     model_topic = unique_name("models")
     admin = kafka.admin()
     try:
@@ -47,10 +52,15 @@ def manifest_grants(names: dict[str, str]) -> list[tuple[Any, Any, str]]:
     return grants
 
 
+def settings_of(app: str) -> dict[str, str]:
+    """A Deployment's environment (its ConfigMap) as the strimzi overlay renders it."""
+    objects = rendered("overlays/strimzi")
+    return environment(objects, container(one(objects, "Deployment", app), app))
+
+
 def detector_settings() -> dict[str, str]:
     """The detector's ConfigMap as the strimzi overlay renders it."""
-    objects = rendered("overlays/strimzi")
-    return environment(objects, container(one(objects, "Deployment", "detector"), "detector"))
+    return settings_of("detector")
 
 
 def serve(kafka: SecureKafka, bundle: Any, names: dict[str, str],
@@ -69,8 +79,19 @@ def serve(kafka: SecureKafka, bundle: Any, names: dict[str, str],
                                  env=env)
 
 
+def publish_as_detector(kafka: SecureKafka, topic: str, bundle: Any) -> str:
+    """Publish a bundle as `detector retrain` does, as the user it runs as; its version."""
+    connection = connection_from({"kafka_config": str(kafka.file("detector.properties"))},
+                                 "TEST", kafka.sasl)
+    writer = ModelTopicWriter(connection, "secure broker", topic)
+    try:
+        return writer.publish(bundle)
+    finally:
+        writer.close()
+
+
 def test_the_manifests_grants_let_the_detector_follow_the_model_topic_and_score(
-    secure_kafka: SecureKafka, serve_bundle: Any
+    secure_kafka: SecureKafka, serve_bundle: Any, trained_bundle: Any
 ) -> None:
     settings = detector_settings()
     names = fresh_names(secure_kafka, settings)
@@ -85,6 +106,10 @@ def test_the_manifests_grants_let_the_detector_follow_the_model_topic_and_score(
                            timeout=120)
         assert produced.returncode == 0, produced.stderr[-3000:]
         detector.wait_records(COUNT)
+        model_topic = names[settings["DETECTOR_MODEL_TOPIC"]]
+        new = publish_as_detector(secure_kafka, model_topic, trained_bundle(*RETRAINED))
+        detector.wait_for(lambda: detector.healthz()[1]["model"] == new,
+                          "the published bundle served", 60)
         assert detector.stop() == 0, detector.log[-3000:]
 
 
