@@ -1,10 +1,17 @@
-"""CSV input: separator detection, time, id and label columns set aside, channels validated."""
+"""CSV input: separator detection, time, id and label columns set aside, channels validated.
+
+A column is set aside, with the reason, when it is named as a time, an id or a label, when it
+looks like a time (named like one, `time_s` or `Timestamp (UTC)`, or rising by a steady step, per
+device when there is a device column) or when it holds no number; `--columns` names channels
+whatever they look like.
+"""
 
 from __future__ import annotations
 
 import csv
+import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +22,10 @@ from shared.wire import FLOAT32_MAX, DataError
 TIME_COLUMNS = ("ts", "timestamp", "datetime", "time")
 LABEL_COLUMNS = ("anomaly", "changepoint", "label", "is_anomaly")
 ID_COLUMNS = ("device", "seq")
+TIME_WORDS = frozenset({"ts", "time", "timestamp", "datetime", "date", "epoch"})
+STEADY = 0.01  # a step within 1 % of the median step is steady
+MIN_STEPS = 10  # fewer steps than this say nothing about a column
+DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 
 
 @dataclass(frozen=True)
@@ -25,6 +36,7 @@ class Table:
     channels: list[str]
     values: np.ndarray
     time_column: str | None
+    left_out: dict[str, str] = field(default_factory=dict)  # column -> why it is no channel
 
     @property
     def devices(self) -> np.ndarray | None:
@@ -114,13 +126,15 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def is_aside(column: str) -> bool:
-    """Time, id and label columns are never channels."""
-    return column.lower() in (*TIME_COLUMNS, *LABEL_COLUMNS, *ID_COLUMNS)
-
-
 def pick_channels(frame: pd.DataFrame, columns: list[str] | None, source: str) -> list[str]:
     """The channel columns: those named, or every other column holding numbers."""
+    return choose_channels(frame, columns, source)[0]
+
+
+def choose_channels(frame: pd.DataFrame, columns: list[str] | None, source: str
+                    ) -> tuple[list[str], dict[str, str]]:
+    """The channel columns (those named, or every other column holding numbers) and, for each
+    other column, why it is not one."""
     if columns:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
@@ -128,11 +142,65 @@ def pick_channels(frame: pd.DataFrame, columns: list[str] | None, source: str) -
         twice = sorted({c for c in columns if columns.count(c) > 1})
         if twice:
             raise DataError(f"--columns names {', '.join(twice)} more than once")
-        return list(columns)
-    channels = [c for c in frame.columns if not is_aside(c) and _holds_numbers(frame[c])]
+        return list(columns), {c: "not in --columns" for c in frame.columns if c not in columns}
+    reasons = {str(c): why for c in frame.columns if (why := aside_reason(frame, str(c)))}
+    channels = [str(c) for c in frame.columns if str(c) not in reasons]
     if not channels:
-        raise DataError(f"{source}: no channel columns left after time, id and label columns")
-    return channels
+        commas = [c for c, why in reasons.items() if "decimal commas" in why]
+        if commas:
+            raise DataError(
+                f"{source}: no channel columns: {', '.join(map(repr, commas[:3]))} hold numbers "
+                "with decimal commas (such as 21,5), which are read as text; save the CSV with "
+                "decimal points (a ; separator is fine)")
+        raise DataError(f"{source}: no channel columns left after time, id and label columns "
+                        f"({'; '.join(f'{c}: {why}' for c, why in list(reasons.items())[:6])})")
+    return channels, reasons
+
+
+def aside_reason(frame: pd.DataFrame, column: str) -> str | None:
+    """Why a column is not a channel (None when it is one)."""
+    name = column.lower()
+    if name in TIME_COLUMNS:
+        return "time column"
+    if name in LABEL_COLUMNS:
+        return "labels"
+    if name in ID_COLUMNS:
+        return "device id" if name == "device" else "sequence number"
+    if not _holds_numbers(frame[column]):
+        sample = frame[column].dropna().astype(str)
+        if len(sample) and sample.map(lambda v: bool(DECIMAL_COMMA.match(v))).mean() > 0.5:
+            return f"not numeric: decimal commas ({sample.iloc[0]!r})"
+        return "not numeric"
+    if named_like_time(column):
+        return "time-like: named like a time (name it in --columns to use it)"
+    step = steady_step(frame, column)
+    if step is not None:
+        return f"time-like: rises by a steady {step:g} a row (name it in --columns to use it)"
+    return None
+
+
+def named_like_time(column: str) -> bool:
+    """True for names made of a time word and units or qualifiers: `time_s`, `Timestamp (UTC)`,
+    `event_ts`; not for `uptime` or `temperature`."""
+    words = re.findall(r"[a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", column).lower())
+    return any(word in TIME_WORDS for word in words)
+
+
+def steady_step(frame: pd.DataFrame, column: str) -> float | None:
+    """The step of a column that rises by the same amount every row (per device, when there is
+    a device column), or None."""
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        return None
+    groups = (frame.groupby(frame["device"].astype(str), sort=False).indices.values()
+              if "device" in frame else [np.arange(len(values))])
+    steps = np.concatenate([np.diff(values[rows]) for rows in groups])
+    if len(steps) < MIN_STEPS:
+        return None
+    median = float(np.median(steps))
+    if median <= 0 or np.abs(steps - median).max() > STEADY * median:
+        return None
+    return median
 
 
 def _holds_numbers(column: pd.Series) -> bool:
@@ -179,11 +247,14 @@ def load_table(path: str | Path, columns: list[str] | None = None) -> Table:
     source = str(path)
     if frame.empty:
         raise DataError(f"{source}: the CSV has no rows")
-    channels = pick_channels(frame, columns, source)
+    channels, left_out = choose_channels(frame, columns, source)
     values = channel_matrix(frame, channels, source)
-    return Table(frame, channels, values, time_column_of(frame))
+    return Table(frame, channels, values, time_column_of(frame, left_out), left_out)
 
 
-def time_column_of(frame: pd.DataFrame) -> str | None:
-    """The first column named as a time (`ts`, `timestamp`, `datetime`, `time`), if any."""
-    return next((c for c in frame.columns if str(c).lower() in TIME_COLUMNS), None)
+def time_column_of(frame: pd.DataFrame, left_out: dict[str, str] | None = None) -> str | None:
+    """The first column named as a time (`ts`, `timestamp`, `datetime`, `time`), else the first
+    left out as time-like, if any."""
+    named = next((c for c in frame.columns if str(c).lower() in TIME_COLUMNS), None)
+    return named or next((c for c, why in (left_out or {}).items() if why.startswith("time")),
+                         None)
