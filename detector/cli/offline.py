@@ -46,13 +46,18 @@ def train(
     if bool(data) == bool(simulate):
         raise DataError("give either DATA.csv or --simulate N (one of them)")
     check_bundle_out(out)
-    values, channels, devices, source = training_data(data, simulate, columns, settings.seed)
+    values, channels, devices, source, notes = read_training(data, simulate, columns,
+                                                             settings.seed)
     check_training_data(values, channels, devices, settings.window, settings.holdout, source)
+    for note in notes:  # after every refusal, so that a refusal stays one line
+        echo_err(note)
 
+    echo_err("loading TensorFlow ...")
+    from detector.cli.progress import epoch_bar
     from detector.offline.train import train_bundle
 
     started = time.monotonic()
-    meta = train_bundle(values, channels, out, settings, devices, source, echo_err)
+    meta = train_bundle(values, channels, out, settings, devices, source, echo_err, epoch_bar)
     echo_err(f"trained in {time.monotonic() - started:.1f} s")
     click.echo(
         f"wrote {out} (version {meta['version']}, threshold {meta['calibration']['threshold']:.6g})"
@@ -73,6 +78,14 @@ def training_data(
     data: str | None, simulate: int | None, columns: str | None, seed: int
 ) -> tuple[np.ndarray, list[str], np.ndarray | None, str]:
     """The training matrix, its channel names, devices and a description of its source."""
+    return read_training(data, simulate, columns, seed)[:4]
+
+
+def read_training(
+    data: str | None, simulate: int | None, columns: str | None, seed: int
+) -> tuple[np.ndarray, list[str], np.ndarray | None, str, tuple[str, ...]]:
+    """The training matrix, its channel names, devices, a description of its source and notes
+    for the user (the channels taken and left out, rows sorted or left out)."""
     if simulate:
         from producer.simulator import Simulator
         from shared.wire import CHANNELS
@@ -81,13 +94,14 @@ def training_data(
         blocks = list(sim.blocks(total=simulate))
         values = np.concatenate([b.values for b in blocks])
         devices = np.concatenate([np.asarray(b.device) for b in blocks])
-        return values, list(CHANNELS), devices, f"{simulate} simulated normal readings"
+        return values, list(CHANNELS), devices, f"{simulate} simulated normal readings", ()
+    from detector.offline.training_rows import training_rows
     from shared.tables import load_table
 
     if data is None:
         raise DataError("give either DATA.csv or --simulate N (one of them)")
-    table = load_table(data, parse_columns(columns))
-    return table.values, table.channels, table.devices, str(data)
+    rows = training_rows(load_table(data, parse_columns(columns)), str(data))
+    return rows.values, rows.channels, rows.devices, str(data), rows.notes
 
 
 def check_inputs_apart(out: str, *inputs: str | None) -> None:

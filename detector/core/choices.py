@@ -73,6 +73,14 @@ class CalibrateOn(StrEnum):
     TRAINING = "training"
 
 
+class Outliers(StrEnum):
+    """What training does with windows far worse reconstructed than the bulk (unlabelled
+    anomalies): leave them out of the fit and the calibration, or keep them."""
+
+    DROP = "drop"
+    KEEP = "keep"
+
+
 class OffsetReset(StrEnum):
     """Where a new consumer group starts."""
 

@@ -9,6 +9,7 @@ standardised inner network, so the loss weighs every channel alike.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -104,8 +105,12 @@ def train(
     windows: np.ndarray,
     settings: TrainingSettings,
     progress: Callable[[str], None] = lambda _: None,
+    bar: Callable[[int], keras.callbacks.Callback] | None = None,
 ) -> tuple[Network, dict[str, list[float]]]:
-    """Fit an autoencoder on normal windows (n, window, channels); the model and loss history."""
+    """Fit an autoencoder on normal windows (n, window, channels); the model and loss history.
+
+    Each epoch is reported by `bar(epochs)` (a Keras callback, e.g. a progress bar) when given,
+    else as one line through `progress`; an early stop is said through `progress`."""
     keras.utils.set_random_seed(settings.seed)
     import tensorflow as tf
 
@@ -129,9 +134,14 @@ def train(
         validation_split=VALIDATION_SPLIT,
         shuffle=True,
         verbose=0,
-        callbacks=[stopper, EpochPrinter(settings.epochs, progress)],
+        callbacks=[stopper, (bar or partial(EpochPrinter, progress=progress))(settings.epochs)],
     )
     curves = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    if stopper.stopped_epoch:
+        best = int(np.argmin(curves.get("val_loss", curves["loss"]))) + 1
+        progress(f"stopped early after epoch {stopper.stopped_epoch + 1} of {settings.epochs}: "
+                 f"the validation loss has not improved for {settings.patience} epochs; kept "
+                 f"the weights of epoch {best}")
     return export_model(inner, mean, variance), curves
 
 

@@ -20,6 +20,7 @@ from detector.core.choices import (
     Headroom,
     Kind,
     Method,
+    Outliers,
     Residual,
     SlowChannels,
     Validation,
@@ -100,6 +101,10 @@ class TrainingSettings(Settings):
         CalibrateOn.HELD_OUT, help="Errors the threshold comes from: the held-out tail, or the "
         "training windows themselves (in-sample, no held-out part: a lower threshold; as SKAB's "
         "notebooks).")
+    outliers: Outliers = setting(
+        Outliers.DROP, help="drop: windows reconstructed far worse than the bulk (anomalies nobody "
+        "labelled) are left out, the model fitted again without them, and left out of the "
+        "calibration too; keep: train and calibrate on every window.")
     learning_rate: Annotated[float, Meta(gt=0, le=1)] = setting(0.005, help="Adam's learning rate.")
     batch_size: Annotated[int, Meta(ge=0, le=1_000_000)] = setting(
         0, help="Windows per step; 0 chooses from the data size.")

@@ -14,7 +14,7 @@ its own mean, in fitting, calibration and scoring alike (`detector.core.levels`)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,11 @@ import numpy as np
 
 from detector.core.bundle import Bundle, save_bundle
 from detector.core.calibration import Calibration, calibrate, drift_headroom, growth_exponent
-from detector.core.choices import RESIDUAL_POWER, Combine, Headroom, Kind, SlowChannels
+from detector.core.choices import RESIDUAL_POWER, Combine, Headroom, Kind, Outliers, SlowChannels
 from detector.core.inference import KerasEngine, dense_arrays, scaling_arrays
 from detector.core.levels import centred, slow_channels
 from detector.core.model import train
+from detector.core.robust import fence, outliers
 from detector.core.scoring import Scorer
 from detector.core.training_settings import TrainingSettings
 from detector.core.windows import windows_by_device
@@ -58,6 +59,7 @@ class Job:
     out: Path
     source: str
     progress: Progress
+    bar: Callable[[int], Any] | None = None  # a Keras callback per fit, e.g. a progress bar
 
     def devices_of(self, rows: slice) -> np.ndarray | None:
         """The devices of a slice of the rows (None when there are none)."""
@@ -72,6 +74,15 @@ class Split:
     held: np.ndarray
     held_rows: np.ndarray  # each held-out window's last row, counted from the held-out part
     cut: int  # the first held-out row (every row when calibrated in-sample)
+    fit_rows: np.ndarray  # each fitting window's last row
+
+    def keys(self, job: Job, held: bool) -> np.ndarray | None:
+        """The device of each held-out (or fitting) window, for the outlier rule."""
+        if job.devices is None:
+            return None
+        if not held or job.settings.in_sample:
+            return job.devices[self.fit_rows]
+        return job.devices[self.cut + self.held_rows]
 
 
 def split_windows(job: Job) -> Split:
@@ -79,7 +90,7 @@ def split_windows(job: Job) -> Split:
     values, settings = job.values, job.settings
     window = settings.window
     cut = len(values) if settings.in_sample else split_rows(len(values), settings.holdout)
-    fit, _ = windows_by_device(values[:cut], window, job.devices_of(slice(None, cut)))
+    fit, fit_rows = windows_by_device(values[:cut], window, job.devices_of(slice(None, cut)))
     later = job.devices_of(slice(cut, None))
     held, held_rows = ((fit, np.arange(len(fit))) if settings.in_sample
                        else windows_by_device(values[cut:], window, later))
@@ -88,7 +99,7 @@ def split_windows(job: Job) -> Split:
             f"{job.source}: {len(values)} rows are too few to train and calibrate a model with "
             f"window {window}: give at least {need_rows(window, settings.holdout)} rows"
         )
-    return Split(fit, held, held_rows, cut)
+    return Split(fit, held, held_rows, cut, fit_rows)
 
 
 def train_bundle(
@@ -99,10 +110,11 @@ def train_bundle(
     devices: np.ndarray | None = None,
     source: str = "data",
     progress: Progress = quiet,
+    bar: Callable[[int], Any] | None = None,
 ) -> dict:
     """Train, calibrate and write a bundle from normal readings (n, channels); its metadata,
     which records the settings (`training_settings`) so that it can be trained again alike."""
-    job = Job(values, list(channels), devices, settings, Path(out), source, progress)
+    job = Job(values, list(channels), devices, settings, Path(out), source, progress, bar)
     check_training_data(values, job.channels, devices, settings.window, settings.holdout, source)
     if settings.headroom == Headroom.DRIFT:  # the probe fits on the oldest half, watches the rest
         check_training_data(values, job.channels, devices, settings.window, 0.5, source)
@@ -112,6 +124,10 @@ def train_bundle(
              f"calibrating on {len(split.held)} {calibrated_on} windows")
     slow = slow_of(job)
     model, curves, arrays, meta, scorer = fitted(job, split.fit, slow, progress)
+    robust = robust_split(job, split, scorer)
+    if robust is not split:
+        split = robust
+        model, curves, arrays, meta, scorer = fitted(job, split.fit, slow, progress)
     fit_errors = scorer.score(split.fit)
     calibration = threshold_of(job, scorer, fit_errors.error, split, slow)
     progress(
@@ -142,16 +158,47 @@ def slow_of(job: Job) -> np.ndarray:
     return slow
 
 
+def robust_split(job: Job, split: Split, scorer: Scorer) -> Split:
+    """With `outliers` drop, the split without the fitting windows the first fit reconstructs
+    far worse than the bulk (the same split when there are none, or too few would remain)."""
+    if job.settings.outliers != Outliers.DROP:
+        return split
+    errors = scorer.score(split.fit).error
+    drop = outliers(errors, split.keys(job, held=False))
+    if not drop.any() or (~drop).sum() < MIN_WINDOWS:
+        return split
+    job.progress(f"robust fit: {int(drop.sum())} of {len(drop)} training windows reconstruct "
+                 f"far worse than the bulk (beyond {fence(errors):.4g}, with the readings "
+                 "around them: anomalies nobody labelled?): left out; fitting again without them")
+    kept = replace(split, fit=split.fit[~drop], fit_rows=split.fit_rows[~drop])
+    if job.settings.in_sample:
+        kept = replace(kept, held=kept.fit, held_rows=np.arange(len(kept.fit)))
+    return kept
+
+
+def held_out_errors(job: Job, scorer: Scorer, split: Split) -> tuple[np.ndarray, np.ndarray]:
+    """The held-out windows' errors and rows, without the outliers when `outliers` is drop."""
+    errors, rows = scorer.score(split.held).error, split.held_rows
+    if job.settings.outliers != Outliers.DROP:
+        return errors, rows
+    drop = outliers(errors, split.keys(job, held=True))
+    if not drop.any() or (~drop).sum() < MIN_HELD_OUT:
+        return errors, rows
+    job.progress(f"calibration: {int(drop.sum())} of {len(drop)} held-out windows left out "
+                 f"(beyond {fence(errors):.4g}, with the readings around them)")
+    return errors[~drop], rows[~drop]
+
+
 def threshold_of(job: Job, scorer: Scorer, fit_errors: np.ndarray, split: Split,
                  slow: np.ndarray) -> Calibration:
     """The calibrated threshold (with the drift headroom when asked), or a DataError."""
     settings = job.settings
-    held_errors = scorer.score(split.held).error
+    held_errors, held_rows = held_out_errors(job, scorer, split)
     headroom = None
     if settings.headroom == Headroom.DRIFT:
         beta = probe_exponent(job, slow)
         distance = len(job.values) - split.cut + (settings.horizon or 1.0) * len(job.values) / 2
-        headroom = drift_headroom(fit_errors, held_errors, split.held_rows + 1.0, beta, distance)
+        headroom = drift_headroom(fit_errors, held_errors, held_rows + 1.0, beta, distance)
     calibration = calibrate(held_errors, settings.calibration, settings.target_far,
                             settings.margin, settings.window, fit_errors, settings.gap_power,
                             headroom)  # fmt: skip
@@ -193,7 +240,7 @@ def fitted(
     """A model fitted on the windows (the slow channels centred): the model, its loss curves, its
     arrays, the metadata so far and a Scorer of it (through Keras, with the settings' residual)."""
     settings = job.settings
-    model, curves = train(centred(windows, slow)[0], settings, progress)
+    model, curves = train(centred(windows, slow)[0], settings, progress, job.bar)
     dense = settings.architecture == Kind.DENSE
     arrays = dense_arrays(model) if dense else scaling_arrays(model)
     meta = {
