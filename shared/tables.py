@@ -172,10 +172,10 @@ def aside_reason(frame: pd.DataFrame, column: str) -> str | None:
             return f"not numeric: decimal commas ({sample.iloc[0]!r})"
         return "not numeric"
     if named_like_time(column):
-        return "time-like: named like a time (name it in --columns to use it)"
+        return "time-like: named like a time; name it in --columns to use it"
     step = steady_step(frame, column)
     if step is not None:
-        return f"time-like: rises by a steady {step:g} a row (name it in --columns to use it)"
+        return f"time-like: rises by a steady {step:g} a row; name it in --columns to use it"
     return None
 
 

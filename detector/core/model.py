@@ -138,7 +138,7 @@ def train(
     )
     curves = {k: [float(v) for v in vals] for k, vals in history.history.items()}
     if stopper.stopped_epoch:
-        best = int(np.argmin(curves.get("val_loss", curves["loss"]))) + 1
+        best = int(getattr(stopper, "best_epoch", np.argmin(curves.get("val_loss", [0])))) + 1
         progress(f"stopped early after epoch {stopper.stopped_epoch + 1} of {settings.epochs}: "
                  f"the validation loss has not improved for {settings.patience} epochs; kept "
                  f"the weights of epoch {best}")
