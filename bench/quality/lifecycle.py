@@ -1,0 +1,167 @@
+"""The model lifecycle on SKAB: `detector backtest` against the same bundle without retraining.
+
+    nice -n 15 .venv/bin/python -m bench.quality.lifecycle [--part normal,valves] [--jobs 1]
+        [--labels hidden,given] [--backtest-args "..."]
+
+Per file, bench/quality/skab.py's protocol: `detector train` on the first 400 rows with its
+default setting; then, in the same run, `detector score` on the rest (`--history` the 400 rows:
+no retraining, the baseline) and `detector backtest` on the rest (the default policy, or
+`--backtest-args`). `normal`: the anomaly-free run (9,005 rows after training): the false-alarm
+rate of both, for the whole run and each 1,000 rows, and the backtest's wall time. `valves`: the
+20 files of valve1 and valve2, F1 / FAR / MAR summed over files, per folder: with the label
+columns removed before the backtest (`hidden`: only the cleaning rule's own judgement keeps the
+fault out of training) and as given (`given`: labelled rows are never trained on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+if not __package__:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+
+from bench.common import table
+from bench.quality.skab import (
+    DEFAULT_FOLDER,
+    DEFAULT_TRAIN_ARGS,
+    TRAIN_ROWS,
+    detector,
+    labelled_files,
+    one_thread_each,
+    split_file,
+)
+from detector.offline.evaluate import Quality, quality
+from shared.tables import read_csv
+
+LABELS = ("anomaly", "changepoint")
+
+
+def without_labels(path: Path, out: Path) -> Path:
+    """The CSV without its label columns (what a plant without labels sends)."""
+    frame = read_csv(path)
+    frame.drop(columns=[c for c in LABELS if c in frame.columns]).to_csv(out, sep=";", index=False)
+    return out
+
+
+def backtest(bundle: Path, test: Path, train: Path, out: Path, args: list[str],
+             env: dict[str, str]) -> tuple[pd.DataFrame, float, str]:
+    """`detector backtest`: its scores, wall time and the summary line of its cycles."""
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "detector", "backtest", str(bundle), str(test),
+                           "--history", str(train), "--out", str(out), *args],
+                          capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        sys.exit(f"failed: detector backtest {test}\n{done.stderr.strip()[-2000:]}")
+    summary = done.stdout.strip().splitlines()[-1]
+    return read_csv(out), time.monotonic() - started, summary
+
+
+def one_file(path: Path, args: list[str], labels: list[str], env: dict[str, str]) -> dict:
+    """Train on the first 400 rows; the flags without retraining and with each label mode."""
+    with tempfile.TemporaryDirectory(prefix="lifecycle-") as tmp:
+        work = Path(tmp)
+        train, test = split_file(path, work, TRAIN_ROWS)
+        bundle = work / "bundle"
+        detector("train", str(train), "--out", str(bundle), *shlex.split(DEFAULT_TRAIN_ARGS),
+                 env=env)
+        detector("score", str(bundle), str(test), "--history", str(train), "--out",
+                 str(work / "plain.csv"), env=env)
+        frame = read_csv(work / "plain.csv")
+        truth = (frame["anomaly"].to_numpy() > 0 if "anomaly" in frame.columns
+                 else np.zeros(len(frame), dtype=bool))
+        found = {"name": path, "truth": truth, "plain": frame["is_anomaly"].to_numpy() > 0}
+        for mode in labels:
+            given = test if mode == "given" else without_labels(test, work / "hidden.csv")
+            out = work / f"{mode}-out.csv"
+            scores, seconds, summary = backtest(bundle, given, train, out, args, env)
+            found[mode] = scores["is_anomaly"].to_numpy() > 0
+            found[f"{mode} seconds"], found[f"{mode} summary"] = seconds, summary
+            found[f"{mode} versions"] = scores["model_version"].nunique()
+    return found
+
+
+def cell(q: Quality) -> str:
+    """F1 / FAR / MAR."""
+    return f"{q.f1:.2f} / {q.far:.2f} / {q.mar:.2f}"
+
+
+def summed(results: list[dict], key: str) -> Quality:
+    """Counts summed over files."""
+    total = Quality(0, 0, 0, 0)
+    for r in results:
+        total = total + quality(r["truth"], r[key])
+    return total
+
+
+def normal_part(source: Path, args: list[str], env: dict[str, str]) -> None:
+    """The anomaly-free run: FAR without and with the lifecycle, per 1,000 rows, wall time."""
+    with tempfile.TemporaryDirectory(prefix="lifecycle-normal-") as tmp:
+        run = Path(tmp) / "anomaly-free.csv"
+        run.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        r = one_file(run, args, ["hidden"], env)
+    rows = [(name, f"{100 * r[key].mean():.2f}",
+             ", ".join(f"{100 * r[key][i:i + 1000].mean():.1f}"
+                       for i in range(0, len(r[key]), 1000)))
+            for name, key in (("without retraining", "plain"), ("detector backtest", "hidden"))]
+    print(f"\nanomaly-free run: {len(r['plain'])} rows after the {TRAIN_ROWS} trained on\n")
+    print(table(rows, ("", "FAR, %", "FAR of each 1,000 rows, %")))
+    print(f"\nbacktest: {r['hidden seconds']:.0f} s wall, {r['hidden versions']} versions served; "
+          f"{r['hidden summary']}\n", flush=True)
+
+
+def valves_part(folder: Path, args: list[str], labels: list[str], jobs: int,
+                env: dict[str, str]) -> None:
+    """The 20 valve files: F1 / FAR / MAR without retraining and with the lifecycle."""
+    files = [f for f in labelled_files(folder) if f.parent.name in ("valve1", "valve2")]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(lambda f: one_file(f, args, labels, env), files))
+    rows = []
+    for name, key in (("without retraining", "plain"),
+                      *((f"detector backtest, labels {m}", m) for m in labels)):
+        parts = [cell(summed([r for r in results if r["name"].parent.name == sub], key))
+                 for sub in ("valve1", "valve2")]
+        rows.append((name, *parts, cell(summed(results, key))))
+    print(f"\n{len(files)} files of valve1 and valve2, F1 / FAR % / MAR % summed over files\n")
+    print(table(rows, ("", "valve1 (16)", "valve2 (4)", "all 20")))
+    for mode in labels:
+        promoted = sum(r[f"{mode} versions"] - 1 for r in results)
+        seconds = sum(r[f"{mode} seconds"] for r in results)
+        print(f"\nlabels {mode}: {promoted} promotions over the files, backtests {seconds:.0f} s "
+              "in all; per file:")
+        for r in results:
+            print(f"  {r['name'].parent.name}/{r['name'].name}: {r[f'{mode} summary']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", type=Path, default=DEFAULT_FOLDER)
+    parser.add_argument("--part", default="normal,valves")
+    parser.add_argument("--labels", default="hidden,given")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--backtest-args", default="", help="detector backtest options")
+    args = parser.parse_args()
+    env, extra = one_thread_each(), shlex.split(args.backtest_args)
+    parts = args.part.split(",")
+    print(f"train: {DEFAULT_TRAIN_ARGS}; backtest: {args.backtest_args or 'the default policy'}",
+          flush=True)
+    if "normal" in parts:
+        normal_part(args.folder / "anomaly-free" / "anomaly-free.csv", extra, env)
+    if "valves" in parts:
+        valves_part(args.folder, extra, args.labels.split(","), args.jobs, env)
+    print(f"command: nice -n 15 .venv/bin/python -m bench.quality.lifecycle --part {args.part} "
+          f"--labels {args.labels} --jobs {args.jobs}"
+          + (f" --backtest-args {shlex.quote(args.backtest_args)}" if args.backtest_args else ""))
+
+
+if __name__ == "__main__":
+    main()
