@@ -4,9 +4,9 @@ calibration, from their reconstruction errors alone.
 A window is an outlier when its error is beyond the fence median × (q90 / median) ** POWER: the
 fence scales with how spread the bulk of the errors is, so clean data of any unit and spread
 keeps all but a very rare extreme window (none on the simulator, where the fence is about 9
-times the median and the threshold at a target FAR of 0.001 about 3 times). An anomaly ramps up and down, so the readings of the
-same device just before and after a run of outliers are suspect too: each run widens by its own
-length on both sides. Pure: NumPy only.
+times the median and the threshold at a target FAR of 0.001 about 3 times). An anomaly ramps
+up and down, so the readings of the same device just before and after a run of outliers are
+suspect too: each run widens by its own length on both sides. Pure: NumPy only.
 """
 
 from __future__ import annotations
