@@ -13,10 +13,11 @@ from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from producer.settings import SimulationSettings
 from producer.simulator import Simulator
-from producer.sinks import CsvSink, KafkaSink, Pacer, Sink
+from producer.sinks import ConfluentSink, CsvSink, KafkaSink, Pacer, Sink
 from shared.command_line import SEED, FiniteRange, OneLineErrors, version
 from shared.kafka_client import Connection, connect, connection_from
 from shared.kafka_client import security_options as kafka_security
+from shared.kafka_confluent import KafkaClient, kafka_client_option, open_client
 from shared.outputs import check_file
 from shared.settings_options import with_settings
 from shared.wire import LABELS
@@ -32,13 +33,25 @@ def fail(message: str) -> None:
     sys.exit(2)
 
 
+BROKER_HINT = "is the broker running? (deploy/local/stack up kafka)"
+
+
 def kafka_producer(connection: Connection) -> Any:
     """A kafka-python producer, or a one-line error saying why it cannot connect."""
     from kafka import KafkaProducer
 
-    return connect("producer", KafkaProducer, connection,
-                   "is the broker running? (deploy/local/stack up kafka)", acks="all",
+    return connect("producer", KafkaProducer, connection, BROKER_HINT, acks="all",
                    linger_ms=5, batch_size=256 * 1024, request_timeout_ms=15000)
+
+
+def confluent_producer(connection: Connection) -> Any:
+    """A confluent-kafka (librdkafka) producer with kafka-python's partitions, or a one-line
+    error saying why it cannot connect."""
+    from confluent_kafka import Producer
+
+    return open_client("producer", Producer, connection, BROKER_HINT, {
+        "acks": "all", "linger.ms": 5, "partitioner": "murmur2_random",
+        "request.timeout.ms": 15000})
 
 
 def records_counter(registry: CollectorRegistry) -> Counter:
@@ -108,9 +121,10 @@ def main() -> None:
     help="Port of /metrics (0 = none).",
 )
 @kafka_security("PRODUCER")
+@kafka_client_option("PRODUCER")
 def simulate(
     bootstrap: str | None, topic: str, output: str | None, plan: SimulationSettings,
-    metrics_port: int, **kafka: Any,
+    metrics_port: int, kafka_client: str, **kafka: Any,
 ) -> None:
     """Stream simulated readings with labelled anomalies."""
     if bool(bootstrap or kafka["kafka_config"]) == bool(output):
@@ -121,18 +135,23 @@ def simulate(
         check_file(output, "--output")
         write_csv(plan.simulator(), plan.count, output)
         return
-    sink, counter = kafka_sink(connection_from(kafka, "PRODUCER", bootstrap), topic, metrics_port)
+    sink, counter = kafka_sink(connection_from(kafka, "PRODUCER", bootstrap), topic, metrics_port,
+                               kafka_client)
     stop_on_sigterm()
     sent = pump(simulated(plan.simulator(), plan.count), sink, plan.rate, counter)
     click.echo(f"sent {sent} readings to {topic}")
 
 
-def kafka_sink(connection: Connection, topic: str, metrics_port: int) -> tuple[KafkaSink, Counter]:
-    """A Kafka sink and the records counter, with /metrics served when a port is given."""
+def kafka_sink(connection: Connection, topic: str, metrics_port: int,
+               client: str = KafkaClient.KAFKA_PYTHON) -> tuple[KafkaSink, Counter]:
+    """A Kafka sink on `client`'s library and the records counter, with /metrics served when a
+    port is given."""
     registry = CollectorRegistry()
     counter = records_counter(registry)
     if metrics_port:
         start_http_server(metrics_port, registry=registry)
+    if client == KafkaClient.CONFLUENT:
+        return ConfluentSink(confluent_producer(connection), topic), counter
     return KafkaSink(kafka_producer(connection), topic), counter
 
 
@@ -208,16 +227,18 @@ def seed_data(output: str, rows: int, seed: int) -> None:
     help="Port of /metrics (0 = none).",
 )
 @kafka_security("PRODUCER")
+@kafka_client_option("PRODUCER")
 def replay(
     csv_file: str, bootstrap: str | None, topic: str, rate: float, device: str,
-    time_column: str | None, metrics_port: int, **kafka: Any,
+    time_column: str | None, metrics_port: int, kafka_client: str, **kafka: Any,
 ) -> None:
     """Stream a CSV's rows to Kafka; values keyed by channel name, `ts` the time of sending or
     the CSV's own (--time-column)."""
     from producer.replay import csv_readings
 
     readings = csv_readings(csv_file, device, time_column)
-    sink, counter = kafka_sink(connection_from(kafka, "PRODUCER", bootstrap), topic, metrics_port)
+    sink, counter = kafka_sink(connection_from(kafka, "PRODUCER", bootstrap), topic, metrics_port,
+                               kafka_client)
     stop_on_sigterm()
     sent = pump(readings, sink, rate, counter)
     click.echo(f"sent {sent} rows of {csv_file} to {topic}")

@@ -65,8 +65,50 @@ class KafkaSink:
         exc = self.failure
         name = type(exc).__name__
         advice = (f"; this user may not write {self.topic}: grant it WRITE on the topic "
-                  "(docs/operations.md)" if "Authorization" in name else "")
+                  "(docs/operations.md)" if "AUTHORIZATION" in f"{name} {exc}".upper() else "")
         return NotDelivered(f"could not write readings to {self.topic}: {name}: {exc}{advice}")
+
+    def close(self) -> None:
+        try:
+            self.producer.flush()
+        finally:
+            self.producer.close()
+        if self.failure is not None:
+            raise self.not_delivered()
+
+
+class ConfluentSink(KafkaSink):
+    """Sends readings to a topic through a confluent-kafka (librdkafka) producer handed in by the
+    caller, with KafkaSink's promise: the first refused send ends the stream."""
+
+    serve_every = 1000  # sends between services of the delivery reports
+
+    def send(self, device: str, seq: int, ts: float, values: Any, label: str | None) -> None:
+        if self.failure is not None:
+            raise self.not_delivered()
+        headers = [("label", label.encode())] if label is not None else []
+        value = encode_reading(device, seq, ts, values)
+        for attempt in (1, 2):
+            try:
+                self.producer.produce(self.topic, value, device.encode(), headers=headers,
+                                      on_delivery=self.delivered)
+                break
+            except BufferError:  # its queue is full: serve the reports, then once more
+                self.producer.poll(1.0 if attempt == 1 else 0)
+                if attempt == 2:
+                    raise
+            except Exception as exc:  # refused at once (too large, unknown partition ...)
+                self.failure = exc
+                raise self.not_delivered() from None
+        if seq % self.serve_every == 0:
+            self.producer.poll(0)
+
+    def delivered(self, error: Any, message: Any) -> None:
+        """A delivery report: remember the first refusal."""
+        if error is not None:
+            from confluent_kafka import KafkaException
+
+            self.failed(KafkaException(error))
 
     def close(self) -> None:
         try:

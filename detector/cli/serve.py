@@ -21,6 +21,7 @@ from click.core import ParameterSource
 
 from detector.stream.serve_settings import LogLevel, ServeSettings
 from shared.kafka_client import Connection, connection_from, security_options
+from shared.kafka_confluent import KafkaClient
 from shared.settings_options import with_settings
 
 log = logging.getLogger("detector.serve")
@@ -117,8 +118,8 @@ def run_serve(settings: ServeSettings, connection: Connection) -> None:
     metrics.model_age.set_function(lambda: time.time() - daemon.model.born)
     install_signals(daemon.stop)
     collect_rarely()
-    log.info("consuming %s as group %s from %s (%s)", topics.readings, settings.group,
-             connection.bootstrap, connection.security.protocol)
+    log.info("consuming %s as group %s from %s (%s, %s)", topics.readings, settings.group,
+             connection.bootstrap, connection.security.protocol, settings.kafka_client)
     try:
         daemon.run()
     finally:
@@ -168,8 +169,13 @@ def load_served_model(settings: ServeSettings) -> Any:
 
 def open_clients(settings: ServeSettings, connection: Connection) -> tuple[Any, Any]:
     """The topics made sure of, then the group member and the producer."""
-    from detector.stream.kafka_clients import ensure_topics, open_sink, open_source
+    from detector.stream.kafka_clients import ensure_topics
     from detector.stream.kafka_models import ensure_model_topic
+
+    if settings.kafka_client is KafkaClient.CONFLUENT:
+        from detector.stream.confluent_clients import open_sink, open_source
+    else:
+        from detector.stream.kafka_clients import open_sink, open_source  # type: ignore[assignment]
 
     topics = settings.topics()
     ensure_topics(connection, BROKER_HINT, {topics.readings: settings.partitions,

@@ -14,6 +14,7 @@ from detector.core.choices import OffsetReset
 from detector.core.windows import MAX_DEVICES
 from detector.errors import ConfigError
 from detector.stream.settings import Options, Topics
+from shared.kafka_confluent import KafkaClient
 from shared.settings import Meta, Settings, setting
 
 Count = Annotated[int, Meta(ge=1)]
@@ -82,6 +83,9 @@ class ServeSettings(Settings):
         "milliseconds of scoring per reading (a slow model). Never set it in production.")
     offset_reset: OffsetReset = setting(
         OffsetReset.EARLIEST, help="Where a new consumer group starts.")
+    kafka_client: KafkaClient = setting(
+        KafkaClient.KAFKA_PYTHON, help="The Kafka client library: kafka-python, or confluent "
+        "(librdkafka: less CPU per reading; docs/operations.md says when to switch).")
     log_level: LogLevel = setting(
         LogLevel.INFO, help="Log detail on stderr; debug also shows the Kafka client's own lines.")
 

@@ -15,10 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import REPO
 from tests.helpers.broker import unique_name
 from tests.helpers.faults import assert_complete, settle
 from tests.helpers.processes import ServeTopics, free_port
+
+pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
 
 STOPS_WITHIN = 30  # seconds
 

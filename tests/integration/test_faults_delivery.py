@@ -19,6 +19,8 @@ from tests.helpers.broker import committed, consume_records, unique_name
 from tests.helpers.faults import assert_complete, settle
 from tests.helpers.processes import ServeTopics
 
+pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
+
 TOTAL = 600
 SPIKE_AT = 300  # the offset of the one injected spike
 BAD_AT = 310  # the offset of the one undecodable record (a dead letter)

@@ -7,8 +7,12 @@ from __future__ import annotations
 import re
 import signal
 
+import pytest
+
 from tests.helpers.broker import consume_records
 from tests.helpers.faults import assert_complete, committed_now, event_ids, offset_of, settle
+
+pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
 
 GRACE = 30  # seconds: the stop grace period of docker-compose.yml (and Kubernetes' default)
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from kafka import KafkaAdminClient
 
 from tests.helpers.faults import assert_complete, assignments, committed_now, offset_of, settle
+
+pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
 
 PARTITIONS = 6
 

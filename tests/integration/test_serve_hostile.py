@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from kafka import KafkaProducer
 
 from detector.stream.decode import INFLATED
+
+pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
 
 GOOD = {"device": "pump-1", "seq": 1, "ts": 1764301234.125, "values": [50, 50, 50, 50, 50]}
 

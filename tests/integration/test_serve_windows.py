@@ -10,6 +10,8 @@ import pytest
 
 from tests.helpers.bundles import SERVE, Bundles, assert_same_alarms
 
+pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
+
 WINDOW, DEVICES, COUNT = 5, 6, 3000
 
 

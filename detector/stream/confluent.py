@@ -1,0 +1,283 @@
+"""confluent-kafka (librdkafka) behind the seam (detector.stream.ports): the serve loop's second
+adapter, beside detector.stream.kafka's kafka-python one, with the same promises.
+
+The consumer stores and commits no offset of its own (enable.auto.commit and
+enable.auto.offset.store off): the loop commits explicit offsets, and only those of acknowledged
+batches. Rebalances reach the seam's Listener through on_assign/on_revoke/on_lost, which librdkafka
+calls inside consume(), in the loop's thread; offsets of revoked partitions are committed there,
+synchronously. librdkafka's errors become the seam's (`broker_error`). detector.stream.
+confluent_clients builds the clients; detector.stream.confluent_sink is the Sink.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from detector.stream.decode import INFLATED
+from detector.stream.kafka_tuning import MAX_INFLATED_BYTES
+from detector.stream.ports import (
+    Batch,
+    BrokerError,
+    BrokerUnavailable,
+    CommitAnswer,
+    Header,
+    Listener,
+    NotAuthorized,
+    Offsets,
+    Partition,
+    RebalanceInProgress,
+)
+
+log = logging.getLogger(__name__)
+REQUEST_TIMEOUT_S = 5.0  # of commits and offset queries
+E = KafkaError
+AUTHORIZATION = {E.TOPIC_AUTHORIZATION_FAILED, E.GROUP_AUTHORIZATION_FAILED,
+                 E.CLUSTER_AUTHORIZATION_FAILED}
+REBALANCING = {E.REBALANCE_IN_PROGRESS, E.ILLEGAL_GENERATION, E.UNKNOWN_MEMBER_ID, E._STATE,
+               E.FENCED_INSTANCE_ID}
+UNANSWERED = {E._TRANSPORT, E._ALL_BROKERS_DOWN, E._TIMED_OUT, E.REQUEST_TIMED_OUT, E._WAIT_COORD,
+              E.NOT_COORDINATOR, E.COORDINATOR_NOT_AVAILABLE, E._MSG_TIMED_OUT}
+
+
+def error_of(exc: BaseException | KafkaError) -> KafkaError | None:
+    """The KafkaError a KafkaException carries (or the error itself)."""
+    if isinstance(exc, KafkaError):
+        return exc
+    first = exc.args[0] if exc.args else None
+    return first if isinstance(first, KafkaError) else None
+
+
+def broker_error(exc: BaseException | KafkaError) -> BrokerError:
+    """The seam's error for one of librdkafka's (its message keeps librdkafka's error name)."""
+    if isinstance(exc, BrokerError):
+        return exc
+    error = error_of(exc)
+    code = error.code() if error is not None else None
+    text = f"{error.name()}: {error.str()}" if error is not None else str(exc)
+    kind = (NotAuthorized if code in AUTHORIZATION else RebalanceInProgress if code in REBALANCING
+            else BrokerUnavailable if code in UNANSWERED else BrokerError)
+    result = kind(text or type(exc).__name__)
+    if isinstance(exc, BaseException):
+        result.__cause__ = exc
+    return result
+
+
+def theirs(offsets: Offsets) -> list[TopicPartition]:
+    """Offsets as librdkafka commits them."""
+    return [TopicPartition(p.topic, p.partition, o) for p, o in offsets.items()]
+
+
+def ours(partitions: Collection[Any]) -> frozenset[Partition]:
+    """librdkafka's TopicPartitions as the seam's."""
+    return frozenset(Partition(tp.topic, tp.partition) for tp in partitions)
+
+
+def committed_offsets(partitions: Collection[Any]) -> Offsets:
+    """The offsets of a commit's answer (an offset below 0 was not committed)."""
+    return {Partition(tp.topic, tp.partition): tp.offset for tp in partitions if tp.offset >= 0}
+
+
+def first_failure(partitions: Collection[Any]) -> KafkaError | None:
+    """The first per-partition error of a commit's answer."""
+    return next((tp.error for tp in partitions if tp.error is not None), None)
+
+
+class ConfluentRecord:
+    """A polled librdkafka Message, read-only, as the seam's Record (values read on demand).
+
+    librdkafka inflates a compressed batch whole; a value past the gzip cap is handed on as the
+    stand-in INFLATED (a too_large dead letter), as kafka-python's capped reader does.
+    """
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+    @property
+    def topic(self) -> str:
+        return str(self.message.topic())
+
+    @property
+    def partition(self) -> int:
+        return int(self.message.partition())
+
+    @property
+    def offset(self) -> int:
+        return int(self.message.offset())
+
+    @property
+    def key(self) -> bytes | None:
+        key: bytes | None = self.message.key()
+        return key
+
+    @property
+    def value(self) -> bytes | None:
+        value: bytes | None = self.message.value()
+        return INFLATED if value is not None and len(value) > MAX_INFLATED_BYTES else value
+
+    @property
+    def headers(self) -> Sequence[Header]:
+        return self.message.headers() or ()
+
+
+class Rebalancing:
+    """A seam Listener as librdkafka calls it: inside consume(), where a commit may wait."""
+
+    def __init__(self, listener: Listener, commit: Any) -> None:
+        self.listener = listener
+        self.commit = commit
+
+    def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.listener.assigned(ours(partitions))
+
+    def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        offsets = self.listener.revoked(ours(partitions))
+        if not offsets:
+            return
+        error = None
+        try:
+            self.commit(offsets)
+        except BrokerError as exc:
+            error = exc
+        self.listener.committed(offsets, error)
+
+    def on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.listener.lost(ours(partitions))
+
+
+class ConfluentSource:
+    """The Source on a librdkafka Consumer of a group, storing and committing nothing itself."""
+
+    def __init__(self, consumer: Consumer, commits: deque[tuple[Offsets, CommitAnswer]],
+                 earliest: bool = True, timeout: float = REQUEST_TIMEOUT_S) -> None:
+        self.consumer = consumer
+        self.commits = commits  # asynchronous commits awaiting their answer, oldest first
+        self.earliest = earliest  # where a partition without a commit starts
+        self.timeout = timeout
+        self.topic = ""
+
+    def subscribe(self, topic: str, listener: Listener) -> None:
+        self.topic = topic
+        rebalancing = Rebalancing(listener, self.commit)
+        try:
+            self.consumer.subscribe([topic], on_assign=rebalancing.on_assign,
+                                    on_revoke=rebalancing.on_revoke,
+                                    on_lost=rebalancing.on_lost)
+        except KafkaException as exc:
+            raise broker_error(exc) from exc
+
+    def poll(self, timeout_ms: int, max_records: int) -> Batch:
+        try:
+            messages = self.consumer.consume(max_records, timeout_ms / 1000)
+        except KafkaException as exc:
+            raise broker_error(exc) from exc
+        batch: dict[Partition, list[ConfluentRecord]] = {}
+        last, part = -1, []
+        for message in messages:
+            if message.error() is not None:
+                self.consumer_error(message.error())
+                continue
+            number = message.partition()
+            if number != last:
+                last, part = number, batch.setdefault(Partition(self.topic, number), [])
+            part.append(ConfluentRecord(message))
+        return batch
+
+    def consumer_error(self, error: KafkaError) -> None:
+        """An error consume() returned among the records: a missing ACL stops the loop; the rest
+        librdkafka retries itself."""
+        if error.code() in AUTHORIZATION:
+            raise broker_error(error)
+        log.warning("consumer: %s: %s", error.name(), error.str())
+
+    def assignment(self) -> frozenset[Partition]:
+        return ours(self.consumer.assignment())
+
+    def commit(self, offsets: Offsets) -> None:
+        try:
+            answer = self.consumer.commit(offsets=theirs(offsets), asynchronous=False)
+        except KafkaException as exc:
+            if (error := error_of(exc)) is not None and error.code() == E._NO_OFFSET:
+                return
+            raise broker_error(exc) from exc
+        failure = first_failure(answer or [])
+        if failure is not None:
+            raise broker_error(failure)
+
+    def commit_async(self, offsets: Offsets, answer: CommitAnswer) -> None:
+        self.commits.append((offsets, answer))
+        try:
+            self.consumer.commit(offsets=theirs(offsets), asynchronous=True)
+        except KafkaException as exc:
+            self.commits.pop()
+            raise broker_error(exc) from exc
+
+    def committed(self, partition: Partition) -> int | None:
+        try:
+            (answer,) = self.consumer.committed([TopicPartition(*partition)], self.timeout)
+        except KafkaException as exc:
+            raise broker_error(exc) from exc
+        return None if answer.offset < 0 else int(answer.offset)
+
+    def position(self, partition: Partition) -> int:
+        """The next offset to read; before the first record, where the group resumes."""
+        try:
+            (answer,) = self.consumer.position([TopicPartition(*partition)])
+        except KafkaException as exc:
+            raise broker_error(exc) from exc
+        if answer.offset >= 0:
+            return int(answer.offset)
+        committed = self.committed(partition)
+        if committed is not None:
+            return committed
+        ask = self.first_offsets if self.earliest else self.end_offsets
+        return ask([partition])[partition]
+
+    def seek(self, partition: Partition, offset: int) -> None:
+        try:
+            self.consumer.seek(TopicPartition(partition.topic, partition.partition, offset))
+        except KafkaException as exc:
+            raise broker_error(exc) from exc
+
+    def first_offsets(self, partitions: Collection[Partition]) -> Offsets:
+        return self.watermarks(partitions, 0)
+
+    def end_offsets(self, partitions: Collection[Partition]) -> Offsets:
+        return self.watermarks(partitions, 1)
+
+    def watermarks(self, partitions: Collection[Partition], which: int) -> Offsets:
+        """The low (0) or high (1) watermark of each partition, asked of the broker."""
+        try:
+            return {p: int(self.consumer.get_watermark_offsets(
+                TopicPartition(*p), self.timeout, cached=False)[which]) for p in partitions}
+        except KafkaException as exc:
+            raise broker_error(exc) from exc
+
+    def close(self) -> None:
+        try:
+            self.consumer.close()
+        except (KafkaException, RuntimeError) as exc:
+            raise broker_error(exc) from exc
+
+
+def commit_answered(commits: deque[tuple[Offsets, CommitAnswer]]) -> Any:
+    """The consumer's on_commit callback: the answer to the oldest asynchronous commit whose
+    offsets it reports (a synchronous commit's report matches none and is ignored)."""
+
+    def on_commit(error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        reported = committed_offsets(partitions)
+        for i, (offsets, answer) in enumerate(commits):
+            if offsets == reported or (error is not None and not reported):
+                del commits[i]
+                failure = error if error is not None and error.code() != E._NO_OFFSET else None
+                failure = failure or first_failure(partitions)
+                answer(offsets, None if failure is None else broker_error(failure))
+                return
+
+    return on_commit
