@@ -62,15 +62,14 @@ def librdkafka_config(bootstrap: str, security: Security) -> dict[str, str]:
 
 
 class Errors:
-    """A client's error callback: the last errors it reported (for the diagnosis), then logged."""
+    """A client's error callback: the last errors it reported, for the diagnosis (librdkafka's
+    own log lines say the same on the logger)."""
 
     def __init__(self) -> None:
         self.lines: deque[str] = deque(maxlen=20)
 
     def __call__(self, error: Any) -> None:
-        line = f"{error.name()}: {error.str()}"
-        self.lines.append(line)
-        LOG.log(logging.ERROR if error.fatal() else logging.WARNING, "%s", line)
+        self.lines.append(f"{error.name()}: {error.str()}")
 
 
 def open_client(what: str, factory: Callable[[dict[str, Any]], Any], connection: Any, hint: str,
@@ -79,6 +78,8 @@ def open_client(what: str, factory: Callable[[dict[str, Any]], Any], connection:
     in one line why it cannot connect (`hint` as in shared.kafka_client.connect). `check` asks
     one more question of the broker before the client counts as connected."""
     errors = Errors()
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        LOG.setLevel(logging.CRITICAL)  # as kafka-python's lines: only with --log-level debug
     settings = {**librdkafka_config(connection.bootstrap, connection.security),
                 "error_cb": errors, "logger": LOG, **config}
     client = None

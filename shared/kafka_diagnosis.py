@@ -1,8 +1,9 @@
 """Why a Kafka client could not connect, in one line that says what to fix.
 
-kafka-python gives up on a broker with "Unable to bootstrap" and says why only in its log lines;
-those are matched here against what each misconfiguration looks like (measured on the local
-stack's secured broker: tests/integration/test_secure_kafka.py).
+kafka-python gives up on a broker with "Unable to bootstrap" and says why only in its log lines,
+librdkafka in its error callback; those are matched here against what each misconfiguration looks
+like with either (measured on the local stack's secured broker: tests/integration/
+test_secure_kafka.py, on both clients).
 """
 
 from __future__ import annotations
@@ -26,10 +27,14 @@ CAUSES: list[tuple[str, str, str]] = [
     (r"Hostname mismatch|IP address mismatch",
      "the broker's TLS certificate does not name the host {host}",
      "connect by a name the certificate holds, or (not for production) --no-ssl-check-hostname"),
-    (r"CERTIFICATE_VERIFY_FAILED",
+    (r"CERTIFICATE_VERIFY_FAILED|broker certificate could not be verified",
      "the broker's TLS certificate is not signed by a CA this client trusts",
      "give the broker's CA certificate with --ssl-cafile (or ssl.truststore.location)"),
-    (r"ALERT_BAD_CERTIFICATE|CERTIFICATE_REQUIRED",
+    # librdkafka (OpenSSL 3) names the alert the broker sent: a certificate it refuses
+    (r"alert (bad certificate|unknown ca|certificate unknown|certificate expired)",
+     "the broker does not accept this client's certificate",
+     "use a client certificate signed by a CA the broker trusts, still valid"),
+    (r"ALERT_BAD_CERTIFICATE|CERTIFICATE_REQUIRED|alert certificate required",
      "the broker wants a client certificate (mutual TLS) and got none it accepts",
      "give --ssl-certfile and --ssl-keyfile, a certificate signed by a CA the broker trusts"),
     (r"ALERT_CERTIFICATE_UNKNOWN|ALERT_UNKNOWN_CA|ALERT_CERTIFICATE_EXPIRED",

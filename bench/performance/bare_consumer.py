@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.performance.bare_consumer TOPIC COUNT [--partitions 1]
         [--batch-size 5000]
         [--collect-rarely] [--lag] [--group GROUP] [--fetch-min-bytes 1] [--fetch-wait-ms 500]
+        [--kafka-client kafka-python|confluent]
 
 It reads TOPIC from the beginning with `detector serve`'s own consumer settings
 (detector.cli.serve.consumer_settings) and prints `records/s <rate>`, timed from its first
@@ -13,12 +14,14 @@ poll handed each over, minus its broker timestamp (a topic with LogAppendTime).
 With --group it is a member of consumer group GROUP, as a replica of `detector serve` is: it
 polls, touches each value and commits at most every 0.2 s until SIGTERM (COUNT is ignored;
 bench/performance/scale.py measures its CPU from outside).
+With --kafka-client confluent it does the same on librdkafka (bench/performance/bare_confluent.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import time
 
 import numpy as np
@@ -103,18 +106,24 @@ def main() -> None:
     parser.add_argument("--group")
     parser.add_argument("--fetch-min-bytes", type=int, default=1)
     parser.add_argument("--fetch-wait-ms", type=int, default=500)
+    parser.add_argument("--kafka-client", choices=("kafka-python", "confluent"),
+                        default="kafka-python")
     args = parser.parse_args()
     settings = consumer_settings(args.batch_size, args.fetch_min_bytes, args.fetch_wait_ms)
     if args.collect_rarely:
         collect_rarely()
+    if args.kafka_client == "confluent":
+        from bench.performance import bare_confluent as library
+    else:
+        library = sys.modules[__name__]
     if args.group:
-        member(args.topic, args.group, settings)
+        library.member(args.topic, args.group, settings)
         return
     if args.lag:
-        ms = lags(args.topic, args.count, settings) * 1000
+        ms = library.lags(args.topic, args.count, settings) * 1000
         print(f"lag_ms {np.percentile(ms, 50):.2f} {np.percentile(ms, 99):.2f} {ms.max():.2f}")
         return
-    rate, cpu = consume(args.topic, args.count, args.partitions, settings)
+    rate, cpu = library.consume(args.topic, args.count, args.partitions, settings)
     print(f"records/s {rate:.0f} cpu_us {cpu * 1e6:.2f}")
 
 

@@ -166,11 +166,11 @@ def serve(model: Path, topic: str, group: str, scratch: Scratch, *options: str,
 
 
 def bare_command(topic: str, count: int, partitions: int = 1, batch_size: int = 5000,
-                 collect_rarely: bool = False) -> list[str]:
+                 collect_rarely: bool = False, kafka_client: str = "kafka-python") -> list[str]:
     """The command line of the bare-consumer baseline (bench/performance/bare_consumer.py)."""
     return [str(BIN / "python"), "-m", "bench.performance.bare_consumer", topic, str(count),
             "--partitions", str(partitions), "--batch-size", str(batch_size),
-            *(["--collect-rarely"] if collect_rarely else [])]
+            *(["--collect-rarely"] if collect_rarely else []), "--kafka-client", kafka_client]
 
 
 def run_bare(command: list[str]) -> tuple[float, float]:

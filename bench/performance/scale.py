@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.performance.scale [--rate 10000] [--seconds 20] [--replicas 1,2,4]
         [--repeats 2] [--devices 100] [--fetch-min-bytes 1] [--fetch-wait-ms 500]
+        [--kafka-client kafka-python|confluent]
 
 On this 2-core machine, shared with the broker, more replicas cannot read faster than one, so a
 wall-clock speed-up says nothing. What it can show is whether replicas add overhead. On a fresh
@@ -20,8 +21,9 @@ every 0.2 s), the baseline of what the client itself costs. The bench reports:
   advance (sampled every 50 ms) after each, against the longest before either.
 
 `--fetch-min-bytes` and `--fetch-wait-ms` are given to both groups (`detector serve`'s options of
-those names): fewer, larger polls. Goal: 4 replicas use at most 1.1x the CPU per reading of one;
-partitions evenly spread.
+those names): fewer, larger polls. `--kafka-client confluent` runs both groups on librdkafka
+(the bare members: bench/performance/bare_confluent.py). Goal: 4 replicas use at most 1.1x the
+CPU per reading of one (1.3x on librdkafka, issue 29); partitions evenly spread.
 """
 
 from __future__ import annotations
@@ -204,9 +206,11 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=100)
     parser.add_argument("--fetch-min-bytes", type=int, default=1)
     parser.add_argument("--fetch-wait-ms", type=int, default=500)
+    parser.add_argument("--kafka-client", choices=("kafka-python", "confluent"),
+                        default="kafka-python")
     args = parser.parse_args()
     args.fetch = ["--fetch-min-bytes", str(args.fetch_min_bytes),
-                  "--fetch-wait-ms", str(args.fetch_wait_ms)]
+                  "--fetch-wait-ms", str(args.fetch_wait_ms), "--kafka-client", args.kafka_client]
     counts = [int(x) for x in args.replicas.split(",")]
     print(f"load average at the start {os.getloadavg()} on {os.cpu_count()} cores", flush=True)
     cpu: dict[str, dict[int, list[float]]] = {k: {n: [] for n in counts}

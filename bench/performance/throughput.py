@@ -1,7 +1,8 @@
-"""Throughput against the limit: `detector serve` against a bare kafka-python consumer, by case.
+"""Throughput against the limit: `detector serve` against a bare consumer of its own Kafka client
+library, by case and library.
 
     .venv/bin/python -m bench.performance.throughput [--count 500000] [--repeats 3]
-        [--batch-size 5000] [--cases a,b,c1,c2,d]
+        [--batch-size 5000] [--cases a,b,c1,c2,d,s] [--kafka-clients kafka-python,confluent]
 
 The cases, each a fresh topic filled once with `--count` simulated readings (100 devices):
 
@@ -9,7 +10,12 @@ The cases, each a fresh topic filled once with `--count` simulated readings (100
   inside an anomaly), the default bundle (point-wise, no persistence);
 - b: the same on 6 partitions;
 - c1, c2: 1 partition with about 1 % and 0.1 % of readings inside an anomaly;
-- d: as a, with a windowed bundle (window 20, persistence 5/10).
+- d: as a, with a windowed bundle (window 20, persistence 5/10);
+- s: the incident storm, 1 partition, 64 devices, anomaly rate 0.01 (about 17 % flagged).
+
+Each client library (`--kafka-clients`) is measured against its own bare consumer
+(bare_consumer.py --kafka-client): `detector serve --kafka-client confluent` against a bare
+confluent-kafka consumer, the default against a bare kafka-python one.
 
 `--repeats` times, case after case, it times the bare consumer (bare_consumer.py: polls and
 touches each value, with the detector's consumer settings and Python's default garbage
@@ -55,6 +61,7 @@ class Case:
     partitions: int
     anomaly_rate: float  # the simulator's chance per reading that an anomaly starts
     windowed: bool = False
+    devices: int = 100
 
 
 CASES = (
@@ -63,6 +70,7 @@ CASES = (
     Case("c1", "1 % anomalies", 1, 0.0004),
     Case("c2", "0.1 % anomalies", 1, 0.00003),
     Case("d", "windowed bundle (window 20, persistence 5/10)", 1, 0.002, windowed=True),
+    Case("s", "storm: 64 devices, anomaly rate 0.01", 1, 0.01, devices=64),
 )
 
 
@@ -75,12 +83,12 @@ class Run:
 
 
 def detector(model: Path, topic: str, count: int, scratch: Scratch, batch_size: int,
-             partitions: int) -> tuple[float, float, float, str]:
+             partitions: int, client: str) -> tuple[float, float, float, str]:
     """Records/s of `detector serve` from ready to its committed offsets at the end, its CPU
     microseconds per record over that time (all threads), the share it flagged, its command."""
     group = scratch.group()
     with serve(model, topic, group, scratch, "--batch-size", str(batch_size),
-               partitions=partitions) as process:
+               "--kafka-client", client, partitions=partitions) as process:
         process.wait_for(process.ready, "ready", every=0.02)
         started, cpu = time.perf_counter(), process.cpu()
         process.wait_for(lambda: scratch.committed(group, topic) >= count,
@@ -106,7 +114,8 @@ def prepare(scratch: Scratch, cases: list[Case], count: int, models: dict[bool, 
     topics = {}
     for case in cases:
         topic = scratch.topic("readings", case.partitions)
-        seconds = fill(topic, count, partitions=case.partitions, anomaly_rate=case.anomaly_rate)
+        seconds = fill(topic, count, partitions=case.partitions, anomaly_rate=case.anomaly_rate,
+                       devices=case.devices)
         assert written(topic) == count
         print(f"case {case.key}: filled {topic} ({case.partitions} partition(s), anomaly rate "
               f"{case.anomaly_rate}) with {count:,} readings in {seconds:.1f} s", flush=True)
@@ -117,36 +126,39 @@ def prepare(scratch: Scratch, cases: list[Case], count: int, models: dict[bool, 
     return topics
 
 
-def report(cases: list[Case], runs: dict[str, list[Run]], commands: dict[str, str]) -> None:
+def report(cases: list[Case], runs: dict[tuple[str, str], list[Run]], commands: dict[str, str],
+           clients: list[str]) -> None:
     """The commands, a table per run and the summary of each case."""
     print()
     for key, command in commands.items():
         print(f"{key}: {command}")
     rows = []
-    for case in cases:
-        for i, r in enumerate(runs[case.key], 1):
-            rows.append((case.key, i, f"{r.bare[0]:,.0f} / {r.bare[1]:.1f}",
+    for (key, client), rs in runs.items():
+        for i, r in enumerate(rs, 1):
+            rows.append((key, client, i, f"{r.bare[0]:,.0f} / {r.bare[1]:.1f}",
                          f"{r.detector[0]:,.0f} / {r.detector[1]:.1f}", f"{r.flagged:.2%}",
                          f"{r.detector[0] / r.bare[0]:.2f}", f"{r.bare[1] / r.detector[1]:.2f}"))
     print()
-    print(table(rows, ("case", "run", "bare: records/s / us CPU each",
+    print(table(rows, ("case", "client", "run", "bare: records/s / us CPU each",
                        "detector serve: readings/s / us CPU each", "flagged",
                        "wall ratio", "CPU ratio")))
     rows = []
-    for case in cases:
-        rs = runs[case.key]
+    for case, client in ((c, k) for c in cases for k in clients):
+        rs = runs[case.key, client]
         wall = [r.detector[0] / r.bare[0] for r in rs]
-        rows.append((case.key, case.what, f"{statistics.median(r.flagged for r in rs):.2%}",
+        rows.append((case.key, client, case.what,
+                     f"{statistics.median(r.flagged for r in rs):.2%}",
                      spread([r.bare[0] for r in rs]), spread([r.detector[0] for r in rs]),
                      spread(wall, 2), spread([r.bare[1] / r.detector[1] for r in rs], 2),
                      "met" if statistics.median(wall) >= 0.8 else "NOT met"))
     print()
-    print(table(rows, ("case", "what", "flagged", "bare readings/s", "detector readings/s",
+    print(table(rows, ("case", "client", "what", "flagged", "bare readings/s",
+                       "detector readings/s",
                        "detector / bare, wall", "CPU per reading, bare / detector",
                        "wall >= 0.8")))
-    tuned = [(r.tuned, r.detector) for r in runs.get("a", []) if r.tuned]
+    tuned = [(r.tuned, r.detector) for r in runs.get(("a", clients[0]), []) if r.tuned]
     if tuned:
-        print(f"\ncase a against the bare consumer with serve's GC settings: "
+        print(f"\ncase a ({clients[0]}) against the bare consumer with serve's GC settings: "
               f"{spread([t[0] for t, _ in tuned])} records/s; detector / it, wall "
               f"{spread([d[0] / t[0] for t, d in tuned], 2)}, CPU "
               f"{spread([t[1] / d[1] for t, d in tuned], 2)}")
@@ -158,34 +170,36 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=5000, help="the daemon's default")
     parser.add_argument("--cases", default=",".join(c.key for c in CASES))
+    parser.add_argument("--kafka-clients", default="kafka-python")
     args = parser.parse_args()
-    wanted = args.cases.split(",")
+    wanted, clients = args.cases.split(","), args.kafka_clients.split(",")
     cases = [c for c in CASES if c.key in wanted]
     print(f"load average at the start {os.getloadavg()} on {os.cpu_count()} cores", flush=True)
-    runs: dict[str, list[Run]] = {c.key: [] for c in cases}
+    runs: dict[tuple[str, str], list[Run]] = {(c.key, k): [] for c in cases for k in clients}
     commands: dict[str, str] = {}
     with workbench() as (scratch, model, _):
         models = {False: model}
         topics = prepare(scratch, cases, args.count, models)
         for repeat in range(1, args.repeats + 1):
-            for case in cases:
+            for case, client in ((c, k) for c in cases for k in clients):
                 topic, n = topics[case.key], case.partitions
-                plain = bare_command(topic, args.count, n, args.batch_size)
+                plain = bare_command(topic, args.count, n, args.batch_size, kafka_client=client)
                 base = run_bare(plain)
                 tuned = None
-                if case.key == "a":
+                if case.key == "a" and client == clients[0]:
                     tuned = run_bare(bare_command(topic, args.count, n, args.batch_size,
-                                                  collect_rarely=True))
+                                                  collect_rarely=True, kafka_client=client))
                 rate, cpu, flagged, command = detector(models[case.windowed], topic, args.count,
-                                                       scratch, args.batch_size, n)
-                runs[case.key].append(Run(base, (rate, cpu), flagged, tuned))
-                commands.setdefault(f"bare consumer, case {case.key}", shlex.join(plain))
-                commands.setdefault(f"detector, case {case.key}", command)
-                print(f"repeat {repeat} case {case.key}: bare {base[0]:,.0f}/s "
+                                                       scratch, args.batch_size, n, client)
+                runs[case.key, client].append(Run(base, (rate, cpu), flagged, tuned))
+                commands.setdefault(f"bare consumer, case {case.key}, {client}",
+                                    shlex.join(plain))
+                commands.setdefault(f"detector, case {case.key}, {client}", command)
+                print(f"repeat {repeat} case {case.key} {client}: bare {base[0]:,.0f}/s "
                       f"({base[1]:.1f} us CPU/record), detector {rate:,.0f}/s ({cpu:.1f} us), "
                       f"ratio {rate / base[0]:.2f}; flagged {flagged:.2%}; load average "
                       f"{os.getloadavg()[0]:.1f}", flush=True)
-    report(cases, runs, commands)
+    report(cases, runs, commands, clients)
     print(f"\nload average at the end {os.getloadavg()} on {os.cpu_count()} cores")
 
 

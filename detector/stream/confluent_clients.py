@@ -33,10 +33,13 @@ def open_source(connection: Connection, hint: str, group: str, client_id: str,
                 ) -> ConfluentSource:
     """The consumer of `detector serve`, or a one-line InputError (as kafka_clients')."""
     commits: deque[tuple[Offsets, CommitAnswer]] = deque()
+    # librdkafka refuses a session longer than the poll interval (serve's settings keep that
+    # at least the broker's shortest session)
+    session = min(SESSION_TIMEOUT_MS, max_poll_interval_ms)
     config = {"group.id": group, "client.id": client_id, "enable.auto.commit": False,
               "enable.auto.offset.store": False, "auto.offset.reset": str(offset_reset),
-              **fetch_config(fetch), "session.timeout.ms": SESSION_TIMEOUT_MS,
-              "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
+              **fetch_config(fetch), "session.timeout.ms": session,
+              "heartbeat.interval.ms": min(HEARTBEAT_INTERVAL_MS, session // 3),
               "max.poll.interval.ms": max_poll_interval_ms, "reconnect.backoff.max.ms": 5000,
               "on_commit": commit_answered(commits)}
     consumer = open_client("consumer", Consumer, connection, hint, config)

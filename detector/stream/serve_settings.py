@@ -18,6 +18,7 @@ from shared.kafka_confluent import KafkaClient
 from shared.settings import Meta, Settings, setting
 
 Count = Annotated[int, Meta(ge=1)]
+MIN_SESSION_TIMEOUT_MS = 6000  # the broker's group.min.session.timeout.ms, by default
 
 
 class LogLevel(StrEnum):
@@ -91,6 +92,12 @@ class ServeSettings(Settings):
 
     def __post_init__(self) -> None:
         self.check_ranges()
+        if (self.kafka_client is KafkaClient.CONFLUENT
+                and self.max_poll_interval_ms < MIN_SESSION_TIMEOUT_MS):
+            raise ConfigError(f"--kafka-client confluent needs --max-poll-interval-ms of at least "
+                              f"{MIN_SESSION_TIMEOUT_MS} (librdkafka holds it to the session "
+                              "timeout, which the broker holds to 6 s); got "
+                              f"{self.max_poll_interval_ms}")
         if self.max_devices < self.batch_size:
             raise ConfigError(f"--max-devices ({self.max_devices}) must be at least --batch-size "
                               f"({self.batch_size}): a batch may hold that many devices")

@@ -85,13 +85,16 @@ def test_sigterm_mid_batch_exits_0_and_a_restart_reads_nothing_twice(
 
 
 def test_scoring_slower_than_max_poll_interval_recovers_without_a_crash_loop(
-    start_detector, serve_topics, simulate, kafka_admin, kafka_bootstrap
+    start_detector, serve_topics, simulate, kafka_admin, kafka_bootstrap, kafka_client
 ):
     total = 4000
     topics = serve_topics(partitions=1)
     simulate(topics.readings, total, anomaly_rate=0.02, seed=13)  # one poll can take them all
-    # 1 ms a reading: a batch of 4000 takes 4 s, twice max.poll.interval.ms.
-    detector = start_detector(topics, "--max-poll-interval-ms", "2000", "--score-delay-ms", "1")
+    # 1 ms a reading: a batch of 4000 takes 4 s, twice max.poll.interval.ms. librdkafka's
+    # interval is at least the broker's shortest session, 6 s: 3 ms a reading, 12 s a batch.
+    interval, delay = ("6000", "3") if kafka_client == "confluent" else ("2000", "1")
+    detector = start_detector(topics, "--max-poll-interval-ms", interval,
+                              "--score-delay-ms", delay)
     outcome = settle(kafka_admin, kafka_bootstrap, topics, total, timeout=180)
     print("".join(line for line in detector.lines if "WARNING" in line))
     assert detector.proc.poll() is None, "the detector exited"

@@ -105,6 +105,24 @@ def test_only_the_kafka_adapters_import_kafka_python():
     assert not bad, sorted(bad)
 
 
+CONFLUENT_ADAPTERS = {"detector/stream/confluent.py", "detector/stream/confluent_sink.py",
+                      "detector/stream/confluent_clients.py", "shared/kafka_confluent.py",
+                      "producer/cli.py", "producer/sinks.py"}
+
+
+def test_only_the_confluent_adapters_import_confluent_kafka():
+    """librdkafka's values and errors are translated in detector/stream/confluent*.py alone (and
+    the producer's sink and the shared connection code)."""
+    bad = {
+        f"{path.relative_to(REPO)} imports {name}"
+        for pkg in ("detector", "shared", "producer")
+        for path in modules(pkg) if path.relative_to(REPO).as_posix() not in CONFLUENT_ADAPTERS
+        for name in imported(path)
+        if name == "confluent_kafka" or name.startswith("confluent_kafka.")
+    }
+    assert not bad, sorted(bad)
+
+
 def test_the_seam_has_no_any():
     """Every value that crosses the seam has a type of its own: no `Any` in ports.py."""
     tree = ast.parse((REPO / "detector/stream/ports.py").read_text())

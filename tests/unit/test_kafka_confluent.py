@@ -12,7 +12,9 @@ from confluent_kafka import KafkaError, KafkaException
 from detector.stream.confluent import broker_error
 from detector.stream.confluent_sink import send_error
 from detector.stream.ports import BrokerUnavailable, NotAuthorized, RebalanceInProgress
+from shared.kafka_client import Connection
 from shared.kafka_confluent import librdkafka_config
+from shared.kafka_diagnosis import explain
 from shared.kafka_settings import Secret, Security, check, from_properties, parse_properties
 
 
@@ -86,3 +88,23 @@ def test_a_refused_send_is_retried_unless_retrying_cannot_help():
     assert send_error(KafkaError(KafkaError._MSG_TIMED_OUT), at_once=False).retriable
     denied = send_error(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED), at_once=False)
     assert isinstance(denied, NotAuthorized) and not denied.retriable
+
+
+@pytest.mark.parametrize(("said", "meaning"), [
+    ("_TRANSPORT: ssl://127.0.0.1:9096/bootstrap: SSL handshake failed: error:0A000086:SSL "
+     "routines::certificate verify failed: broker certificate could not be verified, verify that "
+     "ssl.ca.location is correctly configured", "not signed by a CA this client trusts"),
+    ("_TRANSPORT: ssl://127.0.0.1:9097/bootstrap: Receive failed: error:0A000412:SSL routines::"
+     "ssl/tls alert bad certificate: SSL alert number 42 (after 5ms in state APIVERSION_QUERY)",
+     "does not accept this client's certificate"),
+    ("_AUTHENTICATION: sasl_ssl://127.0.0.1:9096/bootstrap: SASL authentication error: "
+     "Authentication failed during authentication due to invalid credentials with SASL "
+     "mechanism SCRAM-SHA-256", "SASL login of user 'detector' (SCRAM-SHA-256)"),
+])
+def test_librdkafkas_connection_errors_get_the_same_one_line_diagnosis(said, meaning):
+    connection = Connection("127.0.0.1:9096", check(Security(
+        protocol="SASL_SSL", mechanism="SCRAM-SHA-256", username="detector",
+        password=Secret("pw"))))
+    line = explain("consumer", KafkaException(KafkaError(KafkaError._TRANSPORT)), [said],
+                   connection, "hint", probe=lambda address: False)
+    assert meaning in line and "\n" not in line
