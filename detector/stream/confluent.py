@@ -178,12 +178,13 @@ class ConfluentSource:
         except KafkaException as exc:
             raise broker_error(exc) from exc
         batch: dict[Partition, list[ConfluentRecord]] = {}
-        last, part = -1, []
+        last: int | None = -1
+        part: list[ConfluentRecord] = []
         for message in messages:
-            if message.error() is not None:
-                self.consumer_error(message.error())
+            if (error := message.error()) is not None:
+                self.consumer_error(error)
                 continue
-            number = message.partition()
+            number = int(message.partition())  # type: ignore[arg-type]  # set on a record
             if number != last:
                 last, part = number, batch.setdefault(Partition(self.topic, number), [])
             part.append(ConfluentRecord(message))

@@ -62,7 +62,8 @@ class ConfluentSink:
         ack = ConfluentAck(self.producer)
         for attempt in (1, 2):
             try:
-                self.producer.produce(topic, value, key, headers=headers, on_delivery=ack.delivered)
+                self.producer.produce(topic, value, key, on_delivery=ack.delivered,
+                                      headers=headers)  # type: ignore[arg-type]
                 return ack
             except BufferError as exc:  # its queue is full: serve reports, then once more
                 if attempt == 2:
