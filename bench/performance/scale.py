@@ -236,7 +236,7 @@ def main() -> None:
     print(table([(n, *d, *b) for n, d, b in zip(counts, ratios(cpu["detector"], counts),
                                                  ratios(cpu["bare"], counts), strict=True)],
                 ("members", "detector: us CPU per reading (median)",
-                 f"against {counts[0]}", "bare kafka-python group: us CPU per reading",
+                 f"against {counts[0]}", f"bare {args.kafka_client} group: us CPU per reading",
                  f"against {counts[0]}")))
     print(f"\nrebalance, 2 replicas at {args.rate:,.0f} readings/s: longest commit stall "
           f"{steady:.2f} s steady, {join:.2f} s after a third joined, {leave:.2f} s after one "
