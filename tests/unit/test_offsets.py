@@ -22,11 +22,13 @@ P0, P1 = Partition("readings", 0), Partition("readings", 1)
 
 class Consumer(InMemoryConsumer):
     """The in-memory consumer; `refuse` makes the next commits raise it, `hold` keeps the answers
-    to asynchronous commits until the test gives them."""
+    to asynchronous commits until the test gives them, `refuse_at_once` makes commit_async raise
+    (as a client does when it cannot even queue the request)."""
 
     def __init__(self, broker: InMemoryBroker) -> None:
         super().__init__(broker)
         self.refuse: BrokerError | None = None
+        self.refuse_at_once: BrokerError | None = None
         self.hold = False
         self.answers: list[tuple[CommitAnswer, Offsets]] = []
 
@@ -36,6 +38,8 @@ class Consumer(InMemoryConsumer):
         super().commit(offsets)
 
     def commit_async(self, offsets: Offsets, answer: CommitAnswer) -> None:
+        if self.refuse_at_once is not None:
+            raise self.refuse_at_once
         if self.hold:
             self.answers.append((answer, offsets))
         else:
@@ -108,6 +112,43 @@ def test_a_failed_asynchronous_commit_is_asked_again_and_told_to_the_health_repo
     offsets.add({P0: 6})
     offsets.commit_async()  # refused at once: the broker answered
     assert reports == [False, True] and offsets.pending()
+
+
+def test_an_asynchronous_commit_the_client_refuses_at_once_is_asked_again():
+    consumer, offsets, reports = committer()
+    offsets.add({P0: 5})
+    consumer.refuse_at_once = BrokerUnavailable("not connected")
+    offsets.commit_async()
+    assert reports == [False] and offsets.pending()
+    consumer.refuse_at_once = None
+    offsets.commit_async()
+    assert consumer.commits == [{0: 5}] and not offsets.pending()
+
+
+def test_each_failure_is_logged_as_what_happens_next(caplog):
+    consumer, offsets, _ = committer()
+    offsets.add({P0: 5})
+    with caplog.at_level(logging.INFO, "detector.stream.offsets"):
+        consumer.refuse_at_once = BrokerUnavailable("not connected")
+        offsets.commit_async()
+        consumer.refuse = RebalanceInProgress("rebalancing")
+        offsets.commit()
+        consumer.refuse = BrokerUnavailable("timed out")
+        offsets.commit()
+        listener = Rebalance(offsets, lambda: 1 / 0)
+        listener.revoked(frozenset({P1}))
+        listener.assigned(frozenset({P1, P0}))
+        listener.assigned(frozenset())
+        listener.lost(frozenset({P1, P0}))
+    assert caplog.messages == [
+        "offset commit failed (not connected); will retry",
+        "offset commit refused while the group rebalances (rebalancing); will retry",
+        "offset commit failed (timed out); will retry",
+        "before revocation: division by zero",
+        "assigned partition(s) 0, 1",
+        "assigned partition(s) none",
+        "partition(s) 0, 1 lost (membership expired): they may be read again",
+    ]
 
 
 def test_a_late_failure_of_an_older_commit_does_not_ask_again_for_a_newer_one():
