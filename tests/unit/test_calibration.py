@@ -1,11 +1,12 @@
 """Calibration keeps its promise on known distributions; bad inputs are refused."""
 
+import json
 import re
 
 import numpy as np
 import pytest
 
-from detector.core.calibration import calibrate, fit_gpd_pwm
+from detector.core.calibration import Calibration, calibrate, fit_gpd_pwm
 from detector.errors import DataError
 
 
@@ -171,3 +172,18 @@ def test_errors_in_other_units_give_the_same_threshold_in_those_units(unit):
     for method in ("quantile", "pot"):
         assert calibrate(errors * unit, method, 0.001).threshold == pytest.approx(
             unit * calibrate(errors, method, 0.001).threshold, rel=1e-9)
+
+
+def test_pot_follows_a_heavy_tail_beyond_the_held_out_data():
+    u = np.random.default_rng(0).uniform(size=20_000)
+    held_out = (u**-0.3 - 1) / 0.3  # a generalised Pareto tail of shape 0.3
+    cal = calibrate(held_out, "pot", 1e-4)
+    assert cal.details["shape"] == pytest.approx(0.3, abs=0.05)
+    assert cal.threshold == pytest.approx((1e4**0.3 - 1) / 0.3, rel=0.15)  # the true 49.5
+
+
+def test_a_calibration_is_recorded_as_json_and_read_back_whole():
+    cal = calibrate(np.random.default_rng(11).gamma(3.0, 1.0, 500), "pot", 0.01, margin=1.5)
+    recorded = json.loads(json.dumps(cal.to_dict()))
+    assert recorded["threshold"] == cal.threshold and recorded["details"]["margin"] == 1.5
+    assert Calibration(**recorded) == cal
