@@ -4,6 +4,7 @@ giving up says what to do."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -22,9 +23,11 @@ class Producer(InMemoryProducer):
     def __init__(self, broker: InMemoryBroker) -> None:
         super().__init__(broker)
         self.flushes = 0
+        self.timeouts: list[float] = []
 
     def flush(self, timeout: float) -> None:
         self.flushes += 1
+        self.timeouts.append(timeout)
         if not self.broker.down:
             self.answer()
         super().flush(timeout)
@@ -74,13 +77,72 @@ def test_waiting_flushes_and_without_waiting_nothing_is_flushed():
 
 
 def test_an_outbox_deeper_than_its_depth_flushes_without_being_asked():
-    producer, box, _ = outbox(depth=2)
+    producer, box, _ = outbox()  # the serve loop's: two batches in flight
     producer.hold = True
     box.submit([message()], {P0: 1})
     box.submit([message()], {P0: 2})
     assert box.done() == {} and producer.flushes == 0  # at its depth: no waiting
     box.submit([message()], {P0: 3})
     assert box.done() == {P0: 3} and producer.flushes == 1
+
+
+def test_a_flush_waits_at_most_the_outbox_s_timeout():
+    producer, box, _ = outbox(timeout=7.5)
+    box.submit([message()], {P0: 5})
+    box.done(wait=True)
+    assert producer.timeouts == [7.5]
+
+
+def test_a_message_goes_out_as_it_was_given():
+    producer, box, _ = outbox()
+    box.submit([("anomalies", b"pump-1", b"{}", [("h", b"1")])], {P0: 1})
+    (record,) = producer.broker.records("anomalies")
+    assert (record.key, record.value, record.headers) == (b"pump-1", b"{}", [("h", b"1")])
+
+
+def test_a_batch_half_answered_waits_without_blocking_the_loop():
+    producer, box, _ = outbox()
+    producer.hold = True
+    box.submit([message(), message()], {P0: 5})
+    producer.pending.pop(0).answer()  # one acknowledged, one still pending
+    assert box.done() == {} and producer.flushes == 0
+
+
+def test_a_batch_with_a_refused_send_and_a_pending_one_is_retried_at_once():
+    producer, box, stopping = outbox(backoff=0.25)
+    producer.hold = True
+    producer.failures.append(SendRefused("KafkaTimeoutError: Batch expired"))
+    box.submit([message(value=b"refused"), message(value=b"pending")], {P0: 5})
+    producer.hold = False
+    assert box.done() == {P0: 5} and stopping.waits == [0.25]
+    assert sorted(r.value for r in producer.broker.records("anomalies")) == [b"pending",
+                                                                             b"refused"]
+
+
+def test_what_goes_wrong_is_logged_with_what_happens_next(caplog):
+    producer, box, _ = outbox(attempts=3, backoff=2.0)
+    producer.broker.max_message_bytes = 5
+    producer.failures.append(SendRefused("KafkaTimeoutError: Batch expired"))
+    with caplog.at_level(logging.DEBUG, "detector.stream.outbox"):
+        box.submit([message("anomalies")], {P0: 1})
+        box.done()
+        producer.broker.down = True
+        producer.hold = True
+        box.submit([message("anomalies")], {P0: 2})
+        box.done(wait=True)
+        producer.broker.down = producer.hold = False
+        box.done(wait=True)
+        box.submit([message("dlq", b"123456")], {P0: 3})
+        with pytest.raises(DeliveryError):
+            box.done()
+    assert caplog.messages == [
+        "could not publish 1 message(s) to anomalies (KafkaTimeoutError: Batch expired); "
+        "attempt 2 of 3 in 2 s, offsets stay uncommitted",
+        "flush: 1 send(s) not acknowledged",
+        "send to dlq failed at once: MessageSizeTooLargeError: the message is 7 bytes",
+        "cannot publish to dlq, retrying would not help: "
+        "SendRefused('MessageSizeTooLargeError: the message is 7 bytes')",
+    ]
 
 
 def test_a_flush_the_broker_does_not_answer_is_no_error_and_releases_nothing():
