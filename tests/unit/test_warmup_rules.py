@@ -4,13 +4,21 @@ is counted when it is done."""
 
 from __future__ import annotations
 
+import logging
+import re
+import time
+
+import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from detector.stream.daemon import memory_for
 from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer
 from detector.stream.metrics import Metrics
 from detector.stream.ports import Partition
-from detector.stream.warmup import Warmup
+from detector.stream.reloader import Model
+from detector.stream.warmup import Warming, Warmup
+from tests.helpers.dense import dense_bundle
 
 P0, P1 = Partition("readings", 0), Partition("readings", 1)
 
@@ -180,3 +188,79 @@ def test_a_commit_at_the_first_records_replays_what_lies_before_it(committed):
     rig = Rig(committed={P0: committed})
     rig.arrive(P0)
     assert (P0 in rig.warmup.warming) == (committed > 0)
+
+
+def test_a_revoked_partition_stops_warming():
+    rig = Rig(committed={P0: 12})
+    rig.arrive(P0)
+    rig.warmup.revoked([0])
+    assert rig.warmup.partitions == []
+
+
+def test_partitions_live_before_stay_live_when_others_arrive():
+    rig = Rig(committed={P0: 12, P1: 12})
+    rig.arrive(P0)
+    rig.arrive(P1)
+    rig.warmup.warming.clear()
+    rig.arrive(P0, P1)  # both told again: both are this process's already
+    assert rig.warmup.partitions == []
+
+
+def test_an_outage_reads_again_only_the_records_of_the_partitions_that_wait():
+    rig = Rig(committed={P0: 12, P1: 0})
+    batch = rig.consumer.poll(0, 20)  # P0 12-19, P1 0-11
+    rig.warmup.arrived.append(P0)
+    rig.broker.down = True
+    assert rig.warmup.assigned(batch) == {P1: batch[P1]}
+    assert rig.consumer.positions == {P0: 12, P1: 12}  # P1 goes on where it was
+
+
+def test_a_partition_not_done_does_not_hold_up_another_that_is():
+    rig = Rig(committed={P0: 12, P1: 12})
+    rig.arrive(P0, P1)
+    rig.consumer.positions = {P0: 10, P1: 12}
+    rig.warmup.warming[P1].started = time.monotonic() - 5.0
+    rig.warmup.finish(lambda device: 3, 3)
+    assert rig.warmup.partitions == [0]
+    assert 5.0 <= rig.sample("detector_warmup_duration_seconds_sum") < 3600.0
+
+
+def test_replayed_devices_belong_to_their_partition():
+    rig = Rig(committed={P1: 12})
+    rig.arrive(P1)
+    model = Model.of(dense_bundle(3, {"k": 2, "n": 3}))
+    memory = memory_for(model, 100)
+    records = [rig.broker.append("readings", orjson.dumps(
+        {"device": "pump-1", "seq": i, "ts": 1.0, "values": [0.0, 0.0]}), partition=1)
+        for i in range(2)]
+    rig.warmup.replay({P1: records}, model, memory)
+    assert memory.forget_partitions([1]) == 1 and len(memory) == 0
+
+
+def test_a_warm_up_says_where_it_replays_what_it_waits_for_and_what_it_did(caplog):
+    rig = Rig(committed={P0: 12, P1: 12})
+    with caplog.at_level(logging.INFO, "detector.stream.warmup"):
+        rig.arrive(P0)
+        rig.warmup.warming[P0].devices = {"a", "b"}
+        rig.warmup.warming[P0].replayed = 5
+        rig.consumer.positions[P0] = 12
+        rig.warmup.finish({"a": 1, "b": 3}.__getitem__, 3)
+        rig.broker.down = True
+        rig.warmup.arrived.append(P1)
+        rig.warmup.assigned({})
+        rig.warmup.again()
+    assert caplog.messages[0] == "partition 0: replaying offsets 7-11 into memory before scoring"
+    assert re.fullmatch(r"partition 0 warmed up: 5 record\(s\) replayed in \d+\.\d\d s; 1 "
+                        r"device\(s\) start afresh, their history lies beyond the bound of 5 "
+                        r"records", caplog.messages[1])
+    assert caplog.messages[2:] == [
+        "warm-up of partition(s) 1 waits for the broker: the in-memory broker is down",
+        "warm-up after the reload waits for the broker: the in-memory broker is down"]
+    rig.broker.down = False
+    caplog.clear()
+    with caplog.at_level(logging.INFO, "detector.stream.warmup"):
+        rig.consumer.positions[P1] = 20
+        rig.warmup.warming[P1] = rig.warmup.warming.get(P1) or Warming(12, cut=False)
+        rig.warmup.finish(lambda device: 3, 3)
+    assert re.fullmatch(r"partition 1 warmed up: 0 record\(s\) replayed in \d+\.\d\d s",
+                        caplog.messages[-1])
