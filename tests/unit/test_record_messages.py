@@ -4,6 +4,7 @@ the careful path's edges (names shown cut short, NaN looked for at a bounded dep
 import json
 import re
 
+import numpy as np
 import pytest
 
 from detector.stream.decode import INFLATED, Decoder
@@ -59,6 +60,10 @@ CASES = [
     (reading(values={"a": 1, "c": 3, "zz": 2, "b\n": 2}), "channels",
      "'values' has unknown channel(s) 'zz', 'b\\x0a'; missing channel(s) b "
      "(the model expects a, b, c)"),
+    (reading(values={"c": 3}), "channels",
+     "'values' has missing channel(s) a, b (the model expects a, b, c)"),
+    (reading(values=unknown(6)), "channels", "'values' has unknown channel(s) 'x0', 'x1', 'x2', "
+     "'x3', 'x4' and 1 more (the model expects a, b, c)"),
     (reading(values=unknown(5)), "channels",
      "'values' has unknown channel(s) 'x0', 'x1', 'x2', 'x3', 'x4' (the model expects a, b, c)"),
     (reading(values=unknown(7)), "channels", "'values' has unknown channel(s) 'x0', 'x1', 'x2', "
@@ -77,7 +82,8 @@ def test_the_dead_letter_names_the_reason_and_says_exactly_what_is_wrong(raw, re
 def test_text_that_is_not_json_is_a_decode_error_naming_the_parser_s_complaint():
     out = Decoder(CHANNELS).decode([b"{not json", b"\xff\xfe"])
     assert [r.reason for r in out.rejected] == ["decode", "decode"]
-    assert all(re.match(r"^not valid UTF-8 JSON: \S", r.message) for r in out.rejected)
+    assert all(re.match(r"^not valid UTF-8 JSON: .*: line 1 column \d+", r.message)
+               for r in out.rejected)
 
 
 def test_json_only_python_accepts_but_without_nan_is_a_decode_error():
@@ -117,3 +123,20 @@ def test_nan_is_looked_for_33_levels_deep_and_no_deeper():
 def test_a_rejection_reads_as_its_message():
     assert str(Invalid("schema", "why")) == "why"
     assert shown("abc") == "'abc'" and shown("x" * 41, limit=40) == "'" + "x" * 40 + "…'"
+
+
+@pytest.mark.parametrize("fine", [
+    reading(seq=0, values={"a": 1, "b": 2, "c": 3}),  # an object: the careful checks decide
+    reading(seq=2**63 - 1, values={"a": 1, "b": 2, "c": 3}),
+    reading(device="p" * 100, values={"a": 1, "b": 2, "c": 3.0}),
+])
+def test_a_record_at_the_edge_of_a_limit_is_kept_beside_a_bad_one(fine):
+    limit = len(fine)  # a record exactly as long as the limit is within it
+    out = Decoder(CHANNELS, max_bytes=limit).decode([b"[]", fine])
+    assert out.index.tolist() == [1] and [r.index for r in out.rejected] == [0]
+
+
+def test_taking_readings_keeps_the_batch_s_rejections_whole():
+    out = Decoder(CHANNELS).decode([reading(device="a"), b"[]", reading(device="c")])
+    taken = out.take(np.array([False, True]))
+    assert taken.device == ["c"] and taken.rejected == out.rejected
