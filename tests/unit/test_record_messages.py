@@ -140,3 +140,24 @@ def test_taking_readings_keeps_the_batch_s_rejections_whole():
     out = Decoder(CHANNELS).decode([reading(device="a"), b"[]", reading(device="c")])
     taken = out.take(np.array([False, True]))
     assert taken.device == ["c"] and taken.rejected == out.rejected
+
+
+def test_a_batch_of_only_bad_records_gives_empty_arrays_of_the_documented_types():
+    out = Decoder(CHANNELS).decode([b"[]", b"{"])
+    assert out.index.dtype == out.seq.dtype == np.int64
+    assert out.ts.dtype == out.values.dtype == np.float64 and out.values.shape == (0, 3)
+    assert np.arange(5)[out.index].tolist() == []  # usable as positions
+
+
+def test_integer_values_read_by_the_careful_path_are_float64():
+    out = Decoder(CHANNELS).decode([b"[]", reading(values={"a": 1, "b": 2, "c": 3})])
+    assert out.values.dtype == np.float64 and out.values.tolist() == [[1.0, 2.0, 3.0]]
+
+
+def test_float32_s_largest_value_is_kept_and_the_value_beyond_it_is_named():
+    biggest = float(np.finfo(np.float32).max)
+    raws = [reading(values=[1, biggest, -biggest]), reading(values=[1, 1e300, 3]), b"[]"]
+    out = Decoder(CHANNELS).decode(raws)
+    assert out.index.tolist() == [0]
+    assert [(r.index, r.reason) for r in out.rejected] == [(1, "non_finite"), (2, "schema")]
+    assert out.rejected[0].message.startswith("value 1e+300 is beyond")
