@@ -264,3 +264,13 @@ def test_a_warm_up_says_where_it_replays_what_it_waits_for_and_what_it_did(caplo
         rig.warmup.finish(lambda device: 3, 3)
     assert re.fullmatch(r"partition 1 warmed up: 0 record\(s\) replayed in \d+\.\d\d s",
                         caplog.messages[-1])
+
+
+def test_an_outage_names_every_partition_that_waits(caplog):
+    rig = Rig(committed={P0: 12, P1: 12})
+    rig.warmup.arrived.extend([P1, P0])
+    rig.broker.down = True
+    with caplog.at_level(logging.INFO, "detector.stream.warmup"):
+        rig.warmup.assigned({})
+    assert caplog.messages == [
+        "warm-up of partition(s) 0, 1 waits for the broker: the in-memory broker is down"]
