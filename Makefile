@@ -57,7 +57,7 @@ test-unit: install  ## unit tests only (no services)
 MUTATED := detector.core.alarm detector.core.calibration detector.stream.decode \
 	detector.stream.record_checks detector.stream.offsets detector.stream.outbox detector.stream.warmup
 
-mutation: install  ## mutation testing of the modules in docs/testing.md (about 30 min; not in `make test`)
+mutation: install  ## mutation testing of the modules in docs/testing.md (about an hour on two busy cores; not in `make test`)
 	rm -rf mutants
 	for m in $(MUTATED); do nice -n 19 $(VENV)/bin/mutmut run --max-children 2 "$$m.*" >/dev/null \
 		|| exit 1; done
