@@ -76,7 +76,10 @@ def scraped(running, observability: Observability) -> dict:
 
 
 def test_every_dashboard_query_returns_data(scraped, observability: Observability):
-    queries = dashboard_queries()
+    # An annotation that marks events (`... > 0`: a model promoted) has data only when one
+    # happens, and no retrainer runs here; promtool still parses it (tests/unit).
+    queries = [(where, expr) for where, expr in dashboard_queries()
+               if not (" / annotation " in where and expr.rstrip().endswith("> 0"))]
     assert len(queries) >= 15
     empty = set(queries)
     deadline = time.monotonic() + 150
