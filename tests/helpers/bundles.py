@@ -105,3 +105,14 @@ def assert_same_alarms(bundle: Path, readings: list[dict], events_of: Callable[[
     assert online.keys() == expected.keys()
     for key, score in online.items():
         assert score == pytest.approx(expected[key], rel=1e-6), key
+
+
+def confusion_counts(evaluate_output: str) -> dict[str, int]:
+    """The tp, fp, fn and tn counts from what `detector evaluate` prints (`name  N  (meaning)`)."""
+    counts = {}
+    for line in evaluate_output.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] in ("tp", "fp", "fn", "tn"):
+            counts[words[0]] = int(words[1])
+    assert set(counts) == {"tp", "fp", "fn", "tn"}, evaluate_output
+    return counts

@@ -20,7 +20,7 @@ from detector.core.bundle import content_version, content_weights, load_arrays
 from detector.stream.decode import Decoder
 from shared.tables import read_csv
 from shared.wire import label_truth
-from tests.helpers.bundles import TINY, run_cli
+from tests.helpers.bundles import TINY, confusion_counts, run_cli
 from tests.helpers.csv_cases import CHANNELS, CsvCase, csv_cases
 
 SOME = settings(max_examples=30, deadline=None,
@@ -122,10 +122,10 @@ def test_evaluate_counts_every_row_or_names_the_labels_it_refuses(small, case, p
             assert only(Path(tmp), "data.csv")
             return
         assert result.exit_code == 0, result.output
-        counts = dict(line.split() for line in result.stdout.splitlines()[:4])
-        assert sum(int(v) for v in counts.values()) == len(case.rows)
+        counts = confusion_counts(result.stdout)
+        assert sum(counts.values()) == len(case.rows)
         truth = sum(bool(label_truth(label)) for label in labels)
-        assert int(counts["tp"]) + int(counts["fn"]) == truth
+        assert counts["tp"] + counts["fn"] == truth
         if plots:
             assert only(folder, "errors.png", "timeline.png", "loss.png")
 

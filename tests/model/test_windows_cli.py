@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers.bundles import TINY, Bundles, run_cli, simulated_csv
+from tests.helpers.bundles import TINY, Bundles, confusion_counts, run_cli, simulated_csv
 
 WINDOW = 6
 
@@ -78,7 +78,7 @@ def counts(*args: str) -> dict[str, int]:
     """The confusion counts `detector evaluate ARGS --no-plots` prints."""
     result = run_cli("evaluate", *args, "--no-plots")
     assert result.exit_code == 0, result.output
-    return {k: int(v) for k, v in (line.split() for line in result.output.splitlines()[:4])}
+    return confusion_counts(result.stdout)
 
 
 def test_persistence_and_threshold_can_be_overridden_when_evaluating(windowed):
