@@ -14,14 +14,13 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from detector.core.bundle_archive import remove_tree, unpack
 from detector.stream.model_topic import ModelRecord
-from detector.stream.reloader import Model, load_model
+from detector.stream.reloader import Model, ModelOffer, load_model
 
 log = logging.getLogger(__name__)
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # the largest record taken as a bundle
@@ -38,27 +37,20 @@ class Reader(Protocol):
     def close(self) -> None: ...
 
 
-class ModelFollower:
+class ModelFollower(ModelOffer):
     """Reads the model topic through a reader of its own; offers new models through take()."""
 
     def __init__(self, reader: Reader, topic: str, current: Model,
                  on_result: Callable[[str, str], None],
                  load: Callable[[Path, Sequence[str]], Model] = load_model,
                  max_bytes: int = MAX_BUNDLE_BYTES, poll_ms: int = 500) -> None:
+        super().__init__(current, on_result, load, "model-follower")
         self.reader = reader
         self.topic = topic
-        self.version = current.version
-        self.channels = current.channels
-        self.on_result = on_result
-        self.load = load
         self.max_bytes = max_bytes
         self.poll_ms = poll_ms
         self.workdir = Path(tempfile.mkdtemp(prefix="detector-models-"))
         self.dirs: list[Path] = []
-        self.offered: Model | None = None
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.follow, name="model-follower", daemon=True)
 
     def catch_up(self, timeout: float = 60.0) -> Model | None:
         """Read the topic from its start to its end offset; the newest bundle's model, if any
@@ -68,26 +60,16 @@ class ModelFollower:
         self.offered = None  # served from the start, not swapped in
         return model
 
-    def start(self) -> None:
-        self.thread.start()
+    def run(self) -> None:
+        self.follow()
 
     def stop(self) -> None:
-        self.stopping.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout=5)
+        super().stop()
         try:
             self.reader.close()
         except Exception as exc:  # closing must not hide why the loop ended
             log.warning("closing the model topic's consumer: %s", exc)
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def take(self) -> Model | None:
-        """The newly loaded model, once; None when there is none (cheap: call every batch)."""
-        if self.offered is None:
-            return None
-        with self.lock:
-            model, self.offered = self.offered, None
-        return model
 
     def follow(self) -> None:
         """Poll the topic until stopped; each poll's newest record is the one that counts."""
@@ -123,8 +105,7 @@ class ModelFollower:
             if path is not None:
                 remove_tree(path)
             return None
-        with self.lock:
-            self.offered = model
+        self.offer(model)
         self.version = model.version
         self.keep(path)
         log.info("bundle %s loaded from %s; it takes over at the next batch", model.version, where)

@@ -88,7 +88,47 @@ def signature(path: Path) -> tuple[tuple[int, int, int], ...] | None:
         return None
 
 
-class Reloader:
+class ModelOffer:
+    """A background thread that finds new models and hands each over, once, through take()."""
+
+    def __init__(self, current: Model, on_result: Callable[[str, str], None],
+                 load: Callable[[Path, Sequence[str]], Model], name: str) -> None:
+        self.version = current.version
+        self.channels = current.channels
+        self.on_result = on_result
+        self.load = load
+        self.offered: Model | None = None
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name=name, daemon=True)
+
+    def run(self) -> None:
+        """Look for new models until stopped (each kind says where)."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout=5)
+
+    def offer(self, model: Model) -> None:
+        """Hand a newly loaded model to the next take()."""
+        with self.lock:
+            self.offered = model
+
+    def take(self) -> Model | None:
+        """The newly loaded model, once; None when there is none (cheap: call every batch)."""
+        if self.offered is None:
+            return None
+        with self.lock:
+            model, self.offered = self.offered, None
+        return model
+
+
+class Reloader(ModelOffer):
     """Watches a bundle directory in a thread; offers a newly loaded Model through take()."""
 
     def __init__(
@@ -99,33 +139,13 @@ class Reloader:
         interval: float = 2.0,
         load: Callable[[Path, Sequence[str]], Model] = load_model,
     ) -> None:
+        super().__init__(current, on_result, load, "bundle-reloader")
         self.path = Path(path)
-        self.version = current.version
-        self.channels = current.channels
-        self.on_result = on_result
         self.interval = interval
-        self.load = load
         self.seen = signature(self.path)
-        self.offered: Model | None = None
-        self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self.watch, name="bundle-reloader", daemon=True)
 
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout=5)
-
-    def take(self) -> Model | None:
-        """The newly loaded model, once; None when there is none (cheap: call every batch)."""
-        if self.offered is None:
-            return None
-        with self.lock:
-            model, self.offered = self.offered, None
-        return model
+    def run(self) -> None:
+        self.watch()
 
     def watch(self) -> None:
         """Poll the bundle's signature until stopped."""
@@ -154,8 +174,7 @@ class Reloader:
                       self.path, self.version, message)
             self.on_result("error", message)
             return
-        with self.lock:
-            self.offered = model
+        self.offer(model)
         self.version = model.version
         log.info("new bundle in %s loaded (version %s); it takes over at the next batch",
                  self.path, model.version)
