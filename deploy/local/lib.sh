@@ -84,3 +84,45 @@ show_log_tail() {
   tail -n "$lines" "$file" >&2
   warn "----"
 }
+
+# wait_ready NAME PID TIMEOUT WHERE [INTERVAL]: poll NAME_answers until it answers; fail early if
+# PID dies or after TIMEOUT seconds.
+wait_ready() {
+  local name=$1 pid=$2 timeout=$3 where=$4 interval=${5:-0.3}
+  local deadline=$((SECONDS + timeout))
+  while ((SECONDS < deadline)); do
+    kill -0 "$pid" 2>/dev/null || { warn "$name: the process exited during start-up"; return 1; }
+    "${name}_answers" && return 0
+    sleep "$interval"
+  done
+  warn "$name: not ready on $where after ${timeout}s"
+  return 1
+}
+
+# stop_service NAME PIDFILE GRACE_SECONDS: stop the process NAME_pid finds; drop its pid file.
+stop_service() {
+  local name=$1 pidfile=$2 grace=$3 pid
+  if ! pid=$("${name}_pid"); then
+    rm -f "$pidfile"
+    say "$name: not running"
+    return 0
+  fi
+  stop_pid "$pid" "$name" "$grace"
+  rm -f "$pidfile"
+  say "$name: stopped (pid $pid)"
+}
+
+# service_status NAME WHERE LOG: one line on whether NAME runs and answers; false when it does not.
+service_status() {
+  local name=$1 where=$2 log=$3 pid
+  if ! pid=$("${name}_pid"); then
+    say "$name: stopped"
+    return 1
+  fi
+  if "${name}_answers"; then
+    say "$name: running (pid $pid), answers on $where"
+  else
+    say "$name: running (pid $pid) but does not answer on $where; see $log"
+    return 1
+  fi
+}

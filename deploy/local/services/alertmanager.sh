@@ -66,23 +66,11 @@ alertmanager_prepare() {
   fi
 }
 
-# Wait until Alertmanager is ready; fail early if the process dies.
-alertmanager_wait_ready() {
-  local pid=$1 deadline=$((SECONDS + ALERTMANAGER_START_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || { warn "alertmanager: the process exited during start-up"; return 1; }
-    alertmanager_answers && return 0
-    sleep 0.3
-  done
-  warn "alertmanager: not ready on $ALERTMANAGER_URL after ${ALERTMANAGER_START_TIMEOUT}s"
-  return 1
-}
-
 alertmanager_start() {
   local pid t0=$EPOCHREALTIME
   alertmanager_prepare
   if pid=$(alertmanager_pid); then
-    alertmanager_wait_ready "$pid" || return 1
+    wait_ready alertmanager "$pid" "$ALERTMANAGER_START_TIMEOUT" "$ALERTMANAGER_URL" || return 1
     [[ $(alertmanager_http POST /-/reload) == 200 ]] ||
       { show_log_tail "$ALERTMANAGER_LOG" 20; warn "alertmanager: reload failed"; return 1; }
     say "alertmanager: already running (pid $pid) on $ALERTMANAGER_URL; configuration reloaded (webhook $ALERTMANAGER_WEBHOOK_URL)"
@@ -99,7 +87,7 @@ alertmanager_start() {
     --web.external-url="$ALERTMANAGER_URL" \
     --cluster.listen-address=
   pid=$(<"$ALERTMANAGER_PIDFILE")
-  if ! alertmanager_wait_ready "$pid"; then
+  if ! wait_ready alertmanager "$pid" "$ALERTMANAGER_START_TIMEOUT" "$ALERTMANAGER_URL"; then
     show_log_tail "$ALERTMANAGER_LOG" 30
     alertmanager_stop >/dev/null
     return 1
@@ -107,28 +95,6 @@ alertmanager_start() {
   say "alertmanager: up on $ALERTMANAGER_URL (pid $pid) after $(seconds_since "$t0")s; webhook $ALERTMANAGER_WEBHOOK_URL"
 }
 
-alertmanager_stop() {
-  local pid
-  if ! pid=$(alertmanager_pid); then
-    rm -f "$ALERTMANAGER_PIDFILE"
-    say "alertmanager: not running"
-    return 0
-  fi
-  stop_pid "$pid" alertmanager 30
-  rm -f "$ALERTMANAGER_PIDFILE"
-  say "alertmanager: stopped (pid $pid)"
-}
+alertmanager_stop() { stop_service alertmanager "$ALERTMANAGER_PIDFILE" 30; }
 
-alertmanager_status() {
-  local pid
-  if ! pid=$(alertmanager_pid); then
-    say "alertmanager: stopped"
-    return 1
-  fi
-  if alertmanager_answers; then
-    say "alertmanager: running (pid $pid), answers on $ALERTMANAGER_URL"
-  else
-    say "alertmanager: running (pid $pid) but does not answer on $ALERTMANAGER_URL; see $ALERTMANAGER_LOG"
-    return 1
-  fi
-}
+alertmanager_status() { service_status alertmanager "$ALERTMANAGER_URL" "$ALERTMANAGER_LOG"; }

@@ -172,22 +172,10 @@ kafka_check_ports_free() {
 
 # --- the contract --------------------------------------------------------------------------
 
-# Wait until the broker answers; fail early if the process dies.
-kafka_wait_ready() {
-  local pid=$1 deadline=$((SECONDS + KAFKA_START_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || { warn "kafka: the broker exited during start-up"; return 1; }
-    kafka_answers && return 0
-    sleep 0.5
-  done
-  warn "kafka: no answer on $KAFKA_BOOTSTRAP after ${KAFKA_START_TIMEOUT}s"
-  return 1
-}
-
 kafka_start() {
   local pid t0=$EPOCHREALTIME
   if pid=$(kafka_pid); then
-    kafka_wait_ready "$pid" || return 1
+    wait_ready kafka "$pid" "$KAFKA_START_TIMEOUT" "$KAFKA_BOOTSTRAP" 0.5 || return 1
     say "kafka: already running (pid $pid) on $KAFKA_BOOTSTRAP"
     return 0
   fi
@@ -204,7 +192,7 @@ kafka_start() {
     -Dkafka.logs.dir="$KAFKA_DIR/logs" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.properties" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_CONF"
   pid=$(<"$KAFKA_PIDFILE")
-  if ! kafka_wait_ready "$pid"; then
+  if ! wait_ready kafka "$pid" "$KAFKA_START_TIMEOUT" "$KAFKA_BOOTSTRAP" 0.5; then
     show_log_tail "$KAFKA_CONSOLE_LOG" 20
     show_log_tail "$KAFKA_SERVER_LOG" 40
     kafka_stop >/dev/null
@@ -214,28 +202,6 @@ kafka_start() {
   say "kafka: up on $KAFKA_BOOTSTRAP (pid $pid) after $(seconds_since "$t0")s"
 }
 
-kafka_stop() {
-  local pid
-  if ! pid=$(kafka_pid); then
-    rm -f "$KAFKA_PIDFILE"
-    say "kafka: not running"
-    return 0
-  fi
-  stop_pid "$pid" kafka 60
-  rm -f "$KAFKA_PIDFILE"
-  say "kafka: stopped (pid $pid)"
-}
+kafka_stop() { stop_service kafka "$KAFKA_PIDFILE" 60; }
 
-kafka_status() {
-  local pid
-  if ! pid=$(kafka_pid); then
-    say "kafka: stopped"
-    return 1
-  fi
-  if kafka_answers; then
-    say "kafka: running (pid $pid), answers on $KAFKA_BOOTSTRAP"
-  else
-    say "kafka: running (pid $pid) but does not answer on $KAFKA_BOOTSTRAP; see $KAFKA_SERVER_LOG"
-    return 1
-  fi
-}
+kafka_status() { service_status kafka "$KAFKA_BOOTSTRAP" "$KAFKA_SERVER_LOG"; }

@@ -122,23 +122,11 @@ prometheus_prepare() {
   fi
 }
 
-# Wait until Prometheus is ready; fail early if the process dies.
-prometheus_wait_ready() {
-  local pid=$1 deadline=$((SECONDS + PROMETHEUS_START_TIMEOUT))
-  while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || { warn "prometheus: the process exited during start-up"; return 1; }
-    prometheus_answers && return 0
-    sleep 0.3
-  done
-  warn "prometheus: not ready on $PROMETHEUS_URL after ${PROMETHEUS_START_TIMEOUT}s"
-  return 1
-}
-
 prometheus_start() {
   local pid t0=$EPOCHREALTIME
   prometheus_prepare
   if pid=$(prometheus_pid); then
-    prometheus_wait_ready "$pid" || return 1
+    wait_ready prometheus "$pid" "$PROMETHEUS_START_TIMEOUT" "$PROMETHEUS_URL" || return 1
     prometheus_reload "$pid" ||
       { show_log_tail "$PROMETHEUS_LOG" 20; warn "prometheus: reload failed"; return 1; }
     say "prometheus: already running (pid $pid) on $PROMETHEUS_URL; configuration and rules reloaded"
@@ -155,7 +143,7 @@ prometheus_start() {
     --web.listen-address="$PROMETHEUS_HOST:$PROMETHEUS_PORT" \
     --web.external-url="$PROMETHEUS_URL"
   pid=$(<"$PROMETHEUS_PIDFILE")
-  if ! prometheus_wait_ready "$pid"; then
+  if ! wait_ready prometheus "$pid" "$PROMETHEUS_START_TIMEOUT" "$PROMETHEUS_URL"; then
     show_log_tail "$PROMETHEUS_LOG" 30
     prometheus_stop >/dev/null
     return 1
@@ -163,28 +151,6 @@ prometheus_start() {
   say "prometheus: up on $PROMETHEUS_URL (pid $pid) after $(seconds_since "$t0")s"
 }
 
-prometheus_stop() {
-  local pid
-  if ! pid=$(prometheus_pid); then
-    rm -f "$PROMETHEUS_PIDFILE"
-    say "prometheus: not running"
-    return 0
-  fi
-  stop_pid "$pid" prometheus 30
-  rm -f "$PROMETHEUS_PIDFILE"
-  say "prometheus: stopped (pid $pid)"
-}
+prometheus_stop() { stop_service prometheus "$PROMETHEUS_PIDFILE" 30; }
 
-prometheus_status() {
-  local pid
-  if ! pid=$(prometheus_pid); then
-    say "prometheus: stopped"
-    return 1
-  fi
-  if prometheus_answers; then
-    say "prometheus: running (pid $pid), answers on $PROMETHEUS_URL"
-  else
-    say "prometheus: running (pid $pid) but does not answer on $PROMETHEUS_URL; see $PROMETHEUS_LOG"
-    return 1
-  fi
-}
+prometheus_status() { service_status prometheus "$PROMETHEUS_URL" "$PROMETHEUS_LOG"; }
