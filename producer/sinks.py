@@ -110,14 +110,6 @@ class ConfluentSink(KafkaSink):
 
             self.failed(KafkaException(error))
 
-    def close(self) -> None:
-        try:
-            self.producer.flush()
-        finally:
-            self.producer.close()
-        if self.failure is not None:
-            raise self.not_delivered()
-
 
 class CsvSink:
     """Writes readings as `ts, device, seq, col_1 … col_5, label` rows (or only the channels).
