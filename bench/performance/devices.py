@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import table
-from bench.performance.harness import Scratch, fill, serve, written
+from bench.performance.harness import Scratch, fill, peak_rss_while_scoring, serve, written
 from tests.helpers.bundles import train_bundle
 
 MIB = 1024 * 1024
@@ -31,16 +31,9 @@ def measure(model: Path, devices: int, count: int) -> tuple[int, int, str]:
         assert written(topic) == count
         print(f"{devices:,} devices: {count:,} readings written in {seconds:.1f} s", flush=True)
         group = scratch.group()
-        peak = 0
         with serve(model, topic, group, scratch) as process:
             process.wait_for(process.ready, "ready", timeout=300)
-
-            def done() -> bool:
-                nonlocal peak
-                peak = max(peak, process.rss())
-                return scratch.committed(group, topic) >= count
-
-            process.wait_for(done, "the backlog to be scored", timeout=1800, every=0.2)
+            peak = peak_rss_while_scoring(process, scratch, group, topic, count, timeout=1800)
             rss = process.rss()
             process.stop()
         return max(peak, rss), rss, process.shown

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.common import table
-from bench.performance.harness import Scratch, serve, workbench
+from bench.performance.harness import Scratch, peak_rss_while_scoring, serve, workbench
 
 MIB = 1024 * 1024
 
@@ -35,16 +35,9 @@ def start_to_ready(model: Path, topic: str, scratch: Scratch) -> tuple[float, st
 def memory(model: Path, topic: str, count: int, scratch: Scratch) -> tuple[int, int, int]:
     """Peak RSS while consuming the backlog, RSS when it is done, RSS after 10 s idle."""
     group = scratch.group()
-    peak = 0
     with serve(model, topic, group, scratch) as process:
         process.wait_for(process.ready, "ready")
-
-        def backlog_done() -> bool:
-            nonlocal peak
-            peak = max(peak, process.rss())
-            return scratch.committed(group, topic) >= count
-
-        process.wait_for(backlog_done, "the backlog to be done", timeout=900, every=0.2)
+        peak = peak_rss_while_scoring(process, scratch, group, topic, count, timeout=900)
         done = process.rss()
         time.sleep(10)
         idle = process.rss()

@@ -165,6 +165,20 @@ def serve(model: Path, topic: str, group: str, scratch: Scratch, *options: str,
                                  *options)
 
 
+def peak_rss_while_scoring(process: DetectorProcess, scratch: Scratch, group: str, topic: str,
+                           count: int, timeout: float) -> int:
+    """Wait until group has committed count readings of topic; the largest RSS seen meanwhile."""
+    peak = 0
+
+    def done() -> bool:
+        nonlocal peak
+        peak = max(peak, process.rss())
+        return scratch.committed(group, topic) >= count
+
+    process.wait_for(done, "the backlog to be scored", timeout=timeout, every=0.2)
+    return peak
+
+
 def bare_command(topic: str, count: int, partitions: int = 1, batch_size: int = 5000,
                  collect_rarely: bool = False, kafka_client: str = "kafka-python") -> list[str]:
     """The command line of the bare-consumer baseline (bench/performance/bare_consumer.py)."""
