@@ -56,7 +56,8 @@ def backtest(bundle: str, data: str, out: str, history: str | None, retrain_ever
     from detector.offline.score import write_scored_csv
 
     champion = load_bundle(bundle)
-    frame, values, labels, first = backtest_rows(champion.channels, data, history, label_column)
+    frame, values, labels, devices, first = backtest_rows(champion.channels, data, history,
+                                                          label_column)
     settings = settings_of(champion)
     if settings is None:
         raise BundleError(f"{bundle} records no training settings (trained before bundles "
@@ -72,7 +73,7 @@ def backtest(bundle: str, data: str, out: str, history: str | None, retrain_ever
                         f"like {bundle}: it needs {need} rows besides the newest sixth; give at "
                         f"least {shortest}")
     started = time.monotonic()
-    result = run(champion, values, first, policy, settings, labels, need)
+    result = run(champion, values, first, policy, settings, labels, need, devices)
     write_scored_csv(Path(data), frame, result_frame(result), Path(out))
     click.echo(f"scored {len(frame)} rows in {time.monotonic() - started:.1f} s, flagged "
                f"{int(result.flags.sum())}; {len(set(result.versions.tolist()))} model(s) served; "
@@ -81,7 +82,7 @@ def backtest(bundle: str, data: str, out: str, history: str | None, retrain_ever
 
 
 def run(champion: Bundle, values: np.ndarray, first: int, policy: Policy, settings: Any,
-        labels: np.ndarray | None, need: int) -> Result:
+        labels: np.ndarray | None, need: int, devices: np.ndarray | None = None) -> Result:
     """The backtest with train_like as the trainer, challengers in a temporary folder."""
     import tempfile
 
@@ -95,13 +96,14 @@ def run(champion: Bundle, values: np.ndarray, first: int, policy: Policy, settin
         return load_bundle(out)
 
     with tempfile.TemporaryDirectory(prefix="detector-backtest-") as work:
-        return loop(champion, values, first, policy, trainer, Path(work), labels, need, echo_err)
+        return loop(champion, values, first, policy, trainer, Path(work), labels, need, echo_err,
+                    devices)
 
 
 def backtest_rows(channels: list[str], data: str, history: str | None, label_column: str | None
-                  ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None, int]:
-    """DATA.csv's frame; the channel values of history and data rows; their labels; the first
-    data row."""
+                  ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None, np.ndarray | None, int]:
+    """DATA.csv's frame; the channel values of history and data rows; their labels; their
+    devices (None without a device column); the first data row."""
     from detector.offline.evaluate import truth_of
     from shared.tables import LABEL_COLUMNS, channel_matrix, read_csv
 
@@ -110,9 +112,10 @@ def backtest_rows(channels: list[str], data: str, history: str | None, label_col
     frame = frames[-1]
     if frame.empty:
         raise DataError(f"{data}: the CSV has no rows to backtest")
-    if any("device" in f.columns for f in frames):
-        raise DataError(f"{data}: backtest reads one device's readings in order; this CSV has a "
-                        "device column: give one device's rows per run")
+    have = ["device" in f.columns for f in frames]
+    if any(have) and not all(have):
+        raise DataError(f"{data}: a device column in DATA.csv or --history but not in both: "
+                        "give it in both (each device's rows its own sequence) or in neither")
     column = label_column or next((c for c in LABEL_COLUMNS if c in frame.columns), None)
     if label_column and label_column not in frame.columns:
         raise DataError(f"{data}: no label column {label_column!r}")
@@ -127,7 +130,9 @@ def backtest_rows(channels: list[str], data: str, history: str | None, label_col
         labels = np.concatenate([truth_of(f[column].to_numpy(), f"{s}: column {column!r}")
                                  if column in f.columns else np.zeros(len(f), dtype=bool)
                                  for f, s in zip(frames, sources, strict=True)])
-    return frame, values, labels, len(values) - len(frame)
+    devices = np.concatenate([f["device"].astype(str).to_numpy(dtype=object) for f in frames]
+                             ) if all(have) else None
+    return frame, values, labels, devices, len(values) - len(frame)
 
 
 def result_frame(result: Result) -> pd.DataFrame:

@@ -5,8 +5,9 @@ retrain cycle on the newest `window` rows (history included): the champion re-sc
 cleaning rule picks the rows, a challenger trains on the kept rows but the newest `tail`
 (`trainer`, passed in), the gate compares both on the window. A promoted challenger serves the
 next block, its windows and persistence warmed with the rows before it (as the daemon's warmup
-does). One device's readings in order. No TensorFlow here: the trainer and the scorer's engine
-bring it when they need it.
+does). One device's readings in order, or many devices' interleaved (each its own sequence:
+no window spans two devices, detector.lifecycle.rows). No TensorFlow here: the trainer and the
+scorer's engine bring it when they need it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from detector.core.windows import windows_by_device
 from detector.errors import DataError
 from detector.lifecycle.cleaning import Cleaning, clean_as, margins_of, segments
 from detector.lifecycle.gate import Decision, decide, evaluation_rows, stats_of
+from detector.lifecycle.rows import grouped, newest_rows, rows_of
 
 RETRAIN_EVERY = 300  # rows between retrain cycles: 5 minutes of 1 Hz readings
 RETRAIN_WINDOW = 600  # rows a cycle looks at: 10 minutes; its newest sixth judges the challenger
@@ -54,12 +56,13 @@ class Policy:
 
 @dataclass(frozen=True)
 class Block:
-    """One model's results for rows [start, end)."""
+    """One model's results for some rows."""
 
     error: np.ndarray
     score: np.ndarray
     flags: np.ndarray
     top: np.ndarray
+    rows: np.ndarray  # the row numbers these results are of, ascending
 
 
 @dataclass(frozen=True)
@@ -90,42 +93,57 @@ class Result:
         return Counter((c.outcome, c.reason) for c in self.cycles)
 
 
-def scored(scorer: Scorer, rule: AlarmRule, values: np.ndarray, start: int, end: int) -> Block:
-    """A model's results for rows [start, end), its windows and persistence reaching back into
-    the rows before `start` (as many as exist)."""
-    context = max(0, start - (scorer.window - 1) - (rule.persistence.n - 1))
-    windows, rows = windows_by_device(values[context:end], scorer.window)
-    n = end - context
+def scored(scorer: Scorer, rule: AlarmRule, values: np.ndarray, start: int, end: int,
+           devices: np.ndarray | None = None, window: int | None = None) -> Block:
+    """A model's results for rows [start, end) (with `window`: each device's newest `window`
+    rows before `end`), in row order, each device's windows and persistence reaching back into
+    its rows before them (as many as exist); `devices` None: one device."""
+    back = (scorer.window - 1) + (rule.persistence.n - 1)
+    rows, inside = rows_of(devices, start, end, back, window)
+    own = None if devices is None else np.asarray(devices)[rows]
+    windows, ends = windows_by_device(values[rows], scorer.window, own)
+    n = len(rows)
     error, score = np.full(n, np.nan), np.full(n, np.nan)
     top = np.full(n, "", dtype=object)
     have = np.zeros(n, dtype=bool)
-    if len(rows):
+    if len(ends):
         result = scorer.score(windows)
-        error[rows], score[rows], have[rows] = result.error, result.score, True
-        top[rows] = np.asarray(scorer.channels, dtype=object)[result.top_channel]
-    flags = rule.flag_rows(score, have)
-    cut = start - context
-    return Block(error[cut:], score[cut:], flags[cut:], top[cut:])
+        error[ends], score[ends], have[ends] = result.error, result.score, True
+        top[ends] = np.asarray(scorer.channels, dtype=object)[result.top_channel]
+    flags = rule.flag_rows(score, have, own)
+    return Block(error[inside], score[inside], flags[inside], top[inside], rows[inside])
 
 
 def cycle(champion: Bundle, values: np.ndarray, labels: np.ndarray | None, end: int,
-          policy: Policy, trainer: Trainer, out: Path, need: int) -> tuple[Cycle, Bundle | None]:
-    """One retrain cycle on rows [end - window, end): the Cycle and the challenger if promoted."""
-    start = max(0, end - policy.window)
+          policy: Policy, trainer: Trainer, out: Path, need: int,
+          devices: np.ndarray | None = None, served: np.ndarray | None = None
+          ) -> tuple[Cycle, Bundle | None]:
+    """One retrain cycle on each device's newest `policy.window` rows before `end` (`devices`
+    None: one device): the Cycle and the challenger if promoted. `served` (one bool per row, or
+    None) marks the rows the serving replicas flagged: incidents to the cleaning rule as the
+    champion's own flags are."""
     margin, lead = margins_of(champion.meta)
-    champ = scored(Scorer(champion), AlarmRule.of(champion.meta), values, start, end)
-    window_labels = None if labels is None else labels[start:end]
-    cleaning = clean_as(policy.cleaning, champ.flags, champ.score, window_labels, margin, lead)
-    train = cleaning.keep.copy()
-    train[max(0, len(train) - policy.tail):] = False
+    champ = scored(Scorer(champion), AlarmRule.of(champion.meta), values, 0, end, devices,
+                   policy.window)
+    win = champ.rows
+    own = None if devices is None else np.asarray(devices)[win]
+    window_labels = None if labels is None else labels[win]
+    flags = champ.flags if served is None else champ.flags | np.asarray(served, bool)[win]
+    cleaning = clean_as(policy.cleaning, flags, champ.score, window_labels, margin, lead, own)
+    newest = newest_rows(len(win), policy.tail, own)
+    train = cleaning.keep & ~newest
     if train.sum() < need:
         return Cycle(end, "skipped", "too-few-clean-rows", cleaning), None
+    order = grouped(own, len(win))
+    kept = train[order]
+    cuts = segments(kept, None if own is None else own[order])[kept]
     try:
-        challenger = trainer(values[start:end][train], segments(train)[train], out)
+        challenger = trainer(values[win][order][kept], cuts, out)
     except DataError as exc:
         return Cycle(end, "failed", f"training refused: {exc}", cleaning), None
-    chall = scored(Scorer(challenger), AlarmRule.of(challenger.meta), values, start, end)
-    quiet, checked = evaluation_rows(cleaning, champ.flags, policy.tail)
+    chall = scored(Scorer(challenger), AlarmRule.of(challenger.meta), values, 0, end, devices,
+                   policy.window)
+    quiet, checked = evaluation_rows(cleaning, champ.flags, policy.tail, own)
     target = float(challenger.meta["calibration"]["target_far"])
     decision: Decision = decide(stats_of(champ.score, champ.flags, quiet, checked),
                                 stats_of(chall.score, chall.flags, quiet, checked),
@@ -137,16 +155,20 @@ def cycle(champion: Bundle, values: np.ndarray, labels: np.ndarray | None, end: 
 
 def backtest(champion: Bundle, values: np.ndarray, first: int, policy: Policy, trainer: Trainer,
              work: Path, labels: np.ndarray | None = None, need: int = 1,
-             progress: Callable[[str], None] = lambda _: None) -> Result:
+             progress: Callable[[str], None] = lambda _: None,
+             devices: np.ndarray | None = None) -> Result:
     """Serve rows [first, len(values)) as the lifecycle would, starting from `champion`; rows
-    before `first` are history (windows, persistence and the first retrain windows)."""
+    before `first` are history (windows, persistence and the first retrain windows). With
+    `devices` (one id per row, interleaved), a cycle every `every` rows per device, as the
+    live retrainer does, each device's rows its own sequence."""
     n = len(values) - first
+    block_rows = policy.every * (1 if devices is None else len(set(np.asarray(devices).tolist())))
     result = Result(np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool),
                     np.full(n, "", dtype=object), np.full(n, "", dtype=object))
     at = first
     while at < len(values):
-        end = min(at + policy.every, len(values))
-        block = scored(Scorer(champion), AlarmRule.of(champion.meta), values, at, end)
+        end = min(at + block_rows, len(values))
+        block = scored(Scorer(champion), AlarmRule.of(champion.meta), values, at, end, devices)
         rows = slice(at - first, end - first)
         result.error[rows], result.score[rows] = block.error, block.score
         result.flags[rows], result.top[rows] = block.flags, block.top
@@ -155,7 +177,7 @@ def backtest(champion: Bundle, values: np.ndarray, first: int, policy: Policy, t
         if at >= len(values):
             break
         done, promoted = cycle(champion, values, labels, at, policy, trainer,
-                               work / f"challenger-{len(result.cycles)}", need)
+                               work / f"challenger-{len(result.cycles)}", need, devices)
         result.cycles.append(done)
         progress(f"row {at - first}/{n}: {done.outcome} ({done.reason})"
                  + (f", now serving {promoted.version}" if promoted else "")

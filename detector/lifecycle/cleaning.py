@@ -186,23 +186,30 @@ VARIANTS = ("rule", "keep-all", "drop-flagged")  # the rule, and its two extreme
 
 
 def clean_as(how: str, flags: np.ndarray, score: np.ndarray, labels: np.ndarray | None = None,
-             margin: int = 30, lead: int = 0) -> Cleaning:
+             margin: int = 30, lead: int = 0, devices: np.ndarray | None = None) -> Cleaning:
     """The rule (`rule`), or one of the extremes it lies between, to measure both sides of it:
     `keep-all` keeps every row (labels included, no incident known); `drop-flagged` leaves out
-    every flagged or labelled row with the margin (every alarm an incident, stale ones too)."""
+    every flagged or labelled row with the margin (every alarm an incident, stale ones too).
+    With `devices` (one id per row) each device's rows are cleaned apart."""
     flags = np.asarray(flags, dtype=bool)
     if how == "rule":
-        return clean(flags, score, labels, margin=margin, lead=lead)
+        return clean(flags, score, labels, devices, margin=margin, lead=lead)
     none = {"labelled": 0, "incident": 0, "margin": 0}
     if how == "keep-all":
         return Cleaning(np.ones(len(flags), bool), np.zeros(len(flags), bool), (), none)
     labelled = np.zeros(len(flags), bool) if labels is None else np.asarray(labels, dtype=bool)
     incident = flags | labelled
-    out = widened(incident, margin)
+    groups = [np.arange(len(flags))] if devices is None else [
+        np.flatnonzero(np.asarray(devices) == d) for d in dict.fromkeys(list(devices))]
+    out = np.zeros(len(flags), bool)
+    alarms: list[Alarm] = []
+    for rows in groups:
+        out[rows] = widened(incident[rows], margin)
+        alarms += [Alarm(int(rows[a]), int(rows[b - 1]) + 1, "incident", b < len(rows))
+                   for a, b in runs(flags[rows], margin)]
     counts = {"labelled": int(labelled.sum()), "incident": int((flags & ~labelled).sum()),
               "margin": int((out & ~incident).sum())}
-    alarms = tuple(Alarm(a, b, "incident", b < len(flags)) for a, b in runs(flags, margin))
-    return Cleaning(~out, incident, alarms, counts)
+    return Cleaning(~out, incident, tuple(alarms), counts)
 
 
 def margins_of(meta: dict) -> tuple[int, int]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.lifecycle.cleaning import Cleaning
+from detector.lifecycle.rows import newest_rows
 
 BAND = 5.0  # the challenger's quiet flag rate may be at most BAND x its calibration target
 KEEP_INCIDENTS = 0.5  # the share of the champion's incident flags the challenger must keep
@@ -56,13 +57,11 @@ class Decision:
     reason: str
 
 
-def evaluation_rows(cleaning: Cleaning, champion_flags: np.ndarray, tail: int
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """The quiet rows (kept rows among the newest `tail`) and the checked rows (incident rows the
-    champion flagged), as masks over the window."""
-    n = len(cleaning.keep)
-    newest = np.zeros(n, dtype=bool)
-    newest[max(0, n - tail):] = True
+def evaluation_rows(cleaning: Cleaning, champion_flags: np.ndarray, tail: int,
+                    devices: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The quiet rows (kept rows among the newest `tail`, of each device when `devices` is given)
+    and the checked rows (incident rows the champion flagged), as masks over the window."""
+    newest = newest_rows(len(cleaning.keep), tail, devices)
     return newest & cleaning.keep, cleaning.incident & np.asarray(champion_flags, dtype=bool)
 
 

@@ -1,5 +1,8 @@
 """The backtest loop with a trainer that needs no TensorFlow: a model of the training rows' mean
-and scale (every reading reconstructed as the mean), scored by the project's own Scorer."""
+and scale (every reading reconstructed as the mean), scored by the project's own Scorer. Devices
+apart: the rows a step scores and trains on are each device's own (a window never spans two
+devices; each device's newest rows judge the challenger); the readings the serving replicas
+flagged are incidents to the cleaning rule."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from detector.core.bundle import Bundle
-from detector.lifecycle.backtest import Policy, backtest
+from detector.lifecycle.backtest import Policy, backtest, cycle
+from detector.lifecycle.rows import grouped, newest_rows, rows_of
 
 HISTORY = 400
 THRESHOLD = 6.0  # a normal reading's error (mean squared z of 2 channels) passes it 0.25 % of times
@@ -87,3 +91,77 @@ def test_the_same_rows_give_the_same_result(tmp_path):
     assert np.array_equal(first.flags, second.flags)
     assert np.array_equal(first.versions, second.versions)
     assert first.counts() == second.counts()
+
+
+DEVICES = np.array(["a", "b", "c"] * 4 + ["a"])  # a: rows 0 3 6 9 12; b: 1 4 7 10; c: 2 5 8 11
+
+
+def test_each_devices_newest_rows_and_their_context_are_picked():
+    rows, scored = rows_of(DEVICES, 0, 13, back=1, window=2)
+    assert rows[scored].tolist() == [7, 8, 9, 10, 11, 12]  # b's 7 10, c's 8 11, a's 9 12
+    assert rows[~scored].tolist() == [4, 5, 6]  # one row of context for each
+    rows, scored = rows_of(DEVICES, 9, 12, back=2)
+    assert rows[scored].tolist() == [9, 10, 11] and rows[~scored].tolist() == [3, 4, 5, 6, 7, 8]
+    assert rows_of(None, 9, 12, back=2)[0].tolist() == [7, 8, 9, 10, 11]
+
+
+def test_the_newest_rows_are_each_devices_and_grouping_keeps_arrival_order():
+    assert np.flatnonzero(newest_rows(13, 1, DEVICES)).tolist() == [10, 11, 12]
+    assert np.flatnonzero(newest_rows(13, 2, None)).tolist() == [11, 12]
+    assert grouped(DEVICES, 13).tolist() == [0, 3, 6, 9, 12, 1, 4, 7, 10, 2, 5, 8, 11]
+
+
+def interleaved(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two devices' normal readings interleaved, a near 0 and b near 10 (the champion's level)."""
+    values = np.random.default_rng(seed).normal(size=(2 * rows, 2))
+    devices = np.array(["a", "b"] * rows)
+    values[devices == "b"] += 10.0
+    return values, devices
+
+
+def test_a_cycle_trains_on_segments_of_one_device_and_judges_each_devices_newest_rows(tmp_path):
+    values, devices = interleaved(300)
+    seen: list[tuple[np.ndarray, np.ndarray]] = []
+    trainer = MeanTrainer()
+
+    def recording(rows: np.ndarray, segments: np.ndarray, out):
+        seen.append((rows, segments))
+        return trainer(rows, segments, out)
+
+    champion = mean_model(np.full(2, 5.0), np.full(2, 3.0), "v0")
+    done, _ = cycle(champion, values, None, len(values), Policy(every=100, window=240),
+                    recording, tmp_path, need=50, devices=devices)
+    [(rows, segments)] = seen
+    assert len(rows) == 2 * (240 - 40)  # each device's newest 240 but its newest 40 (the sixth)
+    for segment in np.unique(segments):  # every segment one device's: a's near 0, b's near 10
+        level = rows[segments == segment].mean(axis=1)
+        assert (level < 5).all() or (level > 5).all()
+    assert done.cleaning is not None and len(done.cleaning.keep) == 480
+
+
+def test_readings_the_replicas_flagged_are_left_out_when_their_rise_is_sharp(tmp_path):
+    values = np.random.default_rng(3).normal(size=(300, 2))
+    values[100:140] += 1.8  # an incident the champion barely flags, the replicas did
+    served = np.zeros(300, dtype=bool)
+    served[100:140] = True
+    champion = mean_model(np.zeros(2), np.ones(2), "v0")
+    given = {}
+    for name, flags in (("own", None), ("served", served)):
+        trainer = MeanTrainer()
+        done, _ = cycle(champion, values, None, 300, Policy(every=100, window=300), trainer,
+                        tmp_path / name, need=50, served=flags)
+        given[name] = trainer.given[0]
+        assert done.cleaning is not None
+    incident = values[100:140]
+    assert np.isin(given["own"], incident).all(axis=1).sum() > 10  # trained on without them
+    assert not np.isin(given["served"], incident).all(axis=1).any()
+
+
+def test_interleaved_devices_retrain_every_n_rows_of_each_device(tmp_path):
+    values, devices = interleaved(HISTORY + 600)
+    champion = mean_model(np.full(2, 5.0), np.full(2, 3.0), "v0")
+    result = backtest(champion, values, 2 * HISTORY, Policy(every=100, window=300),
+                      MeanTrainer(), tmp_path, need=50, devices=devices)
+    assert [c.row - 2 * HISTORY for c in result.cycles] == [200, 400, 600, 800, 1000]
+    assert all(len(c.cleaning.keep) == 600 for c in result.cycles)  # 300 rows of each device
+    assert len(result.flags) == 1200 and np.isfinite(result.score).all()
