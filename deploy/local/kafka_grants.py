@@ -30,6 +30,8 @@ GRANTS = [  # principal, operation, resource type, resource name
     ("detector", ACLOperation.READ, ResourceType.TOPIC, "readings"),
     ("detector", ACLOperation.READ, ResourceType.GROUP, "detector"),
     ("detector", ACLOperation.READ, ResourceType.GROUP, "detector-retrainer"),  # make up's
+    ("detector", ACLOperation.READ, ResourceType.GROUP, "detector-retrainer.anomalies"),
+    ("detector", ACLOperation.READ, ResourceType.TOPIC, "anomalies"),  # the retrainer's
     ("detector", ACLOperation.WRITE, ResourceType.TOPIC, "anomalies"),
     ("detector", ACLOperation.WRITE, ResourceType.TOPIC, "readings.dlq"),
     ("producer", ACLOperation.WRITE, ResourceType.TOPIC, "readings"),

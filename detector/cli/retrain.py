@@ -64,7 +64,8 @@ def run_retrain(settings: RetrainSettings, connection: Connection) -> None:
         retrainer = holder.get("retrainer")
         if retrainer is None:
             return False, {"state": "starting"}
-        return True, {"held": retrainer.held.held(), "cycles": retrainer.cycles,
+        return True, {"held": retrainer.held.held(), "flagged": len(retrainer.served),
+                      "cycles": retrainer.cycles,
                       "training": retrainer.running is not None}
 
     server = HealthServer(registry, readiness, settings.metrics_host, settings.metrics_port)
@@ -110,10 +111,11 @@ def checked_champion(model: Path, window: int) -> Any:
 
 def build(settings: RetrainSettings, connection: Connection, champion: Any, metrics: Any,
           work: Path) -> Any:
-    """The retrainer and its collaborators: group member, child process, store, model topic."""
+    """The retrainer and its collaborators: group members (readings, the replicas' anomaly
+    events), child process, store, model topic."""
     from detector.lifecycle.store import ModelStore
     from detector.retrain.challenger import abandon, pool, submit
-    from detector.retrain.daemon import Actions, Retrainer
+    from detector.retrain.daemon import Actions, Events, Retrainer
     from detector.retrain.held import HeldReadings
     from detector.stream.kafka_clients import open_source
 
@@ -126,10 +128,16 @@ def build(settings: RetrainSettings, connection: Connection, champion: Any, metr
     client_id = f"detector-retrain-{socket.gethostname()}-{os.getpid()}"
     consumer = open_source(connection, BROKER_HINT, settings.group, client_id,
                            settings.offset_reset, {"max_poll_records": 5000}, 300_000)
+    events = None
+    if settings.anomalies_topic:
+        events = Events(open_source(connection, BROKER_HINT, f"{settings.group}.anomalies",
+                                    f"{client_id}-anomalies", settings.offset_reset,
+                                    {"max_poll_records": 5000}, 300_000),
+                        settings.anomalies_topic)
     executor = pool()
     store = ModelStore(settings.model)
     held = HeldReadings(settings.retrain_window, len(champion.channels), settings.max_devices)
     actions = Actions(lambda job: submit(executor, job), store.promote, publish,
                       lambda: abandon(executor))
     return Retrainer(consumer, settings.topic, Path(settings.model), champion.channels, held,
-                     settings.retrain_every, actions, metrics, work)
+                     settings.retrain_every, actions, metrics, work, events)

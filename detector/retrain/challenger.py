@@ -21,13 +21,16 @@ NICE = 10  # the retrainer's priority below the serving replicas', and its child
 
 @dataclass(frozen=True)
 class Job:
-    """What the child needs: the model directory, the held window and where to write."""
+    """What the child needs: the model directory, the held window (each device's newest
+    `window` readings, interleaved in arrival order) and where to write."""
 
     model: str
     values: np.ndarray
     labels: np.ndarray  # bool: labelled anomalous
     devices: np.ndarray
     out: str
+    window: int = 0  # readings per device (0: all held)
+    served: np.ndarray | None = None  # bool: flagged by the serving replicas
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,11 @@ def run(job: Job) -> Result:
                    source="the retrain window")
         return load_bundle(out)
 
-    n = len(job.values)
+    n, window = len(job.values), job.window or len(job.values)
     try:
-        done, promoted = cycle(champion, job.values, job.labels, n, Policy(n, n), trainer,
-                               Path(job.out), need_rows(champion.window, settings.holdout))
+        done, promoted = cycle(champion, job.values, job.labels, n, Policy(window, window),
+                               trainer, Path(job.out), need_rows(champion.window, settings.holdout),
+                               job.devices, job.served)
     except DetectorError as exc:
         return Result("failed", str(exc), champion.version)
     outcome = "failed" if done.outcome == "skipped" else done.outcome

@@ -3,11 +3,14 @@
 The retrainer reads the readings in a consumer group of its own (one retrainer per serving
 group, not one per replica) through the serve loop's seam (detector.stream.ports) and commits
 what it has held without waiting: a reading it misses or reads twice only changes one window.
-Every `every` readings per held device it hands the held window to the child process
-(detector.retrain.challenger) unless a cycle still runs; the poll loop never waits for one. A
-promoted challenger goes into the model directory through the store (the serving replicas
-hot-reload it) and, when a model topic is given, onto the topic. Every outcome is logged with
-its reason and counted in `detector_retrain_total{outcome}`.
+When given the anomalies topic it also reads, in a group of its own, the events the serving
+replicas published, and remembers which held readings they flagged (by the reading's partition
+and offset, from the event's id): those are incidents to the cleaning rule as the champion's
+own flags are (docs/lifecycle.md). Every `every` readings per held device it hands the held
+window to the child process (detector.retrain.challenger) unless a cycle still runs; the poll
+loop never waits for one. A promoted challenger goes into the model directory through the store
+(the serving replicas hot-reload it) and, when a model topic is given, onto the topic. Every
+outcome is logged with its reason and counted in `detector_retrain_total{outcome}`.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from detector.retrain.challenger import Job, Result
-from detector.retrain.held import HeldReadings
+from detector.retrain.held import HeldReadings, Served
 from detector.retrain.metrics import RetrainMetrics
 from detector.stream.decode import Decoder
 from detector.stream.messages import labels_of
@@ -33,6 +37,7 @@ from detector.stream.ports import BrokerError, Offsets, Partition, Source
 log = logging.getLogger(__name__)
 NORMAL_LABELS = ("", "normal")
 MAX_RECORDS = 5000  # records per poll
+EVENTS_WAIT_MS = 50  # the longest a step waits for anomaly events
 
 
 class Membership:
@@ -63,14 +68,24 @@ class Actions:
     abandon: Callable[[], None] = lambda: None
 
 
+@dataclass(frozen=True)
+class Events:
+    """Where the serving replicas' anomaly events come from: a consumer and its topic."""
+
+    consumer: Source
+    topic: str
+
+
 class Retrainer:
     """Consumes readings and runs retrain cycles with the collaborators it is given."""
 
     def __init__(self, consumer: Source, topic: str, model: Path, channels: list[str],
                  held: HeldReadings, every: int, actions: Actions, metrics: RetrainMetrics,
-                 work: Path) -> None:
+                 work: Path, events: Events | None = None) -> None:
         self.consumer = consumer
         self.topic = topic
+        self.events = events
+        self.served = Served()
         self.model = model
         self.decoder = Decoder(channels)
         self.held = held
@@ -92,6 +107,8 @@ class Retrainer:
         """Subscribe and loop until stop(); a cycle still running is abandoned (the champion
         stays, nothing half-promoted: the store installs whole bundles only)."""
         self.consumer.subscribe(self.topic, Membership())
+        if self.events is not None:
+            self.events.consumer.subscribe(self.events.topic, Membership())
         try:
             while not self.stopping.is_set():
                 self.step()
@@ -100,6 +117,8 @@ class Retrainer:
                 log.info("stopping: the challenger in training is abandoned")
                 self.actions.abandon()
             self.consumer.close()
+            if self.events is not None:
+                self.events.consumer.close()
 
     def step(self, timeout_ms: int = 500) -> None:
         """One poll: hold its readings; collect a finished cycle; start one when due."""
@@ -116,6 +135,8 @@ class Retrainer:
             self.hold(records)
             self.consumer.commit_async({tp: part[-1].offset + 1 for tp, part in batch.items()
                                         if part}, self.committed)
+        if self.events is not None:
+            self.read_events(self.events.consumer)
         if self.running is not None and self.running.done():
             future, self.running = self.running, None
             try:
@@ -131,28 +152,55 @@ class Retrainer:
         if error is not None:
             log.debug("commit failed: %s", error)
 
+    def read_events(self, consumer: Source) -> None:
+        """Remember which readings of our topic the replicas' anomaly events flagged (a short
+        wait: a poll of no time never finishes joining the group)."""
+        try:
+            batch = consumer.poll(EVENTS_WAIT_MS, MAX_RECORDS)
+        except BrokerError as exc:
+            if not exc.retriable:
+                raise
+            log.warning("poll of the anomalies failed (%s); retrying", exc)
+            return
+        for part in batch.values():
+            for record in part:
+                where = reading_of(record.value, self.topic)
+                if where is not None:
+                    self.served.add(*where)
+        if batch:
+            consumer.commit_async({tp: part[-1].offset + 1 for tp, part in batch.items() if part},
+                                  self.committed)
+        if len(self.served) > 2 * self.held.held() + MAX_RECORDS:
+            self.served.prune(self.held.oldest())
+
     def hold(self, records: list) -> None:
-        """Decode a batch and hold its valid readings with their labels."""
+        """Decode a batch and hold its valid readings with their labels and offsets."""
         readings = self.decoder.decode([r.value for r in records])
         if not len(readings):
             return
         raw = labels_of(records)
-        labels = [(raw[i] or b"").decode("utf-8", "replace") for i in readings.index.tolist()]
-        self.held.add(readings.device, readings.values, labels)
+        rows = readings.index.tolist()
+        labels = [(raw[i] or b"").decode("utf-8", "replace") for i in rows]
+        where = np.array([(records[i].partition, records[i].offset) for i in rows],
+                         dtype=np.int64).reshape(-1, 2)
+        self.held.add(readings.device, readings.values, labels, where)
         self.since += len(readings)
         self.metrics.held.set(self.held.held())
 
     def start(self) -> None:
         """Hand the held window to the child."""
-        snap = self.held.snapshot()
+        snap = self.held.snapshot(self.served)
+        self.served.prune(self.held.oldest())
         anomalous = ~np.isin(snap.labels.astype(str), NORMAL_LABELS)
         self.cycles += 1
         out = self.work / f"challenger-{self.cycles}"
-        log.info("retrain cycle %d: %d readings of %d device(s) held, %d labelled anomalous",
-                 self.cycles, len(snap), len(self.held.rings), int(anomalous.sum()))
+        log.info("retrain cycle %d: %d readings of %d device(s) held, %d labelled anomalous, "
+                 "%d flagged by the serving replicas", self.cycles, len(snap),
+                 len(self.held.rings), int(anomalous.sum()), int(snap.served.sum()))
         self.since = 0
         self.started = time.monotonic()
-        job = Job(str(self.model), snap.values, anomalous, snap.devices, str(out))
+        job = Job(str(self.model), snap.values, anomalous, snap.devices, str(out),
+                  self.held.per_device, snap.served)
         self.running = self.actions.submit(job)
 
     def finish(self, result: Result) -> None:
@@ -188,3 +236,13 @@ class Retrainer:
         else:
             log.warning("retrain cycle failed, %s stays: %s%s", result.champion, result.reason,
                         cleaning)
+
+
+def reading_of(event: bytes | None, topic: str) -> tuple[int, int] | None:
+    """(partition, offset) of the reading of `topic` an anomaly event is about (its event_id,
+    `topic:partition:offset`), or None for an event of another topic or not one of ours."""
+    try:
+        name, partition, offset = str(orjson.loads(event or b"")["event_id"]).rsplit(":", 2)
+        return (int(partition), int(offset)) if name == topic else None
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None

@@ -24,6 +24,10 @@ class RetrainSettings(Settings):
     model: str = setting(help="The model directory the replicas serve; promoted bundles are "
                          "written into it (its history kept in DIR/history).")
     topic: str = setting("readings", help="Topic of the readings.")
+    anomalies_topic: str = setting(
+        "anomalies", help="Topic of the serving replicas' anomaly events: the readings they "
+        "flagged are incidents to the cleaning rule (read in the group GROUP.anomalies; empty: "
+        "only the retrainer's own scoring).")
     group: str = setting("detector-retrainer", help="The retrainer's own consumer group (one "
                          "retrainer per serving group).")
     retrain_every: Count = setting(

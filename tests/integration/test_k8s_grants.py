@@ -29,7 +29,8 @@ def fresh_names(kafka: SecureKafka, serve: dict[str, str]) -> dict[str, str]:
              serve["DETECTOR_ANOMALIES_TOPIC"]: kafka.topic("anomalies", 2),
              serve["DETECTOR_DLQ_TOPIC"]: kafka.topic("dlq"),
              serve["DETECTOR_GROUP"]: unique_name("detector"),
-             settings_of("retrainer")["DETECTOR_GROUP"]: unique_name("retrainer")}
+             settings_of("retrainer")["DETECTOR_GROUP"]: unique_name("retrainer"),
+             f'{settings_of("retrainer")["DETECTOR_GROUP"]}.anomalies': unique_name("retrainer")}
     model_topic = unique_name("models")
     admin = kafka.admin()
     try:

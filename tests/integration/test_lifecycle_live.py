@@ -5,13 +5,15 @@ The run drifts: a bundle trained on its first 400 rows flags nearly all of the r
 50 rows/s (the rows after the 400, shortened to LIVE_ROWS so that each test stays near two
 minutes; the whole run takes the offline backtest), the retrainer must promote a model that
 the replicas then serve, with every row scored exactly once and nothing dead-lettered; replicas
-that share no file system follow the model topic and serve the promoted version together.
+that share no file system follow the model topic and serve the promoted version together. The
+retrainer learns which readings the replicas flagged from the anomalies topic.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -139,3 +141,40 @@ def test_replicas_without_a_shared_disk_serve_the_promoted_version_together(
         replica.wait_for(lambda r=replica: served(r) == newest, f"{newest} served", 15)
     assert [r.sample("detector_model_reloads_total", result="error") for r in replicas] == [0, 0]
     assert [r.stop() for r in replicas] == [0, 0]
+
+
+def test_the_retrainer_learns_which_readings_the_replicas_flagged(
+    start_detector, serve_topics, make_group, kafka_bootstrap, consume_all, simulate
+):
+    topics = serve_topics()
+    detector = start_detector(topics)
+    with start_retrainer(detector_model(detector), kafka_bootstrap, topics.readings,
+                         make_group("retrainer"), "--anomalies-topic", topics.anomalies,
+                         "--retrain-every", "500", "--retrain-window", "2000") as retrainer:
+        detector.wait_ready()
+        retrainer.wait_ready()
+        simulate(topics.readings, 600, anomaly_rate=0.05, seed=1, devices=2)
+        detector.wait_for(lambda: scored(detector) == 600, "600 readings scored")
+        flagged = len(consume_all(topics.anomalies, idle=0.5))
+        assert flagged > 0
+        retrainer.wait_for(lambda: retrainer.healthz()[1].get("flagged") == flagged,
+                           f"the {flagged} flagged readings known to the retrainer")
+        simulate(topics.readings, 400, anomaly_rate=0.0, seed=2, devices=2)  # a cycle is due
+        retrainer.wait_for(lambda: "retrain cycle 1:" in retrainer.log, "a retrain cycle")
+        total = len(consume_all(topics.anomalies, idle=0.5))
+        assert retrainer.stop() == 0  # the cycle in training is abandoned
+    [known] = re.findall(r"retrain cycle 1: 1000 readings of 2 device\(s\) held, \d+ labelled "
+                         r"anomalous, (\d+) flagged by the serving replicas", retrainer.log)
+    assert flagged <= int(known) <= total
+    assert detector.stop() == 0
+
+
+def detector_model(detector: DetectorProcess) -> Path:
+    """The model directory a serving detector was started on."""
+    return Path(detector.command[detector.command.index("--model") + 1])
+
+
+def scored(detector: DetectorProcess) -> float:
+    """Readings scored, and those that only filled their device's first window."""
+    return sum(detector.sample(name) or 0 for name in (
+        "detector_records_total", "detector_window_filling_records_total"))

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from detector.retrain.held import HeldReadings
+from detector.retrain.held import HeldReadings, Served
 
 
 def batch(devices, start):
@@ -38,3 +38,17 @@ def test_past_max_devices_the_least_recently_seen_device_goes():
 def test_an_empty_memory_has_an_empty_snapshot():
     snap = HeldReadings(per_device=2, width=3).snapshot()
     assert len(snap) == 0 and snap.values.shape == (0, 3)
+
+
+def test_the_readings_the_replicas_flagged_are_marked_by_partition_and_offset():
+    held, served = HeldReadings(per_device=3, width=2), Served()
+    where = np.array([[0, 10], [1, 10], [0, 11], [1, 11]])
+    held.add(*batch(["a", "b", "a", "b"], 0), where)
+    served.add(1, 10)
+    served.add(0, 99)  # flagged before its reading arrived
+    assert held.snapshot(served).served.tolist() == [False, True, False, False]
+    held.add(*batch(["a", "b", "a", "b"], 4), where + np.array([0, 2]))
+    held.add(*batch(["a", "b"], 8), where[:2] + np.array([0, 4]))  # a and b hold offsets 12..14 now
+    served.prune(held.oldest())
+    assert held.oldest() == {0: 12, 1: 12}
+    assert served.offsets == {0: {99}, 1: set()}

@@ -5,10 +5,11 @@ published, a failed child or store never stopping the loop."""
 from concurrent.futures import Future
 
 import numpy as np
+import orjson
 from prometheus_client import CollectorRegistry
 
 from detector.retrain.challenger import Job, Result
-from detector.retrain.daemon import Actions, Retrainer
+from detector.retrain.daemon import Actions, Events, Retrainer
 from detector.retrain.held import HeldReadings
 from detector.retrain.metrics import RetrainMetrics
 from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer
@@ -132,3 +133,21 @@ def test_stopping_abandons_a_cycle_still_running_and_promotes_nothing(tmp_path):
     h.retrainer.run()
     assert h.abandoned == [True] and h.promoted == []
     assert h.retrainer.consumer.closed
+
+
+def test_the_readings_the_replicas_flagged_reach_the_cycle(tmp_path):
+    h = Harness(tmp_path)
+    h.retrainer.events = Events(InMemoryConsumer(h.broker, "retrainer.anomalies"), "anomalies")
+    h.broker.create_topic("anomalies")
+    h.retrainer.events.consumer.subscribe("anomalies", None)
+    h.send(6)
+    for event_id in ("readings:0:2", "other:0:3", "readings:0:x"):
+        h.broker.append("anomalies", orjson.dumps({"event_id": event_id}), b"a")
+    h.broker.append("anomalies", b"not json", b"a")
+    h.retrainer.step(0)
+    h.send(4)
+    h.retrainer.step(0)
+    [(job, _)] = h.jobs
+    assert np.flatnonzero(job.served).tolist() == [2]  # only our topic's reading at offset 2
+    assert job.window == 50
+    assert h.retrainer.events.consumer.commits[-1] == {0: 4}
