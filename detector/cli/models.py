@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
-from detector.errors import BundleError
+from detector.cli.serve import BROKER_HINT, DEFAULT_BOOTSTRAP, kafka_connection, option
+from detector.errors import BundleError, ConfigError
+from shared.kafka_client import security_options
 
 
 @click.group()
@@ -32,13 +35,45 @@ def list_models(directory: str) -> None:
 @models.command()
 @click.argument("directory", type=click.Path())
 @click.argument("version", required=False)
-def rollback(directory: str, version: str | None) -> None:
-    """Serve VERSION of DIRECTORY's history again (default: the one before the current)."""
+@option("model-topic", help="Also publish the bundle rolled back to on this model topic, so "
+        "that the replicas following it (serve --model-topic) switch back too.")
+@option("bootstrap", default=DEFAULT_BOOTSTRAP, show_default=True,
+        help="Kafka bootstrap servers of the model topic, HOST:PORT[,HOST:PORT...].")
+@security_options("DETECTOR")
+def rollback(directory: str, version: str | None, model_topic: str | None,
+             **kafka: Any) -> None:
+    """Serve VERSION of DIRECTORY's history again (default: the one before the current), and
+    publish it on --model-topic when given."""
     from detector.lifecycle.store import ModelStore
 
     store = ModelStore(directory)
     before = store.current()
     if before is None:
         raise BundleError(f"{directory} holds no model bundle")
-    now = store.rollback(version)
-    click.echo(f"{directory} now serves {now} (was {before})")
+    target = store.target(version)
+    writer = None
+    if model_topic:  # the topic checked and the bundle's size too, before DIR changes
+        from detector.stream.kafka_models import ModelTopicWriter
+        from detector.stream.model_topic import bundle_record
+
+        writer = ModelTopicWriter(kafka_connection(kafka), BROKER_HINT, model_topic)
+        bundle_record(store.history / target, writer.limit)
+    try:
+        now = store.rollback(target)
+        click.echo(f"{directory} now serves {now} (was {before})")
+        if writer is not None:
+            publish(writer, directory, now)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def publish(writer: Any, directory: str, version: str) -> None:
+    """Publish DIR's bundle on the model topic; a failure says that DIR changed and what to do."""
+    try:
+        writer.publish(directory)
+    except Exception as exc:
+        raise ConfigError(f"{directory} serves {version} but the model topic {writer.topic} was "
+                          f"not updated ({str(exc).splitlines()[0] if str(exc) else exc}): run "
+                          "the same rollback again") from exc
+    click.echo(f"published {version} on the model topic {writer.topic}")

@@ -91,23 +91,30 @@ class ModelStore:
     def rollback(self, version: str | None = None) -> str:
         """Serve `version` of the history again (default: the one before the current); its version.
         A version the history does not hold is a BundleError and changes nothing."""
+        self.target(version)  # refused before the lock makes DIR/history
+        with self.locked():
+            version = self.target(version)
+            return self.install(version, "rollback", f"from {self.current()}")
+
+    def target(self, version: str | None = None) -> str:
+        """The version a rollback to `version` would serve (checked whole and unedited), or a
+        BundleError; changes nothing."""
         if not self.history.is_dir():
             raise BundleError(f"{self.path}: no model history to roll back to (a promotion "
                               "starts it)")
-        with self.locked():
-            current = self.current()
-            if version is None:
-                earlier = [e.version for e in self.entries() if e.version != current]
-                if not earlier:
-                    raise BundleError(f"{self.path}: no earlier model to roll back to "
-                                      "(`detector models list` shows the history)")
-                version = earlier[0]
-            if not re.fullmatch("[0-9a-f]{12}", version) or not (self.history / version).is_dir():
-                held = ", ".join(e.version for e in self.entries()) or "none"
-                raise BundleError(f"{self.path}: no model version {version!r} in its history "
-                                  f"(held: {held})")
-            load_bundle(self.history / version)  # whole and unedited, or refused
-            return self.install(version, "rollback", f"from {current}")
+        current = self.current()
+        if version is None:
+            earlier = [e.version for e in self.entries() if e.version != current]
+            if not earlier:
+                raise BundleError(f"{self.path}: no earlier model to roll back to "
+                                  "(`detector models list` shows the history)")
+            version = earlier[0]
+        if not re.fullmatch("[0-9a-f]{12}", version) or not (self.history / version).is_dir():
+            held = ", ".join(e.version for e in self.entries()) or "none"
+            raise BundleError(f"{self.path}: no model version {version!r} in its history "
+                              f"(held: {held})")
+        load_bundle(self.history / version)  # whole and unedited, or refused
+        return version
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -1,17 +1,20 @@
 """`detector serve --model-topic`: replicas that share no file system serve the bundle the
 retrainer publishes on a compacted topic, the newest at start and each new one hot-swapped; a
 corrupt or oversized bundle on the topic changes nothing served; a bundle larger than the topic
-takes is refused whole with one line."""
+takes is refused whole with one line; `detector models rollback --model-topic` publishes the
+bundle rolled back to, so the replicas switch back."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 from kafka import KafkaConsumer
 
+from detector.lifecycle.store import ModelStore
 from detector.stream.follower import ModelFollower
 from detector.stream.kafka_models import ModelTopicReader
 from detector.stream.model_topic import BundleTooLarge
@@ -103,3 +106,44 @@ def _tp(topic: str):
     from kafka import TopicPartition
 
     return TopicPartition(topic, 0)
+
+
+def test_a_rollback_is_published_so_replicas_following_the_topic_switch_back(
+    start_detector, serve_topics, serve_bundle, trained_bundle, model_topics, tmp_path,
+    kafka_bootstrap
+):
+    model = tmp_path / "model"
+    shutil.copytree(serve_bundle, model)
+    new = ModelStore(model).promote(trained_bundle(*RETRAINED), "test")
+    topic = model_topics.make()
+    model_topics.publish(topic, model)  # as the retrainer publishes a promotion
+    replica = start_detector(serve_topics(), "--model-topic", topic)
+    replica.wait_ready()
+    assert served(replica) == new
+
+    def rollback(*version: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "detector", "models", "rollback", str(model), *version,
+             "--model-topic", topic, "--bootstrap", kafka_bootstrap],
+            cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+
+    missing = rollback("0123456789ab")
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    assert "no model version '0123456789ab'" in missing.stderr
+    assert end_offset(kafka_bootstrap, topic) == 1  # nothing published, nothing changed
+    old = version_of(serve_bundle)
+    result = rollback()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"now serves {old}" in result.stdout and "published" in result.stdout
+    replica.wait_for(lambda: served(replica) == old, "the rolled-back bundle served", 60)
+    assert version_of(model) == old and end_offset(kafka_bootstrap, topic) == 2
+    assert replica.stop() == 0
+
+
+def end_offset(bootstrap: str, topic: str) -> int:
+    """The model topic's end offset (how many bundles were published on it)."""
+    probe = KafkaConsumer(bootstrap_servers=bootstrap)
+    try:
+        return probe.end_offsets([tp := _tp(topic)])[tp]
+    finally:
+        probe.close()
