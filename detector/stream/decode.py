@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from typing import Annotated
 
 import msgspec
@@ -135,12 +136,15 @@ class Decoder:
         devices = [r.device for r in parsed]
         if set(map(len, rows)) != {self.width} or not self.valid_devices(devices):
             return None
+        n = len(parsed)
         return drop_out_of_range(Readings(
-            np.arange(len(parsed), dtype=np.int64),
+            np.arange(n, dtype=np.int64),
             devices,
-            np.array([r.seq for r in parsed], dtype=np.int64),
-            np.array([r.ts for r in parsed], dtype=np.float64),
-            np.array(rows, dtype=np.float64),
+            np.fromiter([r.seq for r in parsed], np.int64, n),
+            np.fromiter([r.ts for r in parsed], np.float64, n),
+            # one pass over the floats: a third of np.array's time on a list of rows
+            np.fromiter(chain.from_iterable(rows), np.float64, n * self.width).reshape(
+                n, self.width),
         ))
 
     def decode_each(self, raws: Sequence[bytes | None]) -> Readings:
