@@ -178,7 +178,7 @@ class Retrainer:
         readings = self.decoder.decode([r.value for r in records])
         if not len(readings):
             return
-        raw = labels_of(records)
+        raw = labels_of([r.headers for r in records])
         rows = readings.index.tolist()
         labels = [(raw[i] or b"").decode("utf-8", "replace") for i in rows]
         where = np.array([(records[i].partition, records[i].offset) for i in rows],

@@ -5,7 +5,8 @@ The consumer stores and commits no offset of its own (enable.auto.commit and
 enable.auto.offset.store off): the loop commits explicit offsets, and only those of acknowledged
 batches. Rebalances reach the seam's Listener through on_assign/on_revoke/on_lost, which librdkafka
 calls inside consume(), in the loop's thread; offsets of revoked partitions are committed there,
-synchronously. librdkafka's errors become the seam's (`broker_error`). detector.stream.
+synchronously; detector.stream.confluent_records hands over the polled messages as the seam's
+Records. librdkafka's errors become the seam's (`broker_error`). detector.stream.
 confluent_clients builds the clients; detector.stream.confluent_sink is the Sink.
 """
 
@@ -13,19 +14,17 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from detector.stream.decode import INFLATED
-from detector.stream.kafka_tuning import MAX_INFLATED_BYTES
+from detector.stream.confluent_records import ConfluentRecords, by_partition
 from detector.stream.ports import (
     Batch,
     BrokerError,
     BrokerUnavailable,
     CommitAnswer,
-    Header,
     Listener,
     NotAuthorized,
     Offsets,
@@ -87,45 +86,6 @@ def first_failure(partitions: Collection[Any]) -> KafkaError | None:
     return next((tp.error for tp in partitions if tp.error is not None), None)
 
 
-class ConfluentRecord:
-    """A polled librdkafka Message, read-only, as the seam's Record (values read on demand).
-
-    librdkafka inflates a compressed batch whole; a value past the gzip cap is handed on as the
-    stand-in INFLATED (a too_large dead letter), as kafka-python's capped reader does.
-    """
-
-    __slots__ = ("message",)
-
-    def __init__(self, message: Any) -> None:
-        self.message = message
-
-    @property
-    def topic(self) -> str:
-        return str(self.message.topic())
-
-    @property
-    def partition(self) -> int:
-        return int(self.message.partition())
-
-    @property
-    def offset(self) -> int:
-        return int(self.message.offset())
-
-    @property
-    def key(self) -> bytes | None:
-        key: bytes | None = self.message.key()
-        return key
-
-    @property
-    def value(self) -> bytes | None:
-        value: bytes | None = self.message.value()
-        return INFLATED if value is not None and len(value) > MAX_INFLATED_BYTES else value
-
-    @property
-    def headers(self) -> Sequence[Header]:
-        return self.message.headers() or ()
-
-
 class Rebalancing:
     """A seam Listener as librdkafka calls it: inside consume(), where a commit may wait."""
 
@@ -177,18 +137,17 @@ class ConfluentSource:
             messages = self.consumer.consume(max_records, timeout_ms / 1000)
         except KafkaException as exc:
             raise broker_error(exc) from exc
-        batch: dict[Partition, list[ConfluentRecord]] = {}
-        last: int | None = -1
-        part: list[ConfluentRecord] = []
-        for message in messages:
-            if (error := message.error()) is not None:
+        if not messages:
+            return {}
+        errors = [e for m in messages if (e := m.error()) is not None]
+        if errors:
+            for error in errors:
                 self.consumer_error(error)
-                continue
-            number = int(message.partition())  # type: ignore[arg-type]  # set on a record
-            if number != last:
-                last, part = number, batch.setdefault(Partition(self.topic, number), [])
-            part.append(ConfluentRecord(message))
-        return batch
+            messages = [m for m in messages if m.error() is None]
+            if not messages:
+                return {}
+        return {Partition(self.topic, number): ConfluentRecords(part)
+                for number, part in by_partition(messages).items()}
 
     def consumer_error(self, error: KafkaError) -> None:
         """An error consume() returned among the records: a missing ACL stops the loop; the rest

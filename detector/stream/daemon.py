@@ -33,6 +33,7 @@ from detector.stream.outbox import Outbox
 from detector.stream.ports import (
     Batch,
     BrokerError,
+    Joined,
     NotAuthorized,
     Offsets,
     Sink,
@@ -207,9 +208,9 @@ class Daemon:
         """Score a polled batch, hand its events and dead letters to the outbox, count it."""
         started = time.perf_counter()
         parts = list(batch.values())
-        records = parts[0] if len(parts) == 1 else [r for part in parts for r in part]
+        records = parts[0] if len(parts) == 1 else Joined(parts)
         model = self.model
-        readings = model.decoder.decode([r.value for r in records])
+        readings = model.decoder.decode(records.values())
         if self.options.score_delay:
             time.sleep(self.options.score_delay * len(readings))
         partitions = np.repeat([tp.partition for tp in batch], [len(p) for p in parts])
@@ -224,7 +225,7 @@ class Daemon:
                                   flagged, model, now)
         messages += dead_letter_messages(topics.dlq, records, readings)
         self.outbox.submit(messages, {tp: part[-1].offset + 1 for tp, part in batch.items()})
-        labels = labels_of(records)
+        labels = labels_of(records.headers())
         if len(scored) < len(records):
             labels = [labels[i] for i in scored.index.tolist()]
         self.metrics.record_batch(scores.error, scores.score, flagged, scores.top_channel,

@@ -27,6 +27,7 @@ from detector.stream.ports import (
     Offsets,
     Partition,
     RebalanceInProgress,
+    RecordList,
     SendRefused,
 )
 
@@ -117,7 +118,7 @@ class InMemoryConsumer:
     def assignment(self) -> frozenset[Partition]:
         return self.assigned
 
-    def poll(self, timeout_ms: int, max_records: int) -> dict[Partition, list[Record]]:
+    def poll(self, timeout_ms: int, max_records: int) -> dict[Partition, RecordList]:
         """Up to max_records of the assigned partitions' next records, after any rebalance."""
         self.broker.check()
         if self.next_assignment is not None:
@@ -127,7 +128,7 @@ class InMemoryConsumer:
             start = self.positions[tp]
             taken = self.broker.topics[tp.topic][tp.partition][start:start + room]
             if taken:
-                batch[tp] = taken
+                batch[tp] = RecordList(taken)
                 self.positions[tp] = start + len(taken)
                 room -= len(taken)
         return batch

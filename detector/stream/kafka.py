@@ -47,6 +47,7 @@ from detector.stream.ports import (
     Offsets,
     Partition,
     RebalanceInProgress,
+    RecordList,
     SendRefused,
 )
 
@@ -148,7 +149,8 @@ class KafkaSource:
     def poll(self, timeout_ms: int, max_records: int) -> Batch:
         with translated():
             polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
-        return {Partition(tp.topic, tp.partition): records for tp, records in polled.items()}
+        return {Partition(tp.topic, tp.partition): RecordList(records)
+                for tp, records in polled.items()}
 
     def assignment(self) -> frozenset[Partition]:
         return ours(self.consumer.assignment())

@@ -4,13 +4,16 @@ source, a sink and a rebalance listener.
 A Kafka client stands behind it through an adapter that translates the client's values and errors
 into these (detector.stream.kafka for kafka-python, as httpx's map_httpcore_exceptions turns its
 backend's errors into its own); detector.stream.inmemory implements it for unit tests. Nothing of a
-client crosses: the loop catches only the errors below. Pure typing: nothing here talks to a broker.
+client crosses: the loop catches only the errors below. Pure: nothing here talks to a broker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import NamedTuple, Protocol, runtime_checkable
+from abc import abstractmethod
+from bisect import bisect_right
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from itertools import accumulate, chain
+from typing import NamedTuple, Protocol, overload, runtime_checkable
 
 
 class Partition(NamedTuple):
@@ -41,7 +44,98 @@ class Record(Protocol):
     def headers(self) -> Sequence[Header]: ...
 
 
-Batch = Mapping[Partition, Sequence[Record]]  # one poll: each partition's records, in order
+class Records(Sequence[Record]):
+    """One partition's records of a poll, in offset order (a slice is Records too).
+
+    It also hands over every value and every header list at once, which the loop reads of each
+    record: an adapter may answer those without making a Record per message (librdkafka's does).
+    """
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+    @overload
+    def __getitem__(self, index: slice) -> Records: ...
+
+    @abstractmethod
+    def __getitem__(self, index: int | slice) -> Record | Records: ...
+
+    def values(self) -> list[bytes | None]:
+        """Each record's value."""
+        return [r.value for r in self]
+
+    def headers(self) -> list[Sequence[Header] | None]:
+        """Each record's headers (None or empty: none)."""
+        return [r.headers for r in self]
+
+
+class RecordList(Records):
+    """Records held as Record objects (kafka-python's ConsumerRecords, the in-memory ones)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Sequence[Record]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+    @overload
+    def __getitem__(self, index: slice) -> RecordList: ...
+
+    def __getitem__(self, index: int | slice) -> Record | RecordList:
+        if isinstance(index, slice):
+            return RecordList(self.items[index])
+        return self.items[index]
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self.items)
+
+    def values(self) -> list[bytes | None]:
+        return [r.value for r in self.items]
+
+    def headers(self) -> list[Sequence[Header] | None]:
+        return [r.headers for r in self.items]
+
+
+class Joined(Records):
+    """Several partitions' Records one after another (a batch, as the loop scores it)."""
+
+    __slots__ = ("parts", "starts")
+
+    def __init__(self, parts: Sequence[Records]) -> None:
+        self.parts = parts
+        self.starts = list(accumulate((len(p) for p in parts), initial=0))
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+    @overload
+    def __getitem__(self, index: slice) -> RecordList: ...
+
+    def __getitem__(self, index: int | slice) -> Record | RecordList:
+        if isinstance(index, slice):
+            return RecordList(list(self)[index])
+        at = index + len(self) if index < 0 else index
+        if not 0 <= at < len(self):
+            raise IndexError(index)
+        k = bisect_right(self.starts, at) - 1
+        return self.parts[k][at - self.starts[k]]
+
+    def __iter__(self) -> Iterator[Record]:
+        return chain.from_iterable(self.parts)
+
+    def values(self) -> list[bytes | None]:
+        return list(chain.from_iterable(p.values() for p in self.parts))
+
+    def headers(self) -> list[Sequence[Header] | None]:
+        return list(chain.from_iterable(p.headers() for p in self.parts))
+
+
+Batch = Mapping[Partition, Records]  # one poll: each partition's records, in order
 
 
 class BrokerError(Exception):

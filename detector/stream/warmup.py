@@ -156,7 +156,7 @@ class Warmup:
         """Rebuild `memory` from records read before, with the served `model`: windows, and
         persistence bits where a rule needs them; nothing else."""
         for tp, part in batch.items():
-            readings = model.decoder.decode([r.value for r in part])
+            readings = model.decoder.decode(part.values())
             partitions = np.full(len(readings), tp.partition)
             windows, rows = memory.windows(readings.device, partitions, readings.values)
             if memory.persistence.rule.active:

@@ -9,6 +9,7 @@ import orjson
 from detector.core.scoring import Scores
 from detector.stream.decode import Decoder
 from detector.stream.messages import dead_letter_messages, event_messages, labels_of
+from detector.stream.ports import RecordList
 
 Record = namedtuple("Record", "topic partition offset key value headers")
 CHANNELS = ["a", "b"]
@@ -60,7 +61,7 @@ def test_labels_come_from_the_label_header_wherever_it_is():
     records = [record(0, b"", [("label", b"normal")]),
                record(1, b"", [("trace", b"x"), ("label", b"spike")]),
                record(2, b"", []), record(3, b"", None)]
-    assert labels_of(records) == [b"normal", b"spike", None, None]
+    assert labels_of(RecordList(records).headers()) == [b"normal", b"spike", None, None]
 
 
 def test_a_dead_letter_is_bounded_whatever_came_in_and_says_the_original_sizes():

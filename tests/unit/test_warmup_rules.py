@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from detector.stream.daemon import memory_for
 from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer
 from detector.stream.metrics import Metrics
-from detector.stream.ports import Partition
+from detector.stream.ports import Partition, RecordList
 from detector.stream.reloader import Model
 from detector.stream.warmup import Warming, Warmup
 from tests.helpers.dense import dense_bundle
@@ -233,7 +233,7 @@ def test_replayed_devices_belong_to_their_partition():
     records = [rig.broker.append("readings", orjson.dumps(
         {"device": "pump-1", "seq": i, "ts": 1.0, "values": [0.0, 0.0]}), partition=1)
         for i in range(2)]
-    rig.warmup.replay({P1: records}, model, memory)
+    rig.warmup.replay({P1: RecordList(records)}, model, memory)
     assert memory.forget_partitions([1]) == 1 and len(memory) == 0
 
 
