@@ -4,6 +4,7 @@ produce() answered by its delivery report, which the producer's poll() and flush
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,14 +29,13 @@ def send_error(exc: BaseException | KafkaError, at_once: bool) -> BrokerError:
     return SendRefused(text, retriable)
 
 
-
 class ConfluentAck:
     """The Ack of one produce(): answered by its delivery report, served by the producer's poll."""
 
-    __slots__ = ("answered", "failure", "producer")
+    __slots__ = ("answered", "failure", "sink")
 
-    def __init__(self, producer: Producer) -> None:
-        self.producer = producer
+    def __init__(self, sink: ConfluentSink) -> None:
+        self.sink = sink
         self.answered = False
         self.failure: KafkaError | None = None
 
@@ -44,7 +44,7 @@ class ConfluentAck:
 
     def done(self) -> bool:
         if not self.answered:
-            self.producer.poll(0)  # serves the delivery reports that have arrived
+            self.sink.serve()
         return self.answered
 
     def error(self) -> BrokerError | None:
@@ -54,12 +54,22 @@ class ConfluentAck:
 class ConfluentSink:
     """The Sink on a librdkafka Producer."""
 
-    def __init__(self, producer: Producer) -> None:
+    def __init__(self, producer: Producer, serve_every: float = 0.001) -> None:
         self.producer = producer
+        self.serve_every = serve_every
+        self.served = 0.0
+
+    def serve(self) -> None:
+        """Serve the delivery reports that have arrived (the producer's poll), at most once per
+        `serve_every` seconds: one poll answers every pending Ack, and the outbox asks each."""
+        now = time.monotonic()
+        if now - self.served >= self.serve_every:
+            self.served = now
+            self.producer.poll(0)
 
     def send(self, topic: str, key: bytes | None, value: bytes | None,
              headers: Sequence[Header] | None) -> Ack:
-        ack = ConfluentAck(self.producer)
+        ack = ConfluentAck(self)
         for attempt in (1, 2):
             try:
                 self.producer.produce(topic, value, key, on_delivery=ack.delivered,
