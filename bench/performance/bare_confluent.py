@@ -3,7 +3,8 @@
 bare_consumer.py runs these with `--kafka-client confluent`: the same fetch settings as
 `detector serve --kafka-client confluent` (detector.stream.confluent_clients.fetch_config), and
 as little as a consumer can do: consume, touch each value (and, in a group, commit explicit
-offsets at most every 0.2 s).
+offsets at most every 0.2 s). Its lag and group modes read as the detector's poll does, at the
+lowest lag: they wait for the first message, then take what is queued with it (`take`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ def client(settings: dict, group: str | None = None) -> Consumer:
                      "enable.auto.commit": False, "enable.auto.offset.store": False,
                      "auto.offset.reset": "latest" if group else "earliest",
                      **fetch_config(settings)})
+
+
+def take(consumer: Consumer, most: int, timeout: float) -> list:
+    """What has arrived, as soon as something has (consume(most, timeout) alone would wait the
+    whole timeout for `most` messages)."""
+    messages = consumer.consume(1, timeout)
+    return messages + consumer.consume(most - 1, 0) if messages else messages
 
 
 def consume(topic: str, count: int, partitions: int, settings: dict) -> tuple[float, float]:
@@ -52,7 +60,7 @@ def lags(topic: str, count: int, settings: dict) -> np.ndarray:
     out: list[float] = []
     try:
         while len(out) < count:
-            batch = consumer.consume(settings["max_poll_records"], 1.0)
+            batch = take(consumer, settings["max_poll_records"], 1.0)
             now = time.time()
             out += [now - m.timestamp()[1] / 1000 for m in batch]
     finally:
@@ -69,7 +77,7 @@ def member(topic: str, group: str, settings: dict, commit_every: float = 0.2) ->
     committed, offsets = time.monotonic(), {}
     try:
         while not stopping:
-            for message in consumer.consume(settings["max_poll_records"], 0.5):
+            for message in take(consumer, settings["max_poll_records"], 0.5):
                 len(message.value())
                 offsets[message.partition()] = message.offset() + 1
             if offsets and time.monotonic() - committed >= commit_every:
