@@ -155,14 +155,17 @@ def workbench(count: int = 0, partitions: int = 1,
 
 
 def serve(model: Path, topic: str, group: str, scratch: Scratch, *options: str,
-          partitions: int = 1, outputs: tuple[str, str] | None = None) -> DetectorProcess:
+          partitions: int = 1, outputs: tuple[str, str] | None = None,
+          checkout: Path | None = None) -> DetectorProcess:
     """`detector serve` of model on topic in group (the tests' DetectorProcess): metrics on a free
-    port, no hot reload; anomaly and dead-letter topics fresh unless given, deleted at the end."""
+    port, no hot reload; anomaly and dead-letter topics fresh unless given, deleted at the end.
+    `checkout`: run the `detector` package of another checkout (another version) instead."""
     anomalies, dlq = outputs or (scratch.name("anomalies"), scratch.name("dlq"))
+    env = None if checkout is None else {"PYTHONSAFEPATH": "1", "PYTHONPATH": str(checkout)}
     return DetectorProcess.serve(model, ServeTopics(topic, anomalies, dlq, group),
                                  scratch.bootstrap, "--partitions", str(partitions),
                                  "--metrics-host", "127.0.0.1", "--reload-interval", "0",
-                                 *options)
+                                 *options, env=env)
 
 
 def peak_rss_while_scoring(process: DetectorProcess, scratch: Scratch, group: str, topic: str,

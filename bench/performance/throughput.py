@@ -3,6 +3,7 @@ library, by case and library.
 
     .venv/bin/python -m bench.performance.throughput [--count 500000] [--repeats 3]
         [--batch-size 5000] [--cases a,b,c1,c2,d,s] [--kafka-clients kafka-python,confluent]
+        [--compare CHECKOUT]
 
 The cases, each a fresh topic filled once with `--count` simulated readings (100 devices):
 
@@ -25,6 +26,10 @@ first says ready to when the group's committed offsets reach the end (KafkaAdmin
 50 ms), so it includes publishing the events and committing. In case a the bare consumer also
 runs with serve's garbage-collector settings (detector.cli.serve.collect_rarely), for reference.
 Each reports records/s (wall clock) and CPU time per record (all threads).
+
+With `--compare CHECKOUT` each case also times the `detector` of another checkout (e.g. a copy
+of main: `git worktree add /tmp/main main`) right after this one's, on the same topic: the ratio
+before and after a change, in one run.
 
 Target: in every case the detector >= 0.8x the bare consumer's readings/s, wall clock.
 """
@@ -80,15 +85,17 @@ class Run:
     detector: tuple[float, float]
     flagged: float  # share of readings the detector flagged
     tuned: tuple[float, float] | None = None  # the bare consumer with serve's GC settings
+    other: tuple[float, float] | None = None  # the detector of the --compare checkout
 
 
 def detector(model: Path, topic: str, count: int, scratch: Scratch, batch_size: int,
-             partitions: int, client: str) -> tuple[float, float, float, str]:
+             partitions: int, client: str, checkout: Path | None = None
+             ) -> tuple[float, float, float, str]:
     """Records/s of `detector serve` from ready to its committed offsets at the end, its CPU
     microseconds per record over that time (all threads), the share it flagged, its command."""
     group = scratch.group()
     with serve(model, topic, group, scratch, "--batch-size", str(batch_size),
-               "--kafka-client", client, partitions=partitions) as process:
+               "--kafka-client", client, partitions=partitions, checkout=checkout) as process:
         process.wait_for(process.ready, "ready", every=0.02)
         started, cpu = time.perf_counter(), process.cpu()
         process.wait_for(lambda: scratch.committed(group, topic) >= count,
@@ -137,11 +144,14 @@ def report(cases: list[Case], runs: dict[tuple[str, str], list[Run]], commands: 
         for i, r in enumerate(rs, 1):
             rows.append((key, client, i, f"{r.bare[0]:,.0f} / {r.bare[1]:.1f}",
                          f"{r.detector[0]:,.0f} / {r.detector[1]:.1f}", f"{r.flagged:.2%}",
-                         f"{r.detector[0] / r.bare[0]:.2f}", f"{r.bare[1] / r.detector[1]:.2f}"))
+                         f"{r.detector[0] / r.bare[0]:.2f}", f"{r.bare[1] / r.detector[1]:.2f}",
+                         *compared(r)))
     print()
     print(table(rows, ("case", "client", "run", "bare: records/s / us CPU each",
                        "detector serve: readings/s / us CPU each", "flagged",
-                       "wall ratio", "CPU ratio")))
+                       "wall ratio", "CPU ratio",
+                       *(("--compare: readings/s / us CPU each", "its wall ratio", "its CPU ratio")
+                         if any(r.other for rs in runs.values() for r in rs) else ()))))
     rows = []
     for case, client in ((c, k) for c in cases for k in clients):
         rs = runs[case.key, client]
@@ -164,6 +174,14 @@ def report(cases: list[Case], runs: dict[tuple[str, str], list[Run]], commands: 
               f"{spread([t[1] / d[1] for t, d in tuned], 2)}")
 
 
+def compared(run: Run) -> tuple[str, ...]:
+    """The --compare checkout's figures of a run, if it was timed."""
+    if run.other is None:
+        return ()
+    rate, cpu = run.other
+    return (f"{rate:,.0f} / {cpu:.1f}", f"{rate / run.bare[0]:.2f}", f"{run.bare[1] / cpu:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500_000)
@@ -171,6 +189,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=5000, help="the daemon's default")
     parser.add_argument("--cases", default=",".join(c.key for c in CASES))
     parser.add_argument("--kafka-clients", default="kafka-python")
+    parser.add_argument("--compare", type=Path, help="another checkout's detector, timed too")
     args = parser.parse_args()
     wanted, clients = args.cases.split(","), args.kafka_clients.split(",")
     cases = [c for c in CASES if c.key in wanted]
@@ -189,15 +208,22 @@ def main() -> None:
                 if case.key == "a" and client == clients[0]:
                     tuned = run_bare(bare_command(topic, args.count, n, args.batch_size,
                                                   collect_rarely=True, kafka_client=client))
-                rate, cpu, flagged, command = detector(models[case.windowed], topic, args.count,
-                                                       scratch, args.batch_size, n, client)
-                runs[case.key, client].append(Run(base, (rate, cpu), flagged, tuned))
+                timed = {}  # with --compare the checkouts take turns at going first
+                checkouts = [None, *([args.compare] if args.compare else [])]
+                for checkout in checkouts[:: 1 if repeat % 2 else -1]:
+                    timed[checkout] = detector(models[case.windowed], topic, args.count,
+                                               scratch, args.batch_size, n, client, checkout)
+                rate, cpu, flagged, command = timed[None]
+                other = timed[args.compare][:2] if args.compare else None
+                runs[case.key, client].append(Run(base, (rate, cpu), flagged, tuned, other))
                 commands.setdefault(f"bare consumer, case {case.key}, {client}",
                                     shlex.join(plain))
                 commands.setdefault(f"detector, case {case.key}, {client}", command)
                 print(f"repeat {repeat} case {case.key} {client}: bare {base[0]:,.0f}/s "
                       f"({base[1]:.1f} us CPU/record), detector {rate:,.0f}/s ({cpu:.1f} us), "
-                      f"ratio {rate / base[0]:.2f}; flagged {flagged:.2%}; load average "
+                      f"ratio {rate / base[0]:.2f}; flagged {flagged:.2%}; "
+                      + (f"--compare {other[0]:,.0f}/s ({other[1]:.1f} us), ratio "
+                         f"{other[0] / base[0]:.2f}; " if other else "") + "load average "
                       f"{os.getloadavg()[0]:.1f}", flush=True)
     report(cases, runs, commands, clients)
     print(f"\nload average at the end {os.getloadavg()} on {os.cpu_count()} cores")
