@@ -1,7 +1,7 @@
 """Latency: the event lag (detection time - reading ts) with the producer at a steady rate.
 
     .venv/bin/python -m bench.performance.latency [--rate 5000] [--seconds 60] [--devices 100]
-        [--fetch-min-bytes 1] [--fetch-wait-ms 500]
+        [--fetch-min-bytes 1] [--fetch-wait-ms 500] [--kafka-client kafka-python|confluent]
 
 Starts `detector serve` on a fresh one-partition topic, waits until it is ready, then runs
 `producer simulate --rate R` for the given time (the producer stamps each reading's `ts` as it
@@ -12,8 +12,9 @@ sends it). Reports p50 / p99 / max of the lag:
   lag is producer -> broker plus broker -> detection;
 - from the detector's `detector_event_lag_seconds` histogram (every reading, interpolated within
   buckets as Prometheus's histogram_quantile does);
-- the baseline, run after it on a second fresh topic with the same producer: a bare
-  kafka-python consumer (bench/performance/bare_consumer.py --lag), broker -> poll for every record.
+- the baseline, run after it on a second fresh topic with the same producer: a bare consumer of
+  the same client library (bench/performance/bare_consumer.py --lag --kafka-client), broker ->
+  poll for every record.
 
 `--fetch-min-bytes` and `--fetch-wait-ms` go to the detector only (`detector serve`'s options of
 those names), to show what holding fetches costs in lag; the baseline keeps Kafka's lowest-lag
@@ -117,9 +118,11 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=100)
     parser.add_argument("--fetch-min-bytes", type=int, default=1)
     parser.add_argument("--fetch-wait-ms", type=int, default=500)
+    parser.add_argument("--kafka-client", choices=("kafka-python", "confluent"),
+                        default="kafka-python", help="of the detector and of the baseline")
     args = parser.parse_args()
     fetch = ["--fetch-min-bytes", str(args.fetch_min_bytes), "--fetch-wait-ms",
-             str(args.fetch_wait_ms)]
+             str(args.fetch_wait_ms), "--kafka-client", args.kafka_client]
     count = int(args.rate * args.seconds)
     with workbench(configs=BROKER_TIME) as (scratch, model, topic):
         group = scratch.group()
@@ -137,7 +140,7 @@ def main() -> None:
         before, after = event_lags(detector.topics.anomalies, topic)
         print("baseline: a bare consumer with the same producer ...", flush=True)
         second = scratch.topic("readings", configs=BROKER_TIME)
-        bare = [*bare_command(second, count), "--lag"]
+        bare = [*bare_command(second, count, kafka_client=args.kafka_client), "--lag"]
         consumer = subprocess.Popen(bare, cwd=REPO, stdout=subprocess.PIPE, text=True)
         time.sleep(3)  # let it connect
         _, kept_bare = produce(second, args.rate, count, args.devices)
@@ -155,7 +158,7 @@ def main() -> None:
         row("  of which broker -> detection", after),
         (f"detector, {LAG} (all {int(buckets[-1][1]):,} readings)",
          f"{quantile(buckets, 0.5) * 1000:.1f}", f"{quantile(buckets, 0.99) * 1000:.1f}", "-"),
-        ("baseline: bare kafka-python consumer, broker -> poll", f"{p50 * 1000:.1f}",
+        (f"baseline: bare {args.kafka_client} consumer, broker -> poll", f"{p50 * 1000:.1f}",
          f"{p99 * 1000:.1f}", f"{top * 1000:.1f}"),
     ]
     print(table(rows, ("lag", "p50 ms", "p99 ms", "max ms")))
