@@ -30,6 +30,7 @@ BENCHMARKS = {
     "throughput": [PY, "-m", "bench.performance.throughput"],
     "naive": [PY, "-m", "bench.performance.naive"],
     "latency": [PY, "-m", "bench.performance.latency"],
+    "stages": [PY, "-m", "bench.performance.stages"],
     "retrain_lag": [PY, "-m", "bench.performance.retrain_lag"],
     "scale": [PY, "-m", "bench.performance.scale"],
     "footprint": [PY, "-m", "bench.performance.footprint"],
@@ -37,7 +38,7 @@ BENCHMARKS = {
     "record_decode": [PY, "-m", "bench.performance.record_decode"],
     "simulated_quality": [PY, "-m", "bench.quality.simulated"],
 }
-STREAMING = {"throughput", "latency", "retrain_lag", "scale", "footprint", "soak"}
+STREAMING = {"throughput", "latency", "stages", "retrain_lag", "scale", "footprint", "soak"}
 LONG = {
     "skab": [PY, "-m", "bench.quality.skab"],
     "soak": [PY, "-m", "bench.performance.soak"],
