@@ -94,8 +94,8 @@ def test_a_drifting_run_is_retrained_and_the_promoted_model_served_each_row_once
     first = version_of(model)
     topics = serve_topics()
     detector = start_detector(topics, "--reload-interval", "0.5", model=model)
-    with start_retrainer(model, kafka_bootstrap, topics.readings,
-                         make_group("retrainer")) as retrainer:
+    with start_retrainer(model, kafka_bootstrap, topics.readings, make_group("retrainer"),
+                         "--anomalies-topic", topics.anomalies) as retrainer:
         detector.wait_ready()
         retrainer.wait_ready()
         replay(kafka_bootstrap, topics.readings, live)
@@ -118,7 +118,8 @@ def test_a_drifting_run_is_retrained_and_the_promoted_model_served_each_row_once
 
 
 def test_replicas_without_a_shared_disk_serve_the_promoted_version_together(
-    skab_run, start_detector, serve_topics, make_group, kafka_bootstrap, model_topics, tmp_path
+    skab_run, start_detector, serve_topics, make_group, kafka_bootstrap, model_topics, tmp_path,
+    consume_all
 ):
     bundle, live = skab_run
     first = version_of(bundle)
@@ -128,7 +129,8 @@ def test_replicas_without_a_shared_disk_serve_the_promoted_version_together(
     replicas = [start_detector(topics, "--model-topic", topic, model=copy) for copy in copies]
     own = shutil.copytree(bundle, tmp_path / "retrainer")
     with start_retrainer(own, kafka_bootstrap, topics.readings, make_group("retrainer"),
-                         "--model-topic", topic) as retrainer:
+                         "--model-topic", topic, "--anomalies-topic", topics.anomalies
+                         ) as retrainer:
         for replica in replicas:
             replica.wait_ready()
         retrainer.wait_ready()
@@ -140,7 +142,21 @@ def test_replicas_without_a_shared_disk_serve_the_promoted_version_together(
     for replica in replicas:  # both within seconds of the retrainer's last publication
         replica.wait_for(lambda r=replica: served(r) == newest, f"{newest} served", 15)
     assert [r.sample("detector_model_reloads_total", result="error") for r in replicas] == [0, 0]
+
+    window = json.loads((own / "bundle.json").read_text())["window"]
+    replicas[0].wait_for(lambda: total(replicas, "detector_records_total")
+                         >= LIVE_ROWS - (window - 1), "every row scored", 120)
+    assert total(replicas, "detector_records_total") == LIVE_ROWS - (window - 1)
+    assert total(replicas, "detector_window_filling_records_total") == window - 1
+    assert sum(v for r in replicas for (name, _), v in r.metrics().items()
+               if name == "detector_rejected_total") == 0
+    assert consume_all(topics.dlq, idle=0.5) == []
     assert [r.stop() for r in replicas] == [0, 0]
+
+
+def total(replicas: list[DetectorProcess], name: str) -> float:
+    """A counter summed over the replicas."""
+    return sum(r.sample(name) or 0 for r in replicas)
 
 
 def test_the_retrainer_learns_which_readings_the_replicas_flagged(
