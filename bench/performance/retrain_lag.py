@@ -7,8 +7,9 @@ with no retrainer, then with `detector retrain` training challengers back to bac
 One fresh one-partition readings topic with the broker's append time (LogAppendTime), one
 `detector serve` on it. Phase A: `producer simulate --rate R` for the given time. Then
 `detector retrain` starts in a group of its own on a copy of the model (every 20 readings per
-device: it trains whenever its child is free) and, once it has read phase A's readings and
-reports a challenger in training, phase B runs the same producer again. The lag of each anomaly
+device: it trains whenever its child is free; it reads the detector's anomaly events too) and,
+once it has read phase A's readings and reports a challenger in training, phase B runs the same
+producer again. The lag of each anomaly
 event is its detection time minus its reading's broker append time; the figure is phase B's p99
 over phase A's (target: at most 2), with the share of phase B during which a challenger was
 training.
@@ -96,7 +97,8 @@ def main() -> None:
             retrain = ["--model", str(copy), "--bootstrap", BOOTSTRAP, "--topic", topic,
                        "--group", scratch.group("retrainer"), "--metrics-port", "0",
                        "--metrics-host", "127.0.0.1", "--retrain-every", "20",
-                       "--offset-reset", "earliest"]
+                       "--offset-reset", "earliest",
+                       "--anomalies-topic", detector.topics.anomalies]
             with DetectorProcess(retrain, command="retrain") as retrainer:
                 group = retrain[retrain.index("--group") + 1]
                 retrainer.wait_for(lambda: scratch.committed(group, topic) >= count
