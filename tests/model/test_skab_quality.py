@@ -14,7 +14,7 @@ from detector.offline.evaluate import Quality, quality
 from tests.helpers import REPO
 from tests.helpers.bundles import run_cli
 
-VALVE2 = REPO.parent / "shared" / "data" / "skab-dev" / "valve2"
+VALVE2 = Path(os.environ.get("SKAB_DEV", REPO.parent / "shared" / "data" / "skab-dev")) / "valve2"
 TRAIN_ROWS = 400
 MODEL = ("--architecture", "dense", "--window", "20", "--hidden", "8", "--validation", "random",
          "--calibration", "pot", "--target-far", "0.01", "--persistence", "5/10",
