@@ -46,10 +46,18 @@ def backtest(setup: tuple[Path, Path, Path], out: Path, *options: str):
                    str(out), "--retrain-every", "150", "--retrain-window", "300", *options)
 
 
-def test_backtest_serves_every_row_and_learns_the_new_level(setup, tmp_path):
-    result = backtest(setup, tmp_path / "scores.csv", "--seed", "1")
+@pytest.fixture(scope="module")
+def seeded(setup, tmp_path_factory: pytest.TempPathFactory):
+    """One backtest of the setup with --seed 1: its click Result and its scores CSV (the two
+    tests below read the same run rather than running it again)."""
+    out = tmp_path_factory.mktemp("seeded") / "scores.csv"
+    return backtest(setup, out, "--seed", "1"), out
+
+
+def test_backtest_serves_every_row_and_learns_the_new_level(seeded):
+    result, out = seeded
     assert result.exit_code == 0, result.output
-    scores = pd.read_csv(tmp_path / "scores.csv")
+    scores = pd.read_csv(out)
     assert list(scores.columns) == ["t", "a", "b", "c", "error", "score", "is_anomaly",
                                     "top_channel", "model_version"]
     assert len(scores) == 900 and scores["score"].notna().all()
@@ -62,10 +70,11 @@ def test_backtest_serves_every_row_and_learns_the_new_level(setup, tmp_path):
     assert "row 150/900:" in result.stderr  # progress, one line a cycle
 
 
-def test_backtest_is_the_same_for_the_same_seed(setup, tmp_path):
-    for name in ("one.csv", "two.csv"):
-        assert backtest(setup, tmp_path / name, "--seed", "1").exit_code == 0
-    assert (tmp_path / "one.csv").read_bytes() == (tmp_path / "two.csv").read_bytes()
+def test_backtest_is_the_same_for_the_same_seed(setup, seeded, tmp_path):
+    first, out = seeded
+    assert first.exit_code == 0, first.output
+    assert backtest(setup, tmp_path / "again.csv", "--seed", "1").exit_code == 0
+    assert (tmp_path / "again.csv").read_bytes() == out.read_bytes()
 
 
 @pytest.mark.parametrize(("options", "message"), [
