@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient
@@ -25,7 +26,7 @@ from tests.helpers.broker import (
     kafka_from_local_stack,
     unique_name,
 )
-from tests.helpers.bundles import Bundles
+from tests.helpers.bundles import SERVE, Bundles
 
 MakeTopic = Callable[..., str]
 MakeGroup = Callable[..., str]
@@ -46,6 +47,13 @@ def trained_bundle(tmp_path_factory: pytest.TempPathFactory) -> Bundles:
     """Factory: trained_bundle(*train_options) -> a bundle that `detector train` made with those
     options, trained once per session for each set of options (copy it before changing it)."""
     return Bundles(tmp_path_factory.mktemp("bundles"))
+
+
+@pytest.fixture(scope="session")
+def serve_bundle(trained_bundle: Bundles) -> Path:
+    """A bundle trained once per session on simulated normal readings, with few epochs: what
+    the integration and e2e tests serve unless they need another."""
+    return trained_bundle(*SERVE)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ from kafka import KafkaProducer
 
 from tests.helpers import REPO
 from tests.helpers.broker import kafka_from_local_stack
-from tests.helpers.bundles import SERVE, Bundles
 from tests.helpers.models import ModelTopics
 from tests.helpers.processes import DetectorProcess, ServeTopics, producer_command
 from tests.helpers.secure import SecureKafka
@@ -61,12 +60,6 @@ def model_topics(kafka_bootstrap: str, kafka_admin) -> Iterator[ModelTopics]:
     topics = ModelTopics(kafka_bootstrap, kafka_admin)
     yield topics
     topics.close()
-
-
-@pytest.fixture(scope="session")
-def serve_bundle(trained_bundle: Bundles) -> Path:
-    """A bundle trained once per session on simulated normal readings, with few epochs."""
-    return trained_bundle(*SERVE)
 
 
 @pytest.fixture
