@@ -28,6 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import REPO
 
+KAFKA_CLIENTS = ("kafka-python", "confluent")  # --kafka-client's values, the default first
 PORT_LINE = re.compile(r"serving /metrics and /healthz on http://[^:]+:(\d+)")
 
 

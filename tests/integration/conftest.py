@@ -3,10 +3,10 @@
 `detector serve` and `producer simulate` run as subprocesses (tests/helpers/processes.py) on a
 bundle trained once per session and on fresh topics.
 
-A module marked `both_clients` runs each of its tests once per Kafka client library (the
+A test (or a module) marked `both_clients` runs once per Kafka client library (the
 `kafka_client` fixture puts DETECTOR_KAFKA_CLIENT and PRODUCER_KAFKA_CLIENT in the environment
-the commands inherit); every other test runs on the default, kafka-python. docs/kafka.md says
-which modules run twice and why.
+the commands inherit); every other test runs on the default, kafka-python. docs/testing.md says
+which tests run twice and why (tests/unit/test_both_clients.py keeps it true).
 """
 
 from __future__ import annotations
@@ -22,25 +22,23 @@ from kafka import KafkaProducer
 from tests.helpers import REPO
 from tests.helpers.broker import kafka_from_local_stack
 from tests.helpers.models import ModelTopics
-from tests.helpers.processes import DetectorProcess, ServeTopics, producer_command
+from tests.helpers.processes import KAFKA_CLIENTS, DetectorProcess, ServeTopics, producer_command
 from tests.helpers.secure import SecureKafka
-
-CLIENTS = ("kafka-python", "confluent")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Both Kafka clients for the tests of modules marked `both_clients`."""
+    """Both Kafka clients for the tests marked `both_clients` (or in a module so marked)."""
     if "kafka_client" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
             "both_clients"):
-        metafunc.parametrize("kafka_client", CLIENTS, indirect=True)
+        metafunc.parametrize("kafka_client", KAFKA_CLIENTS, indirect=True)
 
 
 @pytest.fixture(autouse=True)
 def kafka_client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The Kafka client library the commands a test starts use (kafka-python unless the module
-    is marked `both_clients`)."""
-    client = getattr(request, "param", CLIENTS[0])
-    if client != CLIENTS[0]:
+    """The Kafka client library the commands a test starts use (kafka-python unless the test is
+    marked `both_clients`)."""
+    client = getattr(request, "param", KAFKA_CLIENTS[0])
+    if client != KAFKA_CLIENTS[0]:
         monkeypatch.setenv("DETECTOR_KAFKA_CLIENT", client)
         monkeypatch.setenv("PRODUCER_KAFKA_CLIENT", client)
     return client

@@ -21,7 +21,7 @@ from tests.helpers.broker import run_stack, unavailable, unique_name
 from tests.helpers.faults import assert_complete, settle
 from tests.helpers.processes import DetectorProcess, ServeTopics, free_port, producer_command
 
-pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
+pytestmark = pytest.mark.both_clients  # docs/testing.md: what runs on both clients
 
 OUTAGE = 30.0  # seconds without a broker
 CPU_BOUND = 0.20  # of one core, averaged over the outage: generous, a busy loop takes ~1.0

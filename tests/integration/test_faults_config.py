@@ -4,6 +4,10 @@ Each case must end with exit status 2 and one `error:` line saying what to fix, 
 bound the issue sets; a timeout here means the daemon hung instead of stopping). A bad bundle is
 found before the broker is touched: no topic is created and the group never appears; a good start
 on the same group afterwards reads the whole stream.
+
+These run on kafka-python alone (docs/testing.md): every check here comes before the Kafka client
+library is chosen; the first contact with the broker, the topic check, uses kafka-python with
+either client.
 """
 
 from __future__ import annotations
@@ -15,14 +19,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.helpers import REPO
 from tests.helpers.broker import unique_name
 from tests.helpers.faults import assert_complete, settle
 from tests.helpers.processes import ServeTopics, free_port
-
-pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
 
 STOPS_WITHIN = 30  # seconds
 

@@ -19,7 +19,7 @@ from tests.helpers.broker import committed, consume_records, unique_name
 from tests.helpers.faults import assert_complete, settle
 from tests.helpers.processes import ServeTopics
 
-pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
+pytestmark = pytest.mark.both_clients  # docs/testing.md: what runs on both clients
 
 TOTAL = 600
 SPIKE_AT = 300  # the offset of the one injected spike

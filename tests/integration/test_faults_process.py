@@ -12,7 +12,7 @@ import pytest
 from tests.helpers.broker import consume_records
 from tests.helpers.faults import assert_complete, committed_now, event_ids, offset_of, settle
 
-pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
+pytestmark = pytest.mark.both_clients  # docs/testing.md: what runs on both clients
 
 GRACE = 30  # seconds: the stop grace period of docker-compose.yml (and Kubernetes' default)
 

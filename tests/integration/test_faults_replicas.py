@@ -16,7 +16,7 @@ from kafka import KafkaAdminClient
 
 from tests.helpers.faults import assert_complete, assignments, committed_now, offset_of, settle
 
-pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
+pytestmark = pytest.mark.both_clients  # docs/testing.md: what runs on both clients
 
 PARTITIONS = 6
 

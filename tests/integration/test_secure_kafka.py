@@ -17,7 +17,7 @@ from tests.helpers.broker import unique_name
 from tests.helpers.processes import DetectorProcess, ServeTopics
 from tests.helpers.secure import DESCRIBE, GROUP, READ, TOPIC, WRITE, SecureKafka, run_cli
 
-pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
+pytestmark = pytest.mark.both_clients  # docs/testing.md: what runs on both clients
 
 COUNT = 2000
 

@@ -10,7 +10,7 @@ from kafka import KafkaProducer
 
 from detector.stream.decode import INFLATED
 
-pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
+pytestmark = pytest.mark.both_clients  # docs/testing.md: what runs on both clients
 
 GOOD = {"device": "pump-1", "seq": 1, "ts": 1764301234.125, "values": [50, 50, 50, 50, 50]}
 
