@@ -210,6 +210,20 @@ class ConfluentSource:
         except KafkaException as exc:
             raise broker_error(exc) from exc
 
+    def pause(self, partitions: Collection[Partition]) -> None:
+        if partitions:
+            try:
+                self.consumer.pause([TopicPartition(p.topic, p.partition) for p in partitions])
+            except KafkaException as exc:
+                raise broker_error(exc) from exc
+
+    def resume(self, partitions: Collection[Partition]) -> None:
+        if partitions:
+            try:
+                self.consumer.resume([TopicPartition(p.topic, p.partition) for p in partitions])
+            except KafkaException as exc:
+                raise broker_error(exc) from exc
+
     def first_offsets(self, partitions: Collection[Partition]) -> Offsets:
         return self.watermarks(partitions, 0)
 

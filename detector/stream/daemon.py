@@ -5,10 +5,12 @@ only once the broker has acknowledged every anomaly event and dead letter of the
 every batch before it (detector.stream.outbox: the wait overlaps with the next batch). A send that
 fails is retried with exponential backoff (1 s, 2 s, 4 s ... capped at 30 s); after
 `send_attempts` attempts the daemon stops with DeliveryError (exit status 3) and commits nothing
-past the failed batch. A rebalance waits for the acknowledgements and commits before the
-partitions go; SIGTERM does the same before leaving. So a record may be read twice (after a crash
-or a lost membership) but is never skipped; consumers of the anomaly topic de-duplicate by
-`event_id`.
+past the failed batch. The loop never waits for the broker longer than a tick without polling:
+while the outbox is full or backing off it pauses its partitions and polls on
+(detector.stream.backpressure), so the group keeps the member. A rebalance waits a bounded while
+for the acknowledgements and commits before the partitions go; SIGTERM does the same before
+leaving. So a record may be read twice (after a crash or a lost membership) but is never skipped;
+consumers of the anomaly topic de-duplicate by `event_id`.
 
 The broker is behind detector.stream.ports: kafka-python's clients in production, the in-memory
 ones of detector.stream.inmemory in unit tests.
@@ -25,6 +27,7 @@ import numpy as np
 
 from detector.core.inference import one_blas_thread
 from detector.errors import NotAllowed
+from detector.stream.backpressure import Backpressure
 from detector.stream.memory import DeviceMemory
 from detector.stream.messages import dead_letter_messages, event_messages, labels_of
 from detector.stream.metrics import Metrics
@@ -69,6 +72,7 @@ class Daemon:
         self.stopping = threading.Event()
         self.outbox = Outbox(producer, self.stopping, options.send_attempts, options.backoff,
                              options.backoff_max, options.send_timeout)
+        self.backpressure = Backpressure(consumer, self.outbox)
         self.offsets = Committer(consumer, self.broker_answered)
         self.memory = memory_for(model, options.max_devices)
         self.warmup = Warmup(consumer, self.warmup_bound(), metrics)
@@ -105,7 +109,7 @@ class Daemon:
         try:
             while not self.stopping.is_set():
                 self.step()
-            self.settle(wait=True)  # the last batches' acknowledgements, then their commit
+            self.settle(closing=True)  # the last batches' acknowledgements, then their commit
         finally:
             self.close()
 
@@ -156,7 +160,8 @@ class Daemon:
             self.fit_batch(sum(map(len, batch.values())), time.monotonic() - began)
         elif time.monotonic() - started < min(0.05, timeout / 4000):  # gave up at once
             self.stopping.wait(self.options.idle)
-        self.settle(wait=not batch)
+        self.settle(idle=not batch)
+        self.backpressure.apply()  # before the next poll: hold back while the outbox is blocked
         self.upkeep.tick()
 
     def fit_batch(self, size: int, seconds: float) -> None:
@@ -173,15 +178,18 @@ class Daemon:
                     "(%.0f s): polling at most %d readings per batch from now on",
                     size, seconds, limit, self.max_records)
 
-    def settle(self, wait: bool = False) -> None:
+    def settle(self, idle: bool = False, closing: bool = False) -> None:
         """Commit the offsets of the batches the broker has acknowledged.
 
-        While busy the commit is asynchronous; idle or closing (wait=True) it waits for both the
-        acknowledgements and the commit.
+        While busy the commit is asynchronous; idle or closing it waits for the commit. Only
+        closing waits for the acknowledgements (up to the send timeout); otherwise a full outbox
+        waits a tick at most, and the loop polls on (paused while the outbox stays blocked).
         """
         if self.outbox:
+            wait = (self.outbox.timeout if closing
+                    else self.options.tick if self.outbox.full() else 0.0)
             self.offsets.add(self.outbox.done(wait))
-        if wait:
+        if idle or closing:
             self.offsets.commit()
         else:
             self.offsets.commit_async()

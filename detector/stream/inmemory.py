@@ -99,6 +99,7 @@ class InMemoryConsumer:
         self.listener: Listener | None = None
         self.assigned: frozenset[Partition] = frozenset()
         self.positions: dict[Partition, int] = {}
+        self.paused: set[Partition] = set()  # assigned partitions poll() returns nothing of
         self.next_assignment: frozenset[Partition] | None = None  # taken at the next poll
         self.eager = False
         self.commits: list[dict[int, int]] = []  # partition -> next offset, of every commit
@@ -124,7 +125,7 @@ class InMemoryConsumer:
         if self.next_assignment is not None:
             self.reassign(self.next_assignment)
         batch, room = {}, max_records
-        for tp in sorted(self.assigned):
+        for tp in sorted(self.assigned - self.paused):
             start = self.positions[tp]
             taken = self.broker.topics[tp.topic][tp.partition][start:start + room]
             if taken:
@@ -154,6 +155,7 @@ class InMemoryConsumer:
         self.positions = {tp: self.positions.get(tp, committed.get(tp, 0)) for tp in assigned}
         added = assigned - (self.assigned - revoked)
         self.assigned = assigned
+        self.paused &= assigned - added  # as a client: a partition assigned anew is not paused
         if self.listener is not None:  # as the cooperative protocol: the added ones
             self.listener.assigned(added)
 
@@ -182,6 +184,12 @@ class InMemoryConsumer:
 
     def seek(self, partition: Partition, offset: int) -> None:
         self.positions[partition] = offset
+
+    def pause(self, partitions: Collection[Partition]) -> None:
+        self.paused |= set(partitions) & self.assigned
+
+    def resume(self, partitions: Collection[Partition]) -> None:
+        self.paused -= set(partitions)
 
     def first_offsets(self, partitions: Collection[Partition]) -> Offsets:
         self.broker.check()

@@ -180,6 +180,14 @@ class KafkaSource:
     def seek(self, partition: Partition, offset: int) -> None:
         self.consumer.seek(TopicPartition(*partition), offset)
 
+    def pause(self, partitions: Collection[Partition]) -> None:
+        with translated():
+            self.consumer.pause(*(TopicPartition(*p) for p in partitions))
+
+    def resume(self, partitions: Collection[Partition]) -> None:
+        with translated():
+            self.consumer.resume(*(TopicPartition(*p) for p in partitions))
+
     def first_offsets(self, partitions: Collection[Partition]) -> Offsets:
         return self.offsets(self.consumer.beginning_offsets, partitions)
 

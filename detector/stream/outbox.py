@@ -1,11 +1,14 @@
 """The outbox: publish each batch's events and dead letters without waiting, and tell, in batch
 order, which batches the broker has acknowledged, so only their offsets get committed.
 
-Waiting for acknowledgements overlaps with polling and scoring the next batch. A failed send is
-retried with exponential backoff (`backoff` s, doubling, capped at `backoff_max`); after
-`attempts` attempts the outbox raises DeliveryError and no later batch is reported as done. A send
-that can never succeed (a message too large for the broker, a topic the client may not write, an
-invalid topic or record) is not retried: DeliveryError is raised at once, naming the real error.
+Nothing here waits while the loop runs: waiting for acknowledgements overlaps with polling and
+scoring the next batch, and a failed send is sent again on the first call after its backoff
+(`backoff` s, doubling, capped at `backoff_max`), not waited out. `blocked()` tells the loop to
+take no more batches (more than `depth` in flight, or the oldest backing off): it then pauses its
+partitions and goes on polling (detector.stream.backpressure). After `attempts` attempts the
+outbox raises DeliveryError and no later batch is reported as done. A send that can never succeed
+(a message too large for the broker, a topic the client may not write, an invalid topic or
+record) is not retried: DeliveryError is raised at once, naming the real error.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from detector.errors import DetectorError
@@ -51,11 +54,14 @@ def acknowledged(ack: Ack) -> bool:
 
 @dataclass
 class Pending:
-    """One batch: its offsets to commit, its sends, each (message, ack), and when it was sent."""
+    """One batch: its offsets to commit, its sends, each (message, ack), when it was sent, its
+    attempt and, while a refused send waits to be sent again, when."""
 
     offsets: Offsets
     sends: list[Send]
     since: float = field(default_factory=time.monotonic)
+    attempt: int = 1
+    retry_at: float | None = None
 
 
 class Outbox:
@@ -63,7 +69,7 @@ class Outbox:
 
     def __init__(self, producer: Sink, stopping: threading.Event, attempts: int = 6,
                  backoff: float = 1.0, backoff_max: float = 30.0, timeout: float = 30.0,
-                 depth: int = 2) -> None:
+                 depth: int = 2, clock: Callable[[], float] = time.monotonic) -> None:
         self.producer = producer
         self.stopping = stopping
         self.attempts = attempts
@@ -71,6 +77,7 @@ class Outbox:
         self.backoff_max = backoff_max
         self.timeout = timeout
         self.depth = depth
+        self.clock = clock  # when a backoff is over
         self.queue: deque[Pending] = deque()
         self.failure: DeliveryError | None = None  # once delivery gave up: raised on every call
         self.lock = threading.Lock()  # done() runs in the loop and in the rebalance listener
@@ -95,6 +102,15 @@ class Outbox:
             sends.append((message, ack))
         return sends
 
+    def full(self) -> bool:
+        """More batches in flight than its depth."""
+        return len(self.queue) > self.depth
+
+    def blocked(self) -> bool:
+        """Whether the loop should take no more batches: full, or the oldest backing off."""
+        return len(self.queue) > self.depth or (
+            bool(self.queue) and self.queue[0].retry_at is not None)
+
     def stalled(self) -> float:
         """Seconds the oldest batch with a send not acknowledged yet has waited (0: none)."""
         for head in list(self.queue):  # a copy: /healthz asks from another thread
@@ -102,28 +118,18 @@ class Outbox:
                 return time.monotonic() - head.since
         return 0.0
 
-    def done(self, wait: bool = False) -> Offsets:
-        """Offsets of the acknowledged batches, merged, oldest first; waits when asked or full.
-
-        A batch with a failed send is retried here (blocking) before any later batch counts.
-        """
+    def done(self, wait: float = 0.0) -> Offsets:
+        """Offsets of the acknowledged batches, merged, oldest first, after waiting at most `wait`
+        seconds for the broker's answers (a flush; none when 0). A refused send of the oldest
+        batch is sent again once its backoff is over; no call waits for that."""
         with self.lock:
             if self.failure is not None:  # also when the rebalance listener met it first
                 raise self.failure
-            if wait or len(self.queue) > self.depth:
-                self.flush()
+            if wait:
+                self.flush(wait)
             offsets: Offsets = {}
-            while self.queue:
-                head = self.queue[0]
-                if not all(f.done() for _, f in head.sends):
-                    if any(f.done() and f.error() is not None for _, f in head.sends):
-                        self.retry(head)
-                    else:
-                        break
-                elif any(f.error() is not None for _, f in head.sends):
-                    self.retry(head)
-                offsets.update(head.offsets)
-                self.queue.popleft()
+            while self.queue and self.delivered(self.queue[0]):
+                offsets.update(self.queue.popleft().offsets)
             return offsets
 
     def acknowledged(self, within: float) -> Offsets:
@@ -144,43 +150,61 @@ class Outbox:
         finally:
             self.lock.release()
 
-    def flush(self, timeout: float | None = None) -> None:
-        """Push every queued message out now and wait for the broker (up to `timeout`, by
-        default the outbox's)."""
+    def flush(self, timeout: float) -> None:
+        """Push every queued message out now and wait for the broker, at most `timeout` s."""
         try:
-            self.producer.flush(self.timeout if timeout is None else timeout)
+            self.producer.flush(timeout)
         except BrokerError as exc:
-            log.warning("flush: %s", exc)
+            log.log(logging.WARNING if timeout >= self.timeout else logging.DEBUG, "flush: %s", exc)
 
-    def retry(self, head: Pending) -> None:
-        """Send a batch's failed messages again with backoff until all are acknowledged."""
-        self.flush()
-        attempt = 1
+    def delivered(self, head: Pending) -> bool:
+        """Whether every send of a batch is acknowledged; its refused sends are given up on, or
+        sent again once their backoff is over (at once when it is 0)."""
         while True:
             failed = [(m, f) for m, f in head.sends if not acknowledged(f)]
             if not failed:
-                return
-            errors = [e for _, f in failed if (e := f.error()) is not None]
-            hopeless = next((e for e in errors if not e.retriable), None)
-            error = hopeless or next(iter(errors), None) or "not acknowledged in time"
-            topics = ", ".join(sorted({m[0] for m, _ in failed}))
-            if hopeless is not None:
-                log.error("cannot publish to %s, retrying would not help: %r", topics, hopeless)
-            if attempt >= self.attempts or self.stopping.is_set() or hopeless is not None:
-                self.failure = DeliveryError(
-                    f"could not publish {len(failed)} message(s) to {topics} after {attempt} "
-                    f"attempt(s): {error}; nothing was committed past them, a restart reads "
-                    "them again"
-                    + (f" (grant this detector's Kafka user WRITE on {topics})"
-                       if isinstance(hopeless, NotAuthorized) else "")
-                )
-                raise self.failure
-            delay = min(self.backoff * 2 ** (attempt - 1), self.backoff_max)
-            log.warning("could not publish %d message(s) to %s (%s); attempt %d of %d in %.0f s, "
-                        "offsets stay uncommitted", len(failed), topics, error, attempt + 1,
-                        self.attempts, delay)
-            self.stopping.wait(delay)
-            ok = [(m, f) for m, f in head.sends if acknowledged(f)]
-            head.sends = ok + self.send([m for m, _ in failed])
-            self.flush()
-            attempt += 1
+                return True
+            if head.retry_at is None:
+                refused = [(m, f) for m, f in failed if f.done()]
+                if not refused:
+                    return False  # the client answers each send within its delivery timeout
+                head.retry_at = self.clock() + self.backoff_after(head, refused)
+            if self.stopping.is_set():
+                raise self.give_up(head, failed, None)
+            if self.clock() < head.retry_at:
+                return False
+            refused = [(m, f) for m, f in failed if f.done()]
+            kept = [(m, f) for m, f in head.sends if not f.done() or f.error() is None]
+            head.sends = kept + self.send([m for m, _ in refused])
+            head.attempt += 1
+            head.retry_at = None
+
+    def backoff_after(self, head: Pending, refused: list[Send]) -> float:
+        """The wait before a batch's refused sends go again (logged), or DeliveryError when they
+        never may: a refusal retrying cannot mend, the attempts used up, or the loop stopping."""
+        errors = [e for _, f in refused if (e := f.error()) is not None]
+        hopeless = next((e for e in errors if not e.retriable), None)
+        topics = ", ".join(sorted({m[0] for m, _ in refused}))
+        if hopeless is not None:
+            log.error("cannot publish to %s, retrying would not help: %r", topics, hopeless)
+        if head.attempt >= self.attempts or self.stopping.is_set() or hopeless is not None:
+            raise self.give_up(head, refused, hopeless)
+        delay: float = min(self.backoff * 2.0 ** (head.attempt - 1), self.backoff_max)
+        log.warning("could not publish %d message(s) to %s (%s); attempt %d of %d in %.0f s, "
+                    "offsets stay uncommitted", len(refused), topics, errors[0], head.attempt + 1,
+                    self.attempts, delay)
+        return delay
+
+    def give_up(self, head: Pending, failed: list[Send], hopeless: BrokerError | None
+                ) -> DeliveryError:
+        """The DeliveryError of a batch whose failed sends will not go again (kept: raised by
+        every later call)."""
+        errors = [e for _, f in failed if (e := f.error()) is not None]
+        error = hopeless or next(iter(errors), None) or "not acknowledged in time"
+        topics = ", ".join(sorted({m[0] for m, _ in failed}))
+        self.failure = DeliveryError(
+            f"could not publish {len(failed)} message(s) to {topics} after {head.attempt} "
+            f"attempt(s): {error}; nothing was committed past them, a restart reads them again"
+            + (f" (grant this detector's Kafka user WRITE on {topics})"
+               if isinstance(hopeless, NotAuthorized) else ""))
+        return self.failure

@@ -221,6 +221,15 @@ class Source(Protocol):
 
     def seek(self, partition: Partition, offset: int) -> None: ...
 
+    def pause(self, partitions: Collection[Partition]) -> None:
+        """Fetch nothing more of these assigned partitions: poll() returns none of their records
+        (and goes on with heartbeats and rebalances) until resume(); positions stay."""
+        ...
+
+    def resume(self, partitions: Collection[Partition]) -> None:
+        """Fetch these assigned partitions again from their positions."""
+        ...
+
     def first_offsets(self, partitions: Collection[Partition]) -> Offsets:
         """The oldest offset still in each partition's log."""
         ...

@@ -20,6 +20,7 @@ class Options:
     poll_timeout_ms: int = 500
     settle_poll_ms: int = 50  # poll timeout while sent batches wait for their commit
     idle: float = 0.2  # seconds to wait after a poll that came back empty at once
+    tick: float = 0.1  # longest wait for acknowledgements between two polls while busy
     send_attempts: int = 6  # the first send and 5 retries
     send_timeout: float = 30.0  # seconds to wait for a batch's acknowledgements
     revoke_wait: float = 3.0  # ... on revocation: well below the session timeout (10 s)

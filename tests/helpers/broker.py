@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.protocol.admin.client_quotas import AlterClientQuotasRequest as Quota
 
 from tests.helpers import REPO
 
@@ -269,3 +270,15 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         return {tp.partition: end for tp, end in consumer.end_offsets(parts).items()}
     finally:
         consumer.close()
+
+
+def produce_quota(admin, client_id: str, bytes_per_second: float | None) -> None:
+    """Set (or with None remove) the broker's producer_byte_rate quota of a client id.
+
+    kafka-python's admin client has no call for it: the request goes through its manager."""
+    op = Quota.EntryData.OpData(key="producer_byte_rate", value=float(bytes_per_second or 0),
+                                remove=bytes_per_second is None)
+    entity = Quota.EntryData.EntityData(entity_type="client-id", entity_name=client_id)
+    request = Quota(entries=[Quota.EntryData(entity=[entity], ops=[op])], validate_only=False)
+    [entry] = admin._manager.run(admin._manager.send, request).entries
+    assert entry.error_code == 0, entry

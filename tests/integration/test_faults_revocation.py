@@ -19,7 +19,6 @@ import time
 
 import orjson
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.protocol.admin.client_quotas import AlterClientQuotasRequest as Quota
 from prometheus_client import CollectorRegistry
 
 from detector.cli.serve import consumer_settings
@@ -30,22 +29,16 @@ from detector.stream.reloader import Model
 from detector.stream.settings import Options, Topics
 from shared.kafka_client import Connection
 from shared.wire import encode_reading
-from tests.helpers.broker import committed, consume_records, end_offsets, unique_name
+from tests.helpers.broker import (
+    committed,
+    consume_records,
+    end_offsets,
+    produce_quota,
+    unique_name,
+)
 from tests.helpers.dense import dense_bundle
 from tests.helpers.faults import assignments
 from tests.helpers.serve_loop import HIGH
-
-
-def produce_quota(admin, client_id: str, bytes_per_second: float | None) -> None:
-    """Set (or with None remove) the broker's producer_byte_rate quota of a client id.
-
-    kafka-python's admin client has no call for it: the request goes through its manager."""
-    op = Quota.EntryData.OpData(key="producer_byte_rate", value=float(bytes_per_second or 0),
-                                remove=bytes_per_second is None)
-    entity = Quota.EntryData.EntityData(entity_type="client-id", entity_name=client_id)
-    request = Quota(entries=[Quota.EntryData(entity=[entity], ops=[op])], validate_only=False)
-    [entry] = admin._manager.run(admin._manager.send, request).entries
-    assert entry.error_code == 0, entry
 
 
 def until(check, what: str, step=lambda: None, timeout: float = 120.0) -> None:
