@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from detector.stream.outbox import Outbox
-from detector.stream.ports import BrokerError, Source
+from detector.stream.ports import BrokerError, Partition, Source
 
 log = logging.getLogger(__name__)
 
@@ -25,25 +25,32 @@ class Backpressure:
     def __init__(self, consumer: Source, outbox: Outbox) -> None:
         self.consumer = consumer
         self.outbox = outbox
-        self.held = False  # whether the partitions are paused
+        self.paused: set[Partition] = set()  # paused by this loop, not resumed since
 
     def apply(self) -> None:
         """After a step: pause every assigned partition while the outbox is blocked (again each
-        step: a rebalance hands new partitions over unpaused), resume them once it is not."""
+        step: a rebalance hands new partitions over unpaused), resume them once it is not.
+
+        A partition paused, then revoked, is resumed when it is assigned again: librdkafka keeps
+        a partition's pause across a rebalance (kafka-python does not; resuming is harmless)."""
         blocked = self.outbox.blocked()
-        if not blocked and not self.held:
+        if not blocked and not self.paused:
             return
         try:
             assigned = self.consumer.assignment()
-            if blocked:
-                self.consumer.pause(assigned)
-            else:
-                self.consumer.resume(assigned)
+            change = assigned if blocked else self.paused & assigned
+            if change:
+                (self.consumer.pause if blocked else self.consumer.resume)(change)
         except BrokerError as exc:  # tried again after the next poll
             log.warning("could not %s the partitions: %s", "pause" if blocked else "resume", exc)
             return
-        if blocked != self.held:
+        if blocked:
+            fresh = change - self.paused
+            self.paused |= change
+        else:
+            fresh = change
+            self.paused -= change
+        if fresh:
             log.debug("%s partition(s) %s: %d batch(es) in flight", "paused" if blocked
-                      else "resumed", ", ".join(str(tp.partition) for tp in sorted(assigned)),
+                      else "resumed", ", ".join(str(tp.partition) for tp in sorted(fresh)),
                       len(self.outbox))
-        self.held = blocked

@@ -100,6 +100,7 @@ class InMemoryConsumer:
         self.assigned: frozenset[Partition] = frozenset()
         self.positions: dict[Partition, int] = {}
         self.paused: set[Partition] = set()  # assigned partitions poll() returns nothing of
+        self.keep_paused = False  # True: a pause outlives a rebalance, as librdkafka's does
         self.next_assignment: frozenset[Partition] | None = None  # taken at the next poll
         self.eager = False
         self.commits: list[dict[int, int]] = []  # partition -> next offset, of every commit
@@ -155,7 +156,8 @@ class InMemoryConsumer:
         self.positions = {tp: self.positions.get(tp, committed.get(tp, 0)) for tp in assigned}
         added = assigned - (self.assigned - revoked)
         self.assigned = assigned
-        self.paused &= assigned - added  # as a client: a partition assigned anew is not paused
+        if not self.keep_paused:  # as kafka-python: a partition assigned anew is not paused
+            self.paused &= assigned - added
         if self.listener is not None:  # as the cooperative protocol: the added ones
             self.listener.assigned(added)
 

@@ -52,3 +52,25 @@ def test_a_batch_backing_off_pauses_the_partitions_until_its_retry_is_acknowledg
     assert not t.consumer.paused and t.producer.sent == 3 and t.committed() == {0: 2}
     t.daemon.step()
     assert t.daemon.scored == 3 and t.committed() == {0: 3} and len(t.events()) == 3
+
+
+def test_a_partition_paused_then_revoked_is_resumed_when_it_comes_back():
+    t = loop(partitions=2, options=replace(FAST, max_records=1))
+    t.consumer.keep_paused = True  # as librdkafka: the pause outlives the rebalance
+    t.producer.hold = True
+    for _ in range(3):
+        t.read("pump-a", HIGH, partition=0)
+        t.daemon.step()
+    assert t.consumer.paused == {P0, P1}
+    t.consumer.rebalance([])  # every partition goes (an outage, a lost membership)
+    t.daemon.step()
+    t.producer.hold = False
+    t.producer.answer()
+    t.daemon.step()  # the outbox empties while nothing is assigned
+    t.consumer.rebalance([P0, P1])
+    t.read("pump-a", HIGH, partition=0)
+    for _ in range(6):
+        t.daemon.step()
+    assert not t.consumer.paused
+    assert {e["event_id"] for e in t.events()} == {f"readings:0:{n}" for n in range(4)}
+    assert t.committed() == {0: 4}
