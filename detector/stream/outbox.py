@@ -52,6 +52,16 @@ def acknowledged(ack: Ack) -> bool:
     return ack.done() and ack.error() is None
 
 
+def split(sends: list[Send]) -> tuple[list[Send], list[Send]]:
+    """(refused, the rest: acknowledged or waiting), looking at each send once."""
+    refused: list[Send] = []
+    rest: list[Send] = []
+    for send in sends:
+        ack = send[1]
+        (refused if ack.done() and ack.error() is not None else rest).append(send)
+    return refused, rest
+
+
 @dataclass
 class Pending:
     """One batch: its offsets to commit, its sends, each (message, ack), when it was sent, its
@@ -161,21 +171,20 @@ class Outbox:
         """Whether every send of a batch is acknowledged; its refused sends are given up on, or
         sent again once their backoff is over (at once when it is 0)."""
         while True:
-            failed = [(m, f) for m, f in head.sends if not acknowledged(f)]
-            if not failed:
+            refused, rest = split(head.sends)  # one look at each: an answer may come meanwhile
+            waiting = [(m, f) for m, f in rest if not acknowledged(f)]
+            if not refused and not waiting:
                 return True
             if head.retry_at is None:
-                refused = [(m, f) for m, f in failed if f.done()]
                 if not refused:
                     return False  # the client answers each send within its delivery timeout
                 head.retry_at = self.clock() + self.backoff_after(head, refused)
             if self.stopping.is_set():
-                raise self.give_up(head, failed, None)
+                raise self.give_up(head, refused + waiting, None)
             if self.clock() < head.retry_at:
                 return False
-            refused = [(m, f) for m, f in failed if f.done()]
-            kept = [(m, f) for m, f in head.sends if not f.done() or f.error() is None]
-            head.sends = kept + self.send([m for m, _ in refused])
+            refused, rest = split(head.sends)
+            head.sends = rest + self.send([m for m, _ in refused])
             head.attempt += 1
             head.retry_at = None
 

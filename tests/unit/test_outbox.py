@@ -101,3 +101,28 @@ def test_a_revocation_takes_only_what_is_acknowledged_in_time_and_the_rest_stays
     assert outbox.acknowledged(within=0.0) == {"p0": 5, "p1": 7}
     producer.acks[1].answered = True
     assert outbox.done() == {"p0": 6}
+
+
+class Answering:
+    """An ack the client answers (acknowledged) between two looks, as librdkafka's poll does."""
+
+    def __init__(self) -> None:
+        self.looks = 0
+
+    def done(self) -> bool:
+        self.looks += 1
+        return self.looks > 1
+
+    def error(self) -> None:
+        return None
+
+
+class AnsweringProducer(Pending):
+    def send(self, topic, key, value, headers) -> Answering:
+        return Answering()
+
+
+def test_an_ack_answered_while_the_outbox_looks_counts_as_acknowledged():
+    outbox = Outbox(AnsweringProducer(), threading.Event(), attempts=3, backoff=0.0)
+    outbox.submit([("anomalies", b"k", b"v", None)], {"p0": 5})
+    assert outbox.done() == {"p0": 5}  # answered, not refused: nothing to retry
