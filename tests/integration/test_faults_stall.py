@@ -18,7 +18,7 @@ from kafka import KafkaProducer
 from tests.helpers.broker import produce_quota
 from tests.helpers.faults import assert_complete, assignments, committed_now, settle
 
-pytestmark = pytest.mark.both_clients  # docs/kafka.md: what runs on both clients
+pytestmark = pytest.mark.both_clients  # docs/testing.md: what runs on both clients
 
 MAX_POLL_INTERVAL_S = 6  # the least the broker's session bounds allow librdkafka
 

@@ -14,8 +14,8 @@ INTEGRATION = REPO / "tests" / "integration"
 TABLE_ROW = re.compile(r"^\| `(test_\w+\.py)` \| ([^|]+) \|", re.M)
 # The modules whose promises live (also) in the client adapter: each keeps a test on both.
 MUST_RUN_ON_BOTH = {"test_faults_broker.py", "test_faults_delivery.py", "test_faults_process.py",
-                    "test_faults_replicas.py", "test_secure_kafka.py", "test_serve_hostile.py",
-                    "test_serve_windows.py"}
+                    "test_faults_replicas.py", "test_faults_stall.py", "test_secure_kafka.py",
+                    "test_serve_hostile.py", "test_serve_windows.py"}
 
 
 def is_both_clients_mark(node: ast.expr) -> bool:
