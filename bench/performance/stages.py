@@ -1,7 +1,7 @@
 """Where the serve loop's time goes: CPU per reading of each stage, beside a bare consumer's.
 
     .venv/bin/python -m bench.performance.stages [--count 200000] [--kafka-client confluent]
-        [--storm] [--windowed]
+        [--storm] [--windowed] [--model BUNDLE]
 
 Fills a fresh one-partition topic (as throughput.py's case a, or with --storm its case s), times
 the bare consumer of the same library on it (bare_consumer.py), then runs the serve loop in this
@@ -117,12 +117,14 @@ def main() -> None:
                         default="confluent")
     parser.add_argument("--storm", action="store_true", help="64 devices, anomaly rate 0.01")
     parser.add_argument("--windowed", action="store_true", help="window 20, persistence 5/10")
+    parser.add_argument("--model", type=Path, help="a bundle to serve (default: one trained now)")
     args = parser.parse_args()
     print(f"load average at the start {os.getloadavg()} on {os.cpu_count()} cores", flush=True)
     with TemporaryDirectory() as tmp, Scratch() as scratch:
-        model = (train_bundle(Path(tmp) / "windowed", "--simulate", "20000", "--epochs", "20",
-                              "--seed", "0", "--window", "20", "--persistence", "5/10")
-                 if args.windowed else train(Path(tmp) / "model"))
+        model = args.model or (
+            train_bundle(Path(tmp) / "windowed", "--simulate", "20000", "--epochs", "20",
+                         "--seed", "0", "--window", "20", "--persistence", "5/10")
+            if args.windowed else train(Path(tmp) / "model"))
         topic = scratch.topic("readings")
         fill(topic, args.count, anomaly_rate=0.01 if args.storm else 0.002,
              devices=64 if args.storm else 100)
