@@ -105,7 +105,7 @@ def run(daemon: Daemon, count: int) -> tuple[int, float, float, float]:
     wall, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time()
     while daemon.scored + daemon.rejected < count:
         daemon.step()
-    daemon.settle(True)  # the last acknowledgements and commit
+    daemon.settle(closing=True)  # the last acknowledgements and commit
     return (daemon.scored - first, time.perf_counter() - wall, time.process_time() - cpu,
             time.thread_time() - thread)
 
