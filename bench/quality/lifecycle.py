@@ -62,7 +62,8 @@ def backtest(bundle: Path, test: Path, train: Path, out: Path, args: list[str],
                           capture_output=True, text=True, env=env)
     if done.returncode != 0:
         sys.exit(f"failed: detector backtest {test}\n{done.stderr.strip()[-2000:]}")
-    summary = done.stdout.strip().splitlines()[-1]
+    lines = done.stdout.strip().splitlines()
+    summary = lines[-1] + (f" [{lines[-2].split(', flagged')[0]}]" if len(lines) > 1 else "")
     return read_csv(out), time.monotonic() - started, summary
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import resource
 import time
 from collections import Counter
 from pathlib import Path
@@ -75,7 +76,9 @@ def backtest(bundle: str, data: str, out: str, history: str | None, retrain_ever
     started = time.monotonic()
     result = run(champion, values, first, policy, settings, labels, need, devices)
     write_scored_csv(Path(data), frame, result_frame(result), Path(out))
-    click.echo(f"scored {len(frame)} rows in {time.monotonic() - started:.1f} s, flagged "
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    click.echo(f"scored {len(frame)} rows in {time.monotonic() - started:.1f} s "
+               f"({used.ru_utime + used.ru_stime:.1f} s of CPU in all), flagged "
                f"{int(result.flags.sum())}; {len(set(result.versions.tolist()))} model(s) served; "
                f"wrote {out}")
     click.echo(cycles_summary(result.counts()))
