@@ -2,11 +2,12 @@
 through `detector serve` and `detector retrain`.
 
 The run drifts: a bundle trained on its first 400 rows flags nearly all of the rest. Replayed at
-50 rows/s (the rows after the 400, shortened to LIVE_ROWS so that each test stays near two
-minutes; the whole run takes the offline backtest), the retrainer must promote a model that
-the replicas then serve, with every row scored exactly once and nothing dead-lettered; replicas
-that share no file system follow the model topic and serve the promoted version together. The
-retrainer learns which readings the replicas flagged from the anomalies topic.
+50 rows/s (the rows after the 400, shortened to LIVE_ROWS so that the replay takes a minute; the
+whole run takes the offline backtest), the retrainer must promote a model that the replicas then
+serve, with every row scored exactly once and nothing dead-lettered; replicas that share no file
+system follow the model topic and serve the promoted version together. Both set-ups watch one
+replay (the `live` fixture). The retrainer learns which readings the replicas flagged from the
+anomalies topic.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -25,9 +28,10 @@ import pytest
 
 from bench.quality.skab import DEFAULT_TRAIN_ARGS
 from tests.helpers import REPO
+from tests.helpers.broker import unique_name
 from tests.helpers.bundles import train_bundle
-from tests.helpers.models import retrainer_args
-from tests.helpers.processes import DetectorProcess
+from tests.helpers.models import ModelTopics, retrainer_args
+from tests.helpers.processes import DetectorProcess, ServeTopics
 
 SKAB = Path(os.environ.get("SKAB_DEV", REPO.parent / "shared" / "data" / "skab-dev"))
 FREE = SKAB / "anomaly-free" / "anomaly-free.csv"
@@ -85,72 +89,114 @@ def promoted(retrainer: DetectorProcess) -> float:
     return retrainer.sample("detector_retrain_total", outcome="promoted") or 0
 
 
-def test_a_drifting_run_is_retrained_and_the_promoted_model_served_each_row_once(
-    skab_run, start_detector, serve_topics, make_group, kafka_bootstrap, consume_all, tmp_path
-):
-    bundle, live = skab_run
-    model = tmp_path / "model"
-    shutil.copytree(bundle, model)
-    first = version_of(model)
-    topics = serve_topics()
-    detector = start_detector(topics, "--reload-interval", "0.5", model=model)
-    with start_retrainer(model, kafka_bootstrap, topics.readings, make_group("retrainer"),
-                         "--anomalies-topic", topics.anomalies) as retrainer:
-        detector.wait_ready()
-        retrainer.wait_ready()
-        replay(kafka_bootstrap, topics.readings, live)
-        retrainer.wait_for(lambda: promoted(retrainer) >= 1, "a promotion", 600)
-        detector.wait_for(lambda: served(detector) != first, "the promoted model served", 60)
-        assert retrainer.stop() == 0
+@dataclass
+class Live:
+    """What one replay of the live rows feeds: a detector and a retrainer sharing a model folder
+    (`disk`), and two replicas and a retrainer sharing only the model topic (`topic`)."""
 
-    window = json.loads((model / "bundle.json").read_text())["window"]
+    first: str
+    disk: DetectorProcess
+    disk_retrainer: DetectorProcess
+    disk_topics: ServeTopics
+    disk_model: Path
+    replicas: list[DetectorProcess]
+    topic_retrainer: DetectorProcess
+    topic_topics: ServeTopics
+    topic_model: Path
+
+
+@pytest.fixture(scope="module")
+def live(skab_run, kafka_bootstrap, kafka_admin, tmp_path_factory) -> Iterator[Live]:
+    """Both set-ups on one readings topic (two partitions; one device, so one of them carries
+    the rows), each with its own groups and output topics, started, then the live rows replayed
+    once for both: the replay runs in real time (a minute), and two set-ups watching one replay
+    prove what two replays did."""
+    bundle, rows = skab_run
+    root = tmp_path_factory.mktemp("live")
+    models = ModelTopics(kafka_bootstrap, kafka_admin)
+    readings, model_topic = unique_name("readings"), models.make()
+    made = [readings, *(unique_name(p) for p in ("anomalies", "dlq", "anomalies", "dlq"))]
+    kafka_admin.create_topics({name: {"num_partitions": 2 if name == readings else 1,
+                                      "replication_factor": 1} for name in made},
+                              wait_for_metadata=True)
+    disk_topics = ServeTopics(readings, made[1], made[2], unique_name("detector"))
+    topic_topics = ServeTopics(readings, made[3], made[4], unique_name("detector"))
+    copies = {name: shutil.copytree(bundle, root / name)
+              for name in ("disk", "replica-0", "replica-1", "retrainer")}
+    started: list[DetectorProcess] = []
+
+    def start(process: DetectorProcess) -> DetectorProcess:
+        started.append(process)
+        return process
+
+    try:
+        run = Live(
+            first=version_of(bundle),
+            disk=start(DetectorProcess.serve(copies["disk"], disk_topics, kafka_bootstrap,
+                                             "--reload-interval", "0.5")),
+            disk_retrainer=start(start_retrainer(copies["disk"], kafka_bootstrap, readings,
+                                                 unique_name("retrainer"), "--anomalies-topic",
+                                                 disk_topics.anomalies)),
+            disk_topics=disk_topics, disk_model=copies["disk"],
+            replicas=[start(DetectorProcess.serve(copies[f"replica-{i}"], topic_topics,
+                                                  kafka_bootstrap, "--model-topic", model_topic))
+                      for i in range(2)],
+            topic_retrainer=start(start_retrainer(copies["retrainer"], kafka_bootstrap, readings,
+                                                  unique_name("retrainer"), "--model-topic",
+                                                  model_topic, "--anomalies-topic",
+                                                  topic_topics.anomalies)),
+            topic_topics=topic_topics, topic_model=copies["retrainer"])
+        for process in started:
+            process.wait_ready()
+        replay(kafka_bootstrap, readings, rows)
+        yield run
+    finally:
+        for process in started:
+            process.kill()
+        models.close()
+        kafka_admin.delete_topics(made, raise_errors=False)
+
+
+def test_a_drifting_run_is_retrained_and_the_promoted_model_served_each_row_once(
+    live, consume_all
+):
+    detector, retrainer = live.disk, live.disk_retrainer
+    retrainer.wait_for(lambda: promoted(retrainer) >= 1, "a promotion", 600)
+    detector.wait_for(lambda: served(detector) != live.first, "the promoted model served", 60)
+    assert retrainer.stop() == 0
+
+    window = json.loads((live.disk_model / "bundle.json").read_text())["window"]
     detector.wait_for(lambda: (detector.sample("detector_records_total") or 0)
                       >= LIVE_ROWS - (window - 1), "every row scored", 120)
-    events = [json.loads(r.value) for r in consume_all(topics.anomalies)]
+    events = [json.loads(r.value) for r in consume_all(live.disk_topics.anomalies)]
     assert len({(e["device"], e["seq"]) for e in events}) == len(events)
     assert detector.sample("detector_records_total") == LIVE_ROWS - (window - 1)
     assert detector.sample("detector_window_filling_records_total") == window - 1
     assert sum(v for (name, _), v in detector.metrics().items()
                if name == "detector_rejected_total") == 0
-    assert consume_all(topics.dlq, idle=0.5) == []
+    assert consume_all(live.disk_topics.dlq, idle=0.5) == []
     assert detector.sample("detector_model_reloads_total", result="error") == 0
     assert detector.stop() == 0
 
 
-def test_replicas_without_a_shared_disk_serve_the_promoted_version_together(
-    skab_run, start_detector, serve_topics, make_group, kafka_bootstrap, model_topics, tmp_path,
-    consume_all
-):
-    bundle, live = skab_run
-    first = version_of(bundle)
-    topic = model_topics.make()
-    topics = serve_topics(partitions=2)
-    copies = [shutil.copytree(bundle, tmp_path / f"replica-{i}") for i in range(2)]
-    replicas = [start_detector(topics, "--model-topic", topic, model=copy) for copy in copies]
-    own = shutil.copytree(bundle, tmp_path / "retrainer")
-    with start_retrainer(own, kafka_bootstrap, topics.readings, make_group("retrainer"),
-                         "--model-topic", topic, "--anomalies-topic", topics.anomalies
-                         ) as retrainer:
-        for replica in replicas:
-            replica.wait_ready()
-        retrainer.wait_ready()
-        replay(kafka_bootstrap, topics.readings, live)
-        retrainer.wait_for(lambda: promoted(retrainer) >= 1, "a promotion", 600)
-        assert retrainer.stop() == 0  # a cycle still running is abandoned: nothing newer follows
-    newest = version_of(own)
-    assert newest != first
+def test_replicas_without_a_shared_disk_serve_the_promoted_version_together(live, consume_all):
+    replicas, retrainer = live.replicas, live.topic_retrainer
+    retrainer.wait_for(lambda: promoted(retrainer) >= 1, "a promotion", 600)
+    assert retrainer.stop() == 0  # a cycle still running is abandoned: nothing newer follows
+    newest = version_of(live.topic_model)
+    assert newest != live.first
     for replica in replicas:  # both within seconds of the retrainer's last publication
         replica.wait_for(lambda r=replica: served(r) == newest, f"{newest} served", 15)
     assert [r.sample("detector_model_reloads_total", result="error") for r in replicas] == [0, 0]
 
-    window = json.loads((own / "bundle.json").read_text())["window"]
+    window = json.loads((live.topic_model / "bundle.json").read_text())["window"]
     replicas[0].wait_for(lambda: total(replicas, "detector_records_total")
                          >= LIVE_ROWS - (window - 1), "every row scored", 120)
     assert total(replicas, "detector_records_total") == LIVE_ROWS - (window - 1)
     assert total(replicas, "detector_window_filling_records_total") == window - 1
     assert sum(v for r in replicas for (name, _), v in r.metrics().items()
                if name == "detector_rejected_total") == 0
-    assert consume_all(topics.dlq, idle=0.5) == []
+    assert consume_all(live.topic_topics.dlq, idle=0.5) == []
     assert [r.stop() for r in replicas] == [0, 0]
 
 
