@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from kafka import KafkaAdminClient
 from kafka.consumer.fetcher import ConsumerRecord
 
@@ -31,6 +32,10 @@ from tests.helpers.bundles import SERVE, Bundles
 MakeTopic = Callable[..., str]
 MakeGroup = Callable[..., str]
 ConsumeAll = Callable[..., list[ConsumerRecord]]
+
+# No property is judged by wall-clock time: a loaded machine must not fail an example that passes.
+settings.register_profile("project", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("project")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
