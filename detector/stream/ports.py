@@ -92,12 +92,6 @@ class RecordList(Records):
     def __iter__(self) -> Iterator[Record]:
         return iter(self.items)
 
-    def values(self) -> list[bytes | None]:
-        return [r.value for r in self.items]
-
-    def headers(self) -> list[Sequence[Header] | None]:
-        return [r.headers for r in self.items]
-
 
 class Joined(Records):
     """Several partitions' Records one after another (a batch, as the loop scores it)."""
