@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from detector.errors import DataError
 from detector.lifecycle.cleaning import (
+    Cleaning,
     clean,
     clean_as,
     margins_of,
@@ -183,6 +184,15 @@ def test_quiet_rows_are_the_kept_tail_and_checked_rows_the_flagged_incidents():
     assert checked.sum() == 20
     figures = stats_of(score, flags, quiet, checked)
     assert figures == Stats(20, 0, 0.3, 20)
+
+
+def test_the_gate_judges_on_each_devices_newest_rows():
+    """Two interleaved devices: the quiet rows are each device's newest `tail`, not the window's."""
+    devices = np.array(["a", "b"] * 300 + ["a"] * 100)  # a's last 100 rows come after b's
+    kept = Cleaning(np.ones(700, dtype=bool), np.zeros(700, dtype=bool), (), {})
+    quiet, _ = evaluation_rows(kept, np.zeros(700, dtype=bool), tail=50, devices=devices)
+    assert quiet.sum() == 100
+    assert quiet[devices == "a"].sum() == 50 and quiet[devices == "b"].sum() == 50
 
 
 def test_the_two_extremes_the_rule_lies_between():
