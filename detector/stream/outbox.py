@@ -118,8 +118,7 @@ class Outbox:
 
     def blocked(self) -> bool:
         """Whether the loop should take no more batches: full, or the oldest backing off."""
-        return len(self.queue) > self.depth or (
-            bool(self.queue) and self.queue[0].retry_at is not None)
+        return self.full() or (bool(self.queue) and self.queue[0].retry_at is not None)
 
     def stalled(self) -> float:
         """Seconds the oldest batch with a send not acknowledged yet has waited (0: none)."""
