@@ -37,7 +37,7 @@ lock:  ## re-resolve requirements.lock (image) and requirements-dev.lock (.venv,
 system-deps:  ## Java, Maven, Kafka's jars, Prometheus and Alertmanager (apt / Maven)
 	deploy/local/install-deps
 
-lint: install  ## ruff, then mypy (strict on detector/core and detector/stream; pyproject.toml)
+lint: install  ## ruff, then mypy (strict on detector/core, stream and brokers; pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 

@@ -1,7 +1,7 @@
 """The baseline on librdkafka: bare_consumer.py's three modes on a confluent-kafka Consumer.
 
 bare_consumer.py runs these with `--kafka-client confluent`: the same fetch settings as
-`detector serve --kafka-client confluent` (detector.stream.confluent_clients.fetch_config), and
+`detector serve --kafka-client confluent` (detector.brokers.confluent_clients.fetch_config), and
 as little as a consumer can do: consume, touch each value (and, in a group, commit explicit
 offsets at most every 0.2 s). Its lag and group modes read as the detector's poll does, at the
 lowest lag: they wait for the first message, then take what is queued with it (`take`).
@@ -16,7 +16,7 @@ import numpy as np
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from bench.performance.harness import BOOTSTRAP
-from detector.stream.confluent_clients import fetch_config
+from detector.brokers.confluent_clients import fetch_config
 
 
 def client(settings: dict, group: str | None = None) -> Consumer:

@@ -78,10 +78,10 @@ def instrument(daemon: Daemon) -> None:
 def daemon_on(topic: str, scratch: Scratch, model: Path, client: str) -> Daemon:
     """A serve loop on `topic` with `client`'s source and sink, serve's fetch settings."""
     if client == "confluent":
-        from detector.stream.confluent_clients import open_sink, open_source
+        from detector.brokers.confluent_clients import open_sink, open_source
     else:
-        from detector.stream.kafka_clients import open_sink, open_source  # type: ignore
-    from detector.stream.kafka_clients import ensure_topics
+        from detector.brokers.kafka_clients import open_sink, open_source  # type: ignore
+    from detector.brokers.kafka_clients import ensure_topics
 
     connection = Connection(BOOTSTRAP)
     topics = Topics(topic, scratch.name("anomalies"), scratch.name("dlq"))

@@ -53,8 +53,8 @@ def rollback(directory: str, version: str | None, model_topic: str | None,
     target = store.target(version)
     writer = None
     if model_topic:  # the topic checked and the bundle's size too, before DIR changes
-        from detector.stream.kafka_models import ModelTopicWriter
-        from detector.stream.model_topic import bundle_record
+        from detector.brokers.kafka_models import ModelTopicWriter
+        from detector.brokers.model_topic import bundle_record
 
         writer = ModelTopicWriter(kafka_connection(kafka), BROKER_HINT, model_topic)
         bundle_record(store.history / target, writer.limit)

@@ -113,15 +113,15 @@ def build(settings: RetrainSettings, connection: Connection, champion: Any, metr
           work: Path) -> Any:
     """The retrainer and its collaborators: group members (readings, the replicas' anomaly
     events), child process, store, model topic."""
+    from detector.brokers.kafka_clients import open_source
     from detector.lifecycle.store import ModelStore
     from detector.retrain.challenger import abandon, pool, submit
     from detector.retrain.daemon import Actions, Events, Retrainer
     from detector.retrain.held import HeldReadings
-    from detector.stream.kafka_clients import open_source
 
     publish = None
     if settings.model_topic:
-        from detector.stream.kafka_models import ModelTopicWriter
+        from detector.brokers.kafka_models import ModelTopicWriter
 
         publish = ModelTopicWriter(connection, BROKER_HINT, settings.model_topic,
                                    settings.replication_factor).publish

@@ -169,13 +169,13 @@ def load_served_model(settings: ServeSettings) -> Any:
 
 def open_clients(settings: ServeSettings, connection: Connection) -> tuple[Any, Any]:
     """The topics made sure of, then the group member and the producer."""
-    from detector.stream.kafka_clients import ensure_topics
-    from detector.stream.kafka_models import ensure_model_topic
+    from detector.brokers.kafka_clients import ensure_topics
+    from detector.brokers.kafka_models import ensure_model_topic
 
     if settings.kafka_client is KafkaClient.CONFLUENT:
-        from detector.stream.confluent_clients import open_sink, open_source
+        from detector.brokers.confluent_clients import open_sink, open_source
     else:
-        from detector.stream.kafka_clients import open_sink, open_source  # type: ignore[assignment]
+        from detector.brokers.kafka_clients import open_sink, open_source  # type: ignore[assignment]
 
     topics = settings.topics()
     ensure_topics(connection, BROKER_HINT, {topics.readings: settings.partitions,
@@ -195,8 +195,8 @@ def open_clients(settings: ServeSettings, connection: Connection) -> tuple[Any, 
 def follow_model_topic(settings: ServeSettings, connection: Connection, model: Any,
                        metrics: Any) -> tuple[Any, Any]:
     """The model topic's follower, read to its end: (the model to serve first, the follower)."""
+    from detector.brokers.kafka_models import ModelTopicReader
     from detector.stream.follower import ModelFollower
-    from detector.stream.kafka_models import ModelTopicReader
 
     def reloaded(result: str, message: str) -> None:
         metrics.reloads.labels(result=result).inc()

@@ -37,7 +37,7 @@ def watch(topic: str, from_beginning: bool, count: int, wait: float, **kafka: An
 
     import orjson
 
-    from detector.stream.kafka_clients import follow
+    from detector.brokers.kafka_clients import follow
 
     configure_logging("WARNING")
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

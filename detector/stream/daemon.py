@@ -13,7 +13,7 @@ leaving. So a record may be read twice (after a crash or a lost membership) but 
 consumers of the anomaly topic de-duplicate by `event_id`.
 
 The broker is behind detector.stream.ports: kafka-python's clients in production, the in-memory
-ones of detector.stream.inmemory in unit tests.
+ones of detector.brokers.inmemory in unit tests.
 """
 
 from __future__ import annotations

@@ -16,10 +16,9 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from detector.core.bundle_archive import remove_tree, unpack
-from detector.stream.model_topic import ModelRecord
+from detector.stream.ports import ModelReader, ModelRecord
 from detector.stream.reloader import Model, ModelOffer, load_model
 
 log = logging.getLogger(__name__)
@@ -27,20 +26,10 @@ MAX_BUNDLE_BYTES = 64 * 1024 * 1024  # the largest record taken as a bundle
 KEPT_DIRS = 2  # unpacked bundles kept: the one served and the one before it
 
 
-class Reader(Protocol):
-    """The model topic as the follower reads it (detector.stream.kafka_models)."""
-
-    def read_to_end(self, timeout: float = 60.0) -> ModelRecord | None: ...
-
-    def poll(self, timeout_ms: int) -> list[ModelRecord]: ...
-
-    def close(self) -> None: ...
-
-
 class ModelFollower(ModelOffer):
     """Reads the model topic through a reader of its own; offers new models through take()."""
 
-    def __init__(self, reader: Reader, topic: str, current: Model,
+    def __init__(self, reader: ModelReader, topic: str, current: Model,
                  on_result: Callable[[str, str], None],
                  load: Callable[[Path, Sequence[str]], Model] = load_model,
                  max_bytes: int = MAX_BUNDLE_BYTES, poll_ms: int = 500) -> None:

@@ -2,8 +2,8 @@
 source, a sink and a rebalance listener.
 
 A Kafka client stands behind it through an adapter that translates the client's values and errors
-into these (detector.stream.kafka for kafka-python, as httpx's map_httpcore_exceptions turns its
-backend's errors into its own); detector.stream.inmemory implements it for unit tests. Nothing of a
+into these (detector.brokers.kafka for kafka-python, as httpx's map_httpcore_exceptions turns its
+backend's errors into its own); detector.brokers.inmemory implements it for unit tests. Nothing of a
 client crosses: the loop catches only the errors below. Pure: nothing here talks to a broker.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import accumulate, chain
 from typing import NamedTuple, Protocol, overload, runtime_checkable
 
@@ -260,5 +261,24 @@ class Sink(Protocol):
         """Push every queued message out and wait for the answers, at most `timeout` seconds
         (BrokerUnavailable when some remain unanswered)."""
         ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One record of the model topic: where it is, the version its header names, its bytes."""
+
+    offset: int
+    version: str | None
+    value: bytes | None
+
+
+class ModelReader(Protocol):
+    """The model topic as the follower reads it (detector.brokers.kafka_models)."""
+
+    def read_to_end(self, timeout: float = 60.0) -> ModelRecord | None: ...
+
+    def poll(self, timeout_ms: int) -> list[ModelRecord]: ...
 
     def close(self) -> None: ...

@@ -1,5 +1,5 @@
 """The model topic for the tests: fresh compacted topics, and bundles published to them with the
-project's own code (detector.stream.model_topic, as the retrainer publishes)."""
+project's own code (detector.brokers.model_topic, as the retrainer publishes)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from kafka import KafkaAdminClient, KafkaProducer
 
-from detector.stream.kafka_models import ModelTopicWriter
+from detector.brokers.kafka_models import ModelTopicWriter
 from shared.kafka_client import Connection
 from tests.helpers.broker import unique_name
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import orjson
 from prometheus_client import CollectorRegistry
 
+from detector.brokers.inmemory import InMemoryBroker, InMemoryConsumer, InMemoryProducer
 from detector.stream.daemon import Daemon
-from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer, InMemoryProducer
 from detector.stream.metrics import Metrics
 from detector.stream.reloader import Model
 from detector.stream.settings import Options

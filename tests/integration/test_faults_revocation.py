@@ -21,9 +21,9 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer
 from prometheus_client import CollectorRegistry
 
+from detector.brokers.kafka_clients import open_sink, open_source
 from detector.cli.serve import consumer_settings
 from detector.stream.daemon import Daemon
-from detector.stream.kafka_clients import open_sink, open_source
 from detector.stream.metrics import Metrics
 from detector.stream.reloader import Model
 from detector.stream.settings import Options, Topics

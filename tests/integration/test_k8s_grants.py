@@ -11,7 +11,7 @@ from typing import Any
 
 from kafka.admin import ACLOperation, NewTopic, ResourceType
 
-from detector.stream.kafka_models import ModelTopicWriter
+from detector.brokers.kafka_models import ModelTopicWriter
 from shared.kafka_client import connection_from
 from tests.helpers.broker import unique_name
 from tests.helpers.k8s import container, environment, one, rendered

@@ -14,10 +14,10 @@ import sys
 import pytest
 from kafka import KafkaConsumer
 
+from detector.brokers.kafka_models import ModelTopicReader
+from detector.brokers.model_topic import BundleTooLarge
 from detector.lifecycle.store import ModelStore
 from detector.stream.follower import ModelFollower
-from detector.stream.kafka_models import ModelTopicReader
-from detector.stream.model_topic import BundleTooLarge
 from detector.stream.reloader import load_model
 from shared.kafka_client import Connection
 from tests.helpers import REPO

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,13 +32,19 @@ def imported(path: Path) -> set[str]:
     return names
 
 
+CLIENTS = ("kafka", "confluent_kafka")  # the Kafka client libraries
 FORBIDDEN = {  # package: what it must never import
-    "detector/core": ("detector.stream", "detector.offline", "detector.cli", "kafka",
-                      "prometheus_client", "click"),
-    "detector/stream": ("detector.offline", "detector.cli"),
-    "detector/lifecycle": ("detector.stream", "detector.offline", "detector.cli", "kafka",
-                           "prometheus_client", "click", "tensorflow", "keras"),
-    "detector/offline": ("detector.stream", "detector.cli", "kafka"),
+    "detector/core": ("detector.stream", "detector.brokers", "detector.offline", "detector.cli",
+                      *CLIENTS, "prometheus_client", "click"),
+    "detector/stream": ("detector.brokers", "detector.offline", "detector.retrain", "detector.cli",
+                        *CLIENTS),
+    "detector/brokers": ("detector.offline", "detector.retrain", "detector.lifecycle",
+                         "detector.cli"),
+    "detector/retrain": ("detector.brokers", "detector.cli", *CLIENTS),
+    "detector/lifecycle": ("detector.stream", "detector.brokers", "detector.offline",
+                           "detector.cli", *CLIENTS, "prometheus_client", "click", "tensorflow",
+                           "keras"),
+    "detector/offline": ("detector.stream", "detector.brokers", "detector.cli", *CLIENTS),
     "producer": ("detector", "tensorflow", "keras"),
     "shared": ("detector", "producer", "tensorflow", "keras"),
 }
@@ -84,17 +93,28 @@ def test_detector_uses_the_producer_only_for_its_simulator():
     assert not bad, sorted(bad)
 
 
+def test_the_serve_loop_loads_no_kafka_client():
+    """Importing every module of detector/stream, however indirectly, loads neither kafka-python
+    nor confluent-kafka: the loop speaks only the seam's types (detector/stream/ports.py)."""
+    probe = ("import importlib, pkgutil, sys, detector.stream as s\n"
+             "for m in pkgutil.iter_modules(s.__path__):\n"
+             "    importlib.import_module('detector.stream.' + m.name)\n"
+             "print(sorted({n.split('.')[0] for n in sys.modules} & {'kafka', 'confluent_kafka'}))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
 def kafka_adapter(path: Path) -> bool:
-    """The modules that may talk kafka-python: the seam's adapter and its client helpers in
-    detector/stream, and the connection code both CLIs share."""
+    """The modules that may talk kafka-python: the brokers named kafka* in detector/brokers, and
+    the connection code both CLIs share (shared/kafka_*)."""
     name, folder = path.name, path.parent.relative_to(REPO).as_posix()
-    return ((folder == "detector/stream" and (name == "kafka.py" or name.startswith("kafka_")))
-            or (folder == "shared" and name.startswith("kafka_")))
+    return (folder in ("detector/brokers", "shared")
+            and (name == "kafka.py" or name.startswith("kafka_")))
 
 
 def test_only_the_kafka_adapters_import_kafka_python():
-    """The serve loop speaks the seam's types (detector/stream/ports.py); kafka-python's values
-    and errors are translated in detector/stream/kafka.py alone."""
+    """kafka-python's values and errors are translated in detector/brokers/kafka*.py alone."""
     bad = {
         f"{path.relative_to(REPO)} imports {name}"
         for pkg in ("detector", "shared")
@@ -105,18 +125,22 @@ def test_only_the_kafka_adapters_import_kafka_python():
     assert not bad, sorted(bad)
 
 
-CONFLUENT_ADAPTERS = {"detector/stream/confluent.py", "detector/stream/confluent_sink.py",
-                      "detector/stream/confluent_clients.py", "shared/kafka_confluent.py",
-                      "producer/cli.py", "producer/sinks.py"}
+def confluent_adapter(path: Path) -> bool:
+    """The modules that may talk confluent-kafka: the brokers named confluent* in
+    detector/brokers, the producer's command line and sink, and shared/kafka_confluent.py."""
+    name, folder = path.name, path.parent.relative_to(REPO).as_posix()
+    return ((folder == "detector/brokers" and name.startswith("confluent"))
+            or path.relative_to(REPO).as_posix() in ("shared/kafka_confluent.py",
+                                                     "producer/cli.py", "producer/sinks.py"))
 
 
 def test_only_the_confluent_adapters_import_confluent_kafka():
-    """librdkafka's values and errors are translated in detector/stream/confluent*.py alone (and
+    """librdkafka's values and errors are translated in detector/brokers/confluent*.py alone (and
     the producer's sink and the shared connection code)."""
     bad = {
         f"{path.relative_to(REPO)} imports {name}"
         for pkg in ("detector", "shared", "producer")
-        for path in modules(pkg) if path.relative_to(REPO).as_posix() not in CONFLUENT_ADAPTERS
+        for path in modules(pkg) if not confluent_adapter(path)
         for name in imported(path)
         if name == "confluent_kafka" or name.startswith("confluent_kafka.")
     }

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from confluent_kafka import Message
 
-from detector.stream.confluent_records import ConfluentRecords, by_partition
-from detector.stream.confluent_sink import ConfluentSink
+from detector.brokers.confluent_records import ConfluentRecords, by_partition
+from detector.brokers.confluent_sink import ConfluentSink
+from detector.brokers.inmemory import Record
+from detector.brokers.kafka_tuning import MAX_INFLATED_BYTES
 from detector.stream.decode import INFLATED
-from detector.stream.inmemory import Record
-from detector.stream.kafka_tuning import MAX_INFLATED_BYTES
 from detector.stream.ports import Joined, RecordList
 
 

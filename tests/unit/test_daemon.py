@@ -10,8 +10,8 @@ from dataclasses import replace
 import orjson
 import pytest
 
-from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer, InMemoryProducer
-from detector.stream.kafka import KafkaSink, KafkaSource
+from detector.brokers.inmemory import InMemoryBroker, InMemoryConsumer, InMemoryProducer
+from detector.brokers.kafka import KafkaSink, KafkaSource
 from detector.stream.outbox import DeliveryError
 from detector.stream.ports import NotAuthorized, Partition, SendRefused, Sink, Source
 from detector.stream.reloader import Model

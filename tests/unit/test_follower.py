@@ -5,7 +5,7 @@ from pathlib import Path
 
 from detector.core.bundle_archive import FILES, pack
 from detector.stream.follower import ModelFollower
-from detector.stream.model_topic import ModelRecord
+from detector.stream.ports import ModelRecord
 
 
 class Reader:

@@ -13,8 +13,8 @@ from kafka.record import default_records
 from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.record.memory_records import MemoryRecords
 
+from detector.brokers.kafka_tuning import bounded_gzip_decode, cap_gzip
 from detector.stream.decode import INFLATED, Decoder
-from detector.stream.kafka_tuning import bounded_gzip_decode, cap_gzip
 
 MIB = 1024 * 1024
 

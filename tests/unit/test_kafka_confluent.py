@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from detector.stream.confluent import broker_error
-from detector.stream.confluent_sink import send_error
+from detector.brokers.confluent import broker_error
+from detector.brokers.confluent_sink import send_error
 from detector.stream.ports import BrokerUnavailable, NotAuthorized, RebalanceInProgress
 from shared.kafka_client import Connection
 from shared.kafka_confluent import librdkafka_config

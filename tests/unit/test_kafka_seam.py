@@ -17,8 +17,8 @@ from kafka.errors import (
     UnknownMemberIdError,
 )
 
-from detector.stream.kafka import KafkaSource, broker_error, send_error
-from detector.stream.kafka_clients import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
+from detector.brokers.kafka import KafkaSource, broker_error, send_error
+from detector.brokers.kafka_clients import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
 from detector.stream.ports import (
     BrokerError,
     BrokerUnavailable,

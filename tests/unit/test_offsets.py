@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer
+from detector.brokers.inmemory import InMemoryBroker, InMemoryConsumer
 from detector.stream.offsets import Committer, Rebalance
 from detector.stream.ports import (
     BrokerError,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from detector.stream.inmemory import InMemoryBroker, InMemoryProducer
+from detector.brokers.inmemory import InMemoryBroker, InMemoryProducer
 from detector.stream.outbox import DeliveryError, Outbox
 from detector.stream.ports import NotAuthorized, SendRefused
 

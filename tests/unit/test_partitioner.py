@@ -3,7 +3,7 @@
 import pytest
 from kafka.partitioner.default import DefaultPartitioner
 
-from detector.stream.kafka_tuning import KeyedPartitioner
+from detector.brokers.kafka_tuning import KeyedPartitioner
 
 
 class Cluster:

@@ -8,11 +8,11 @@ import numpy as np
 import orjson
 from prometheus_client import CollectorRegistry
 
+from detector.brokers.inmemory import InMemoryBroker, InMemoryConsumer
 from detector.retrain.challenger import Job, Result
 from detector.retrain.daemon import Actions, Events, Retrainer
 from detector.retrain.held import HeldReadings
 from detector.retrain.metrics import RetrainMetrics
-from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer
 from shared.wire import encode_reading
 
 CHANNELS = ["col_1", "col_2"]

@@ -12,8 +12,8 @@ import orjson
 import pytest
 from prometheus_client import CollectorRegistry
 
+from detector.brokers.inmemory import InMemoryBroker, InMemoryConsumer
 from detector.stream.daemon import memory_for
-from detector.stream.inmemory import InMemoryBroker, InMemoryConsumer
 from detector.stream.metrics import Metrics
 from detector.stream.ports import Partition, RecordList
 from detector.stream.reloader import Model

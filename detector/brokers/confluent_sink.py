@@ -1,4 +1,4 @@
-"""The Sink on confluent-kafka's Producer (detector.stream.confluent has the Source): each
+"""The Sink on confluent-kafka's Producer (detector.brokers.confluent has the Source): each
 produce() answered by its delivery report, which the producer's poll() and flush() serve.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from detector.stream.confluent import AUTHORIZATION, E, broker_error, error_of
+from detector.brokers.confluent import AUTHORIZATION, E, broker_error, error_of
 from detector.stream.ports import Ack, BrokerError, BrokerUnavailable, Header, SendRefused
 
 HOPELESS = {E.INVALID_RECORD, E.TOPIC_EXCEPTION, E._INVALID_ARG}  # refused however often sent

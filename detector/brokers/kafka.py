@@ -3,7 +3,7 @@
 KafkaSource and KafkaSink implement the Source and Sink protocols on kafka-python's consumer and
 producer, translating its values (TopicPartition, OffsetAndMetadata) into the seam's and its
 errors into the seam's few (`broker_error`, as httpx's map_httpcore_exceptions), so no
-kafka-python type reaches the loop. detector.stream.kafka_clients builds the clients with
+kafka-python type reaches the loop. detector.brokers.kafka_clients builds the clients with
 `detector serve`'s settings.
 """
 

@@ -1,5 +1,5 @@
 """kafka-python's clients as `detector serve` and `detector watch` use them, built with their
-settings: the group member and the producer behind the seam (detector.stream.kafka), the admin
+settings: the group member and the producer behind the seam (detector.brokers.kafka), the admin
 client that creates missing topics, and watch's reader of the events topic.
 """
 
@@ -11,9 +11,9 @@ from collections.abc import Callable, Generator, Mapping
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 
+from detector.brokers.kafka import KafkaSink, KafkaSource
+from detector.brokers.kafka_tuning import KeyedPartitioner, cap_gzip
 from detector.errors import NotAllowed
-from detector.stream.kafka import KafkaSink, KafkaSource
-from detector.stream.kafka_tuning import KeyedPartitioner, cap_gzip
 from shared.kafka_client import Connection, connect
 
 log = logging.getLogger(__name__)

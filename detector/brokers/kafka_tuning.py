@@ -1,5 +1,5 @@
 """kafka-python tuned for the serve loop: a cap on what a gzip batch may inflate to, and the
-events producer's partitioner. Used by detector.stream.kafka, which builds the clients.
+events producer's partitioner. Used by detector.brokers.kafka, which builds the clients.
 """
 
 from __future__ import annotations

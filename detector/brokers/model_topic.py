@@ -4,13 +4,12 @@ Like Kafka Connect's config topic and Schema Registry's store: one partition, cl
 compact, one writer (the retrainer), a fixed key, so compaction keeps the newest bundle. A bundle
 is never chunked: a packed bundle larger than the topic's max.message.bytes is refused with one
 line naming the limit (raise it, or keep bundles in shared storage; docs/streaming.md). The
-client side is detector.stream.kafka_models; here are the record's layout and the checks.
+client side is detector.brokers.kafka_models; here are the record's layout and the checks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from detector.core.bundle import read_meta
@@ -27,15 +26,6 @@ DEFAULT_MAX_MESSAGE_BYTES = 1_048_588  # Kafka's default max.message.bytes
 
 class BundleTooLarge(ConfigError):
     """A packed bundle does not fit in one record of the model topic."""
-
-
-@dataclass(frozen=True)
-class ModelRecord:
-    """One record of the model topic: where it is, the version its header names, its bytes."""
-
-    offset: int
-    version: str | None
-    value: bytes | None
 
 
 def check_topic(topic: str, partitions: int, configs: Mapping[str, str]) -> int:

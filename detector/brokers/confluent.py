@@ -1,13 +1,13 @@
 """confluent-kafka (librdkafka) behind the seam (detector.stream.ports): the serve loop's second
-adapter, beside detector.stream.kafka's kafka-python one, with the same promises.
+adapter, beside detector.brokers.kafka's kafka-python one, with the same promises.
 
 The consumer stores and commits no offset of its own (enable.auto.commit and
 enable.auto.offset.store off): the loop commits explicit offsets, and only those of acknowledged
 batches. Rebalances reach the seam's Listener through on_assign/on_revoke/on_lost, which librdkafka
 calls inside consume(), in the loop's thread; offsets of revoked partitions are committed there,
-synchronously; detector.stream.confluent_records hands over the polled messages as the seam's
-Records. librdkafka's errors become the seam's (`broker_error`). detector.stream.
-confluent_clients builds the clients; detector.stream.confluent_sink is the Sink.
+synchronously; detector.brokers.confluent_records hands over the polled messages as the seam's
+Records. librdkafka's errors become the seam's (`broker_error`). detector.brokers.
+confluent_clients builds the clients; detector.brokers.confluent_sink is the Sink.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
-from detector.stream.confluent_records import ConfluentRecords, by_partition
+from detector.brokers.confluent_records import ConfluentRecords, by_partition
 from detector.stream.ports import (
     Batch,
     BrokerError,

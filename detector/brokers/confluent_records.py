@@ -15,8 +15,8 @@ from typing import Any, overload
 
 import numpy as np
 
+from detector.brokers.kafka_tuning import MAX_INFLATED_BYTES
 from detector.stream.decode import INFLATED
-from detector.stream.kafka_tuning import MAX_INFLATED_BYTES
 from detector.stream.ports import Header, Records
 
 

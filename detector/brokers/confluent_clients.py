@@ -1,6 +1,6 @@
 """confluent-kafka's clients as `detector serve --kafka-client confluent` uses them, built with its
-settings: the group member and the producer behind the seam (detector.stream.confluent), each
-the counterpart of detector.stream.kafka_clients' kafka-python one.
+settings: the group member and the producer behind the seam (detector.brokers.confluent), each
+the counterpart of detector.brokers.kafka_clients' kafka-python one.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from detector.stream.confluent import ConfluentSource, commit_answered
-from detector.stream.confluent_sink import ConfluentSink
-from detector.stream.kafka_clients import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
+from detector.brokers.confluent import ConfluentSource, commit_answered
+from detector.brokers.confluent_sink import ConfluentSink
+from detector.brokers.kafka_clients import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
 from detector.stream.ports import CommitAnswer, Offsets
 from shared.kafka_client import Connection
 from shared.kafka_confluent import open_client

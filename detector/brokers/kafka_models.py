@@ -1,4 +1,4 @@
-"""kafka-python's side of the model topic (detector.stream.model_topic): creating and checking
+"""kafka-python's side of the model topic (detector.brokers.model_topic): creating and checking
 the topic, publishing a bundle, and reading the topic with no consumer group (as Kafka Connect's
 KafkaBasedLog reads its config topic: the one partition assigned, from the beginning)."""
 
@@ -13,14 +13,14 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.errors import TopicAlreadyExistsError, TopicAuthorizationFailedError
 
-from detector.errors import ConfigError, NotAllowed
-from detector.stream.model_topic import (
+from detector.brokers.model_topic import (
     KEY,
     VERSION_HEADER,
-    ModelRecord,
     bundle_record,
     check_topic,
 )
+from detector.errors import ConfigError, NotAllowed
+from detector.stream.ports import ModelRecord
 from shared.kafka_client import Connection, connect
 
 log = logging.getLogger(__name__)
