@@ -9,12 +9,10 @@ lowest lag: they wait for the first message, then take what is queued with it (`
 
 from __future__ import annotations
 
-import signal
-import time
-
 import numpy as np
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
+from bench.performance import bare_loops
 from bench.performance.harness import BOOTSTRAP
 from detector.brokers.confluent_clients import fetch_config
 
@@ -34,21 +32,25 @@ def take(consumer: Consumer, most: int, timeout: float) -> list:
     return messages + consumer.consume(most - 1, 0) if messages else messages
 
 
+def touch(batch: list) -> int:
+    """Read each value of a consume()'s messages; how many there were."""
+    for message in batch:
+        len(message.value())
+    return len(batch)
+
+
+def stamps(batch: list) -> list[float]:
+    """The broker timestamps of a consume()'s messages, in seconds."""
+    return [m.timestamp()[1] / 1000 for m in batch]
+
+
 def consume(topic: str, count: int, partitions: int, settings: dict) -> tuple[float, float]:
     """Records/s of consuming `count` records and touching each value; CPU seconds per record."""
     consumer = client(settings)
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-    seen, size, started, cpu = 0, 0, 0.0, 0.0
     batch_size = settings["max_poll_records"]
     try:
-        while seen < count:
-            batch = consumer.consume(batch_size, 1.0)
-            if batch and not started:
-                started, cpu = time.perf_counter(), time.process_time()
-            for message in batch:
-                size += len(message.value())
-            seen += len(batch)
-        return seen / (time.perf_counter() - started), (time.process_time() - cpu) / seen
+        return bare_loops.rate(lambda timeout: consumer.consume(batch_size, timeout), touch, count)
     finally:
         consumer.close()
 
@@ -57,32 +59,33 @@ def lags(topic: str, count: int, settings: dict) -> np.ndarray:
     """Seconds from each record's broker timestamp to the consume() that returned it."""
     consumer = client(settings)
     consumer.assign([TopicPartition(topic, 0)])
-    out: list[float] = []
+    most = settings["max_poll_records"]
     try:
-        while len(out) < count:
-            batch = take(consumer, settings["max_poll_records"], 1.0)
-            now = time.time()
-            out += [now - m.timestamp()[1] / 1000 for m in batch]
+        return bare_loops.lags(lambda timeout: take(consumer, most, timeout), stamps, count)
     finally:
         consumer.close()
-    return np.array(out)
 
 
 def member(topic: str, group: str, settings: dict, commit_every: float = 0.2) -> None:
     """A group member that consumes, touches each value and commits, until SIGTERM."""
-    stopping: list[int] = []
-    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     consumer = client(settings, group)
     consumer.subscribe([topic])
-    committed, offsets = time.monotonic(), {}
+    offsets: dict[int, int] = {}
+
+    def step() -> None:
+        for message in take(consumer, settings["max_poll_records"], 0.5):
+            len(message.value())
+            offsets[message.partition()] = message.offset() + 1
+
+    def commit() -> bool:
+        if not offsets:
+            return False
+        consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()],
+                        asynchronous=True)
+        offsets.clear()
+        return True
+
     try:
-        while not stopping:
-            for message in take(consumer, settings["max_poll_records"], 0.5):
-                len(message.value())
-                offsets[message.partition()] = message.offset() + 1
-            if offsets and time.monotonic() - committed >= commit_every:
-                consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()],
-                                asynchronous=True)
-                committed, offsets = time.monotonic(), {}
+        bare_loops.member(step, commit, commit_every)
     finally:
         consumer.close()

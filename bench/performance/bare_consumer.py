@@ -20,13 +20,12 @@ With --kafka-client confluent it does the same on librdkafka (bench/performance/
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import time
 
 import numpy as np
 from kafka import KafkaConsumer, TopicPartition
 
+from bench.performance import bare_loops
 from bench.performance.harness import BOOTSTRAP
 from detector.cli.serve import collect_rarely, consumer_settings
 
@@ -39,23 +38,30 @@ def client(settings: dict, *topics: str, group: str | None = None) -> KafkaConsu
                          auto_offset_reset="latest" if group else "earliest", **settings)
 
 
+def touch(batch: dict) -> int:
+    """Read each value of a poll's batch; how many records it held."""
+    seen = 0
+    for records in batch.values():
+        for record in records:
+            len(record.value)
+        seen += len(records)
+    return seen
+
+
+def stamps(batch: dict) -> list[float]:
+    """The broker timestamps of a poll's records, in seconds."""
+    return [r.timestamp / 1000 for records in batch.values() for r in records]
+
+
 def consume(topic: str, count: int, partitions: int, settings: dict) -> tuple[float, float]:
     """Records/s of polling `count` records and touching each value; CPU seconds per record."""
     consumer = client(settings)
     assigned = [TopicPartition(topic, p) for p in range(partitions)]
     consumer.assign(assigned)
     consumer.seek_to_beginning(*assigned)
-    seen, size, started, cpu = 0, 0, 0.0, 0.0
     try:
-        while seen < count:
-            batch = consumer.poll(timeout_ms=1000)
-            if batch and not started:
-                started, cpu = time.perf_counter(), time.process_time()
-            for records in batch.values():
-                for record in records:
-                    size += len(record.value)
-                seen += len(records)
-        return seen / (time.perf_counter() - started), (time.process_time() - cpu) / seen
+        return bare_loops.rate(lambda timeout: consumer.poll(timeout_ms=int(timeout * 1000)),
+                               touch, count)
     finally:
         consumer.close()
 
@@ -64,32 +70,23 @@ def lags(topic: str, count: int, settings: dict) -> np.ndarray:
     """Seconds from each record's broker timestamp to the poll that returned it."""
     consumer = client(settings)
     consumer.assign([TopicPartition(topic, 0)])
-    out: list[float] = []
     try:
-        while len(out) < count:
-            batch = consumer.poll(timeout_ms=1000)
-            now = time.time()
-            for records in batch.values():
-                out += [now - r.timestamp / 1000 for r in records]
+        return bare_loops.lags(lambda timeout: consumer.poll(timeout_ms=int(timeout * 1000)),
+                               stamps, count)
     finally:
         consumer.close()
-    return np.array(out)
 
 
 def member(topic: str, group: str, settings: dict, commit_every: float = 0.2) -> None:
     """A group member that polls, touches each value and commits, until SIGTERM."""
-    stopping: list[int] = []
-    signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     consumer = client(settings, topic, group=group)
-    committed = time.monotonic()
+
+    def commit() -> bool:
+        consumer.commit_async()
+        return True
+
     try:
-        while not stopping:
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    len(record.value)
-            if time.monotonic() - committed >= commit_every:
-                consumer.commit_async()
-                committed = time.monotonic()
+        bare_loops.member(lambda: touch(consumer.poll(timeout_ms=500)), commit, commit_every)
         consumer.commit()
     finally:
         consumer.close()
