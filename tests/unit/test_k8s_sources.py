@@ -19,13 +19,20 @@ RULES = REPO / "deploy" / "prometheus" / "rules"
 KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256", "SCRAM-SHA-512": "scram_sha512"}
 
 
-def serve_options(name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """`detector serve`'s options in a rendering, Secret files aside (they are not read here)."""
+def daemon_options(name: str, deployment: str, monkeypatch: pytest.MonkeyPatch
+                   ) -> dict[str, Any]:
+    """The options of the command a Deployment's container of the same name runs, in a
+    rendering, Secret files aside (they are not read here)."""
     objects = rendered(name)
-    box = container(one(objects, "Deployment", "detector"), "detector")
+    box = container(one(objects, "Deployment", deployment), deployment)
     environ = {k: v for k, v in environment(objects, box).items()
                if not k.endswith(("_FILE", "_CAFILE"))}
     return parse(box["command"], environ, monkeypatch)
+
+
+def serve_options(name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """`detector serve`'s options in a rendering."""
+    return daemon_options(name, "detector", monkeypatch)
 
 
 def test_the_generated_files_are_what_the_generator_writes_now() -> None:
@@ -162,12 +169,8 @@ def test_docs_name_every_file_under_deploy_k8s() -> None:
 
 
 def retrain_options(name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """`detector retrain`'s options in a rendering, Secret files aside."""
-    objects = rendered(name)
-    box = container(one(objects, "Deployment", "retrainer"), "retrainer")
-    environ = {k: v for k, v in environment(objects, box).items()
-               if not k.endswith(("_FILE", "_CAFILE"))}
-    return parse(box["command"], environ, monkeypatch)
+    """`detector retrain`'s options in a rendering."""
+    return daemon_options(name, "retrainer", monkeypatch)
 
 
 @pytest.mark.parametrize("name", ["base", "overlays/strimzi"])
