@@ -9,7 +9,7 @@ from typing import Annotated
 
 from detector.core.choices import OffsetReset
 from detector.lifecycle.backtest import RETRAIN_EVERY, RETRAIN_WINDOW
-from detector.stream.serve_settings import LogLevel
+from detector.stream.serve_settings import LogLevel, Port, http_host, http_port
 from shared.settings import Meta, Settings, setting
 
 Count = Annotated[int, Meta(ge=1)]
@@ -40,11 +40,8 @@ class RetrainSettings(Settings):
         None, help="Also publish each promoted bundle to this compacted topic (replicas follow "
         "it with serve --model-topic).")
     replication_factor: Count = setting(1, help="Of the model topic when it is created.")
-    metrics_port: Annotated[int, Meta(ge=0, le=65535)] = setting(
-        8000, help="Port of /metrics, /healthz and /livez (0 picks a free one, logged).")
-    metrics_host: str = setting(
-        "0.0.0.0", help="Address of the HTTP endpoints: 0.0.0.0 for a container, 127.0.0.1 to "
-        "keep them on this machine.")
+    metrics_port: Port = http_port()
+    metrics_host: str = http_host()
     offset_reset: OffsetReset = setting(
         OffsetReset.LATEST, help="Where a new retrainer group starts.")
     log_level: LogLevel = setting(LogLevel.INFO, help="Log detail on stderr.")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from detector.core.choices import OffsetReset
 from detector.core.windows import MAX_DEVICES
@@ -18,6 +18,7 @@ from shared.kafka_confluent import KafkaClient
 from shared.settings import Meta, Settings, setting
 
 Count = Annotated[int, Meta(ge=1)]
+Port = Annotated[int, Meta(ge=0, le=65535)]
 MIN_SESSION_TIMEOUT_MS = 6000  # the broker's group.min.session.timeout.ms, by default
 
 
@@ -28,6 +29,17 @@ class LogLevel(StrEnum):
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
+
+
+def http_port() -> Any:
+    """The settings field of the HTTP endpoints' port (serve's and retrain's)."""
+    return setting(8000, help="Port of /metrics, /healthz and /livez (0 picks a free one, logged).")
+
+
+def http_host() -> Any:
+    """The settings field of the HTTP endpoints' address (serve's and retrain's)."""
+    return setting("0.0.0.0", help="Address of the HTTP endpoints: 0.0.0.0 for a container, "
+                   "127.0.0.1 to keep them on this machine.")
 
 
 @dataclass(frozen=True)
@@ -51,11 +63,8 @@ class ServeSettings(Settings):
     replication_factor: Count = setting(
         1, help="Copies of each partition of the topics this command creates (at most the "
         "number of brokers); topics that exist are left as they are.")
-    metrics_port: Annotated[int, Meta(ge=0, le=65535)] = setting(
-        8000, help="Port of /metrics, /healthz and /livez (0 picks a free one, logged).")
-    metrics_host: str = setting(
-        "0.0.0.0", help="Address of the HTTP endpoints: 0.0.0.0 for a container, 127.0.0.1 to "
-        "keep them on this machine.")
+    metrics_port: Port = http_port()
+    metrics_host: str = http_host()
     batch_size: Count = setting(
         Options.max_records, help="Most records per poll, scored in one model call.")
     fetch_min_bytes: Count = setting(
