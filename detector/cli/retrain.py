@@ -19,28 +19,20 @@ import click
 
 from detector.cli.serve import (
     BROKER_HINT,
-    DEFAULT_BOOTSTRAP,
     configure_logging,
+    daemon_options,
     install_signals,
     kafka_connection,
-    option,
 )
 from detector.errors import ConfigError
 from detector.retrain.settings import RetrainSettings
-from detector.stream.serve_settings import LogLevel
-from shared.kafka_client import Connection, security_options
-from shared.settings_options import with_settings
+from shared.kafka_client import Connection
 
 log = logging.getLogger("detector.retrain")
 
 
 @click.command()
-@option("bootstrap", default=DEFAULT_BOOTSTRAP, show_default=True,
-        help="Kafka bootstrap servers, HOST:PORT[,HOST:PORT...].")
-@security_options("DETECTOR")
-@with_settings(RetrainSettings, env_prefix="DETECTOR", types={
-    "model": click.Path(file_okay=False),
-    "log_level": click.Choice([level.value for level in LogLevel], case_sensitive=False)})
+@daemon_options(RetrainSettings)
 def retrain(settings: RetrainSettings, **kafka: Any) -> None:
     """Retrain from the stream: a challenger every N readings, promoted through the gate."""
     configure_logging(settings.log_level)

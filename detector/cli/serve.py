@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -84,13 +85,26 @@ def collect_rarely(threshold: int = 50_000) -> None:
     gc.set_threshold(threshold)
 
 
+def daemon_options(settings: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The options of a long-running command (serve, retrain): the broker's address and security,
+    then every field of `settings`, each also from DETECTOR_<OPTION>."""
+    decorators = (
+        with_settings(settings, env_prefix="DETECTOR", types={
+            "model": click.Path(file_okay=False),
+            "log_level": click.Choice([level.value for level in LogLevel], case_sensitive=False)}),
+        security_options("DETECTOR"),
+        option("bootstrap", default=DEFAULT_BOOTSTRAP, show_default=True,
+               help="Kafka bootstrap servers, HOST:PORT[,HOST:PORT...]."))
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for decorator in decorators:  # innermost first, as stacked decorators apply
+            command = decorator(command)
+        return command
+    return decorate
+
+
 @click.command()
-@option("bootstrap", default=DEFAULT_BOOTSTRAP, show_default=True,
-        help="Kafka bootstrap servers, HOST:PORT[,HOST:PORT...].")
-@security_options("DETECTOR")
-@with_settings(ServeSettings, env_prefix="DETECTOR", types={
-    "model": click.Path(file_okay=False),
-    "log_level": click.Choice([level.value for level in LogLevel], case_sensitive=False)})
+@daemon_options(ServeSettings)
 def serve(settings: ServeSettings, **kafka: Any) -> None:
     """Score readings from Kafka, publish anomaly events, serve /metrics and /healthz."""
     configure_logging(settings.log_level)
