@@ -42,6 +42,14 @@ port_open() {
   timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
 }
 
+# http_status HOST PORT METHOD PATH: print the HTTP status code of one request (bash only, no curl).
+http_status() {
+  # shellcheck disable=SC2016  # the inner bash expands them
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1
+    printf "%s %s HTTP/1.0\r\nHost: %s:%s\r\nContent-Length: 0\r\n\r\n" "$2" "$3" "$0" "$1" >&3
+    read -r _ code _ <&3 && printf "%s\n" "$code"' "$@" 2>/dev/null
+}
+
 # start_daemon PIDFILE LOGFILE CMD...: run CMD detached in its own session; the pid goes to PIDFILE.
 start_daemon() {
   local pidfile=$1 logfile=$2 i
@@ -97,6 +105,18 @@ wait_ready() {
   done
   warn "$name: not ready on $where after ${timeout}s"
   return 1
+}
+
+# launch NAME TIMEOUT WHERE PIDFILE LOG CMD...: start CMD as NAME's daemon and wait until it
+# answers; when it does not, show the end of LOG, stop it and fail.
+launch() {
+  local name=$1 timeout=$2 where=$3 pidfile=$4 log=$5
+  shift 5
+  if ! start_daemon "$pidfile" "$log" "$@" || ! wait_ready "$name" "$(<"$pidfile")" "$timeout" "$where"; then
+    show_log_tail "$log" 30
+    "${name}_stop" >/dev/null
+    return 1
+  fi
 }
 
 # stop_service NAME PIDFILE GRACE_SECONDS: stop the process NAME_pid finds; drop its pid file.

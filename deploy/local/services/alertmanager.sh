@@ -24,14 +24,8 @@ ALERTMANAGER_PIDFILE=$ALERTMANAGER_DIR/alertmanager.pid
 ALERTMANAGER_LOG=$ALERTMANAGER_DIR/alertmanager.log
 ALERTMANAGER_URL=http://$ALERTMANAGER_HOST:$ALERTMANAGER_PORT
 
-# alertmanager_http METHOD PATH: print the HTTP status code of one request (bash only, no curl).
-alertmanager_http() {
-  # shellcheck disable=SC2016  # the inner bash expands them
-  timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1
-    printf "%s %s HTTP/1.0\r\nHost: %s:%s\r\nContent-Length: 0\r\n\r\n" "$2" "$3" "$0" "$1" >&3
-    read -r _ code _ <&3 && printf "%s\n" "$code"' \
-    "$ALERTMANAGER_HOST" "$ALERTMANAGER_PORT" "$1" "$2" 2>/dev/null
-}
+# alertmanager_http METHOD PATH: print the HTTP status code of one request.
+alertmanager_http() { http_status "$ALERTMANAGER_HOST" "$ALERTMANAGER_PORT" "$1" "$2"; }
 
 # Alertmanager answers that it is ready.
 alertmanager_answers() {
@@ -80,18 +74,14 @@ alertmanager_start() {
     die "alertmanager: $ALERTMANAGER_HOST:$ALERTMANAGER_PORT is in use by another process (Debian's prometheus-alertmanager service?); stop it or set ALERTMANAGER_PORT"
   fi
   say "alertmanager: starting $("$ALERTMANAGER_BIN" --version 2>&1 | head -n 1 | cut -d' ' -f1-3) on $ALERTMANAGER_URL (log $ALERTMANAGER_LOG)"
-  start_daemon "$ALERTMANAGER_PIDFILE" "$ALERTMANAGER_LOG" "$ALERTMANAGER_BIN" \
+  launch alertmanager "$ALERTMANAGER_START_TIMEOUT" "$ALERTMANAGER_URL" "$ALERTMANAGER_PIDFILE" \
+    "$ALERTMANAGER_LOG" "$ALERTMANAGER_BIN" \
     --config.file="$ALERTMANAGER_CONF" \
     --storage.path="$ALERTMANAGER_DIR/data" \
     --web.listen-address="$ALERTMANAGER_HOST:$ALERTMANAGER_PORT" \
     --web.external-url="$ALERTMANAGER_URL" \
-    --cluster.listen-address=
+    --cluster.listen-address= || return 1
   pid=$(<"$ALERTMANAGER_PIDFILE")
-  if ! wait_ready alertmanager "$pid" "$ALERTMANAGER_START_TIMEOUT" "$ALERTMANAGER_URL"; then
-    show_log_tail "$ALERTMANAGER_LOG" 30
-    alertmanager_stop >/dev/null
-    return 1
-  fi
   say "alertmanager: up on $ALERTMANAGER_URL (pid $pid) after $(seconds_since "$t0")s; webhook $ALERTMANAGER_WEBHOOK_URL"
 }
 

@@ -31,14 +31,8 @@ PROMETHEUS_URL=http://$PROMETHEUS_HOST:$PROMETHEUS_PORT
 # Where the rendered configuration sends alerts (the same variables as services/alertmanager.sh).
 PROMETHEUS_ALERTMANAGER=${ALERTMANAGER_HOST:-127.0.0.1}:${ALERTMANAGER_PORT:-9093}
 
-# prometheus_http METHOD PATH: print the HTTP status code of one request (bash only, no curl).
-prometheus_http() {
-  # shellcheck disable=SC2016  # the inner bash expands them
-  timeout 5 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 1
-    printf "%s %s HTTP/1.0\r\nHost: %s:%s\r\nContent-Length: 0\r\n\r\n" "$2" "$3" "$0" "$1" >&3
-    read -r _ code _ <&3 && printf "%s\n" "$code"' \
-    "$PROMETHEUS_HOST" "$PROMETHEUS_PORT" "$1" "$2" 2>/dev/null
-}
+# prometheus_http METHOD PATH: print the HTTP status code of one request.
+prometheus_http() { http_status "$PROMETHEUS_HOST" "$PROMETHEUS_PORT" "$1" "$2"; }
 
 # prometheus_metric NAME: the value of one of Prometheus's own metrics (bash only, no curl).
 prometheus_metric() {
@@ -136,18 +130,14 @@ prometheus_start() {
     die "prometheus: $PROMETHEUS_HOST:$PROMETHEUS_PORT is in use by another process (Debian's prometheus service?); stop it or set PROMETHEUS_PORT"
   fi
   say "prometheus: starting $("$PROMETHEUS_BIN" --version 2>&1 | head -n 1 | cut -d' ' -f1-3) on $PROMETHEUS_URL (log $PROMETHEUS_LOG)"
-  start_daemon "$PROMETHEUS_PIDFILE" "$PROMETHEUS_LOG" "$PROMETHEUS_BIN" \
+  launch prometheus "$PROMETHEUS_START_TIMEOUT" "$PROMETHEUS_URL" "$PROMETHEUS_PIDFILE" \
+    "$PROMETHEUS_LOG" "$PROMETHEUS_BIN" \
     --config.file="$PROMETHEUS_CONF" \
     --storage.tsdb.path="$PROMETHEUS_DIR/data" \
     --storage.tsdb.retention.time="$PROMETHEUS_RETENTION" \
     --web.listen-address="$PROMETHEUS_HOST:$PROMETHEUS_PORT" \
-    --web.external-url="$PROMETHEUS_URL"
+    --web.external-url="$PROMETHEUS_URL" || return 1
   pid=$(<"$PROMETHEUS_PIDFILE")
-  if ! wait_ready prometheus "$pid" "$PROMETHEUS_START_TIMEOUT" "$PROMETHEUS_URL"; then
-    show_log_tail "$PROMETHEUS_LOG" 30
-    prometheus_stop >/dev/null
-    return 1
-  fi
   say "prometheus: up on $PROMETHEUS_URL (pid $pid) after $(seconds_since "$t0")s"
 }
 
