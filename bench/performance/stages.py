@@ -1,7 +1,8 @@
 """Where the serve loop's time goes: CPU per reading of each stage, beside a bare consumer's.
 
     .venv/bin/python -m bench.performance.stages [--count 200000] [--kafka-client confluent]
-        [--storm] [--windowed] [--model BUNDLE]
+        [--storm] [--windowed] [--model BUNDLE] [--max-records 5000] [--profile FILE]
+        [--rate READINGS_PER_S --partitions 4]
 
 Fills a fresh one-partition topic (as throughput.py's case a, or with --storm its case s), times
 the bare consumer of the same library on it (bare_consumer.py), then runs the serve loop in this
@@ -11,14 +12,21 @@ the outbox, the metrics, settling (acknowledgements and commits). It prints each
 microseconds per reading in the loop's thread and its wall time, the loop thread's and the
 process's total, and the bare consumer's CPU per record (all its threads): what the loop adds to
 the client. The first batch (start-up, the group's join) is left out. The timers cost about
-0.1 us a reading themselves.
+0.1 us a reading themselves. `--max-records` caps a poll's batch (the same cap on the bare
+consumer): with small batches the figures per batch are the loop's fixed cost of a batch, which
+dominates at moderate rates. `--profile FILE` also writes a cProfile of the loop (no timers).
+`--rate` leaves the topic empty (of `--partitions` partitions) and has `producer simulate` offer
+`--count` readings at that rate while the loop runs, as the scale-out bench does: the batches are
+then as the broker's fetches make them (no bare consumer is timed).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import functools
 import os
+import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -37,7 +45,9 @@ from detector.stream.metrics import Metrics
 from detector.stream.reloader import load_model
 from detector.stream.settings import Options, Topics
 from shared.kafka_client import Connection
+from tests.helpers import REPO
 from tests.helpers.bundles import train_bundle
+from tests.helpers.processes import producer_command
 
 SPENT: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # stage -> [wall s, CPU s]
 
@@ -75,7 +85,8 @@ def instrument(daemon: Daemon) -> None:
     daemon.process = timed("process (all of a batch)", daemon.process)  # type: ignore
 
 
-def daemon_on(topic: str, scratch: Scratch, model: Path, client: str) -> Daemon:
+def daemon_on(topic: str, scratch: Scratch, model: Path, client: str,
+              max_records: int = Options.max_records) -> Daemon:
     """A serve loop on `topic` with `client`'s source and sink, serve's fetch settings."""
     if client == "confluent":
         from detector.brokers.confluent_clients import open_sink, open_source
@@ -87,27 +98,91 @@ def daemon_on(topic: str, scratch: Scratch, model: Path, client: str) -> Daemon:
     topics = Topics(topic, scratch.name("anomalies"), scratch.name("dlq"))
     ensure_topics(connection, "", {topics.anomalies: 1, topics.dlq: 1}, 1)
     source = open_source(connection, "", scratch.group(), "stages", "earliest",
-                         consumer_settings(Options.max_records), 300_000)
+                         consumer_settings(max_records), 300_000)
     return Daemon(source, open_sink(connection, "", "stages"), load_model(model),
-                  Metrics(CollectorRegistry()), topics, Options())
+                  Metrics(CollectorRegistry()), topics, Options(max_records=max_records))
 
 
-def run(daemon: Daemon, count: int) -> tuple[int, float, float, float]:
-    """Readings scored after the first batch, and the wall, process CPU and thread CPU seconds
-    they took."""
+class Counted:
+    """Calls of a function, counted."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        self.calls = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.function(*args, **kwargs)
+
+
+class Offer:
+    """`producer simulate` offering readings at a rate in the background (nothing when 0)."""
+
+    def __init__(self, topic: str, rate: float, count: int, anomaly_rate: float,
+                 devices: int) -> None:
+        self.command = producer_command(BOOTSTRAP, topic, count=count, rate=rate,
+                                        anomaly_rate=anomaly_rate, devices=devices)
+        self.rate = rate
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        if self.rate:
+            self.process = subprocess.Popen(self.command, cwd=REPO, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def run(daemon: Daemon, count: int, profile: Path | None, offer: Offer
+        ) -> tuple[int, int, float, float, float]:
+    """Readings scored after the first batch, the batches they came in, and the wall, process CPU
+    and thread CPU seconds they took."""
     collect_rarely()
     daemon.join()
+    while offer.rate and not daemon.partitions:
+        daemon.step()
+    offer.start()
     while not daemon.scored:
         daemon.step()
     for spent in SPENT.values():
         spent[:] = [0.0, 0.0]
     first = daemon.scored
+    batches = Counted(daemon.process)
+    daemon.process = batches  # type: ignore[method-assign]
+    profiler = cProfile.Profile() if profile else None
     wall, cpu, thread = time.perf_counter(), time.process_time(), time.thread_time()
+    if profiler is not None:
+        profiler.enable()
     while daemon.scored + daemon.rejected < count:
         daemon.step()
     daemon.settle(closing=True)  # the last acknowledgements and commit
-    return (daemon.scored - first, time.perf_counter() - wall, time.process_time() - cpu,
-            time.thread_time() - thread)
+    if profiler is not None:
+        profiler.disable()
+    spent = (time.perf_counter() - wall, time.process_time() - cpu, time.thread_time() - thread)
+    if profiler is not None and profile is not None:
+        profiler.dump_stats(profile)
+    return (daemon.scored - first, batches.calls, *spent)
+
+
+def report(n: int, batches: int, wall: float, cpu: float, thread: float,
+           bare_rate: float, bare_cpu: float) -> None:
+    """Each stage's CPU and wall time per reading and per batch, beside the bare consumer's."""
+    per = n / max(batches, 1)
+    rows = [(stage, f"{c / n * 1e6:.2f}", f"{w / n * 1e6:.2f}", f"{c / batches * 1e6:.1f}")
+            for stage, (w, c) in sorted(SPENT.items(), key=lambda kv: -kv[1][1])]
+    rows += [("the loop's thread, all of it", f"{thread / n * 1e6:.2f}", f"{wall / n * 1e6:.2f}",
+              f"{thread / batches * 1e6:.1f}"),
+             ("the process, all threads", f"{cpu / n * 1e6:.2f}", "",
+              f"{cpu / batches * 1e6:.1f}"),
+             ("bare consumer, all threads", f"{bare_cpu:.2f}", f"{1e6 / bare_rate:.2f}", "")]
+    print(f"\n{n:,} readings after the first batch in {batches:,} batches ({per:,.1f} a batch): "
+          f"{n / wall:,.0f} readings/s in the loop, the bare consumer {bare_rate:,.0f}/s")
+    print(table(rows, ("stage", "us CPU per reading", "us wall per reading",
+                       "us CPU per batch")))
+    print(f"\nthe process's CPU per reading / the bare consumer's: {cpu / n * 1e6 / bare_cpu:.2f}")
 
 
 def main() -> None:
@@ -118,6 +193,13 @@ def main() -> None:
     parser.add_argument("--storm", action="store_true", help="64 devices, anomaly rate 0.01")
     parser.add_argument("--windowed", action="store_true", help="window 20, persistence 5/10")
     parser.add_argument("--model", type=Path, help="a bundle to serve (default: one trained now)")
+    parser.add_argument("--max-records", type=int, default=Options.max_records,
+                        help="records per poll at most (the loop's and the bare consumer's)")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="offer the readings at this rate while the loop runs (0: fill first)")
+    parser.add_argument("--partitions", type=int, default=1)
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the loop here "
+                        "(without the stage timers)")
     args = parser.parse_args()
     print(f"load average at the start {os.getloadavg()} on {os.cpu_count()} cores", flush=True)
     with TemporaryDirectory() as tmp, Scratch() as scratch:
@@ -125,27 +207,28 @@ def main() -> None:
             train_bundle(Path(tmp) / "windowed", "--simulate", "20000", "--epochs", "20",
                          "--seed", "0", "--window", "20", "--persistence", "5/10")
             if args.windowed else train(Path(tmp) / "model"))
-        topic = scratch.topic("readings")
-        fill(topic, args.count, anomaly_rate=0.01 if args.storm else 0.002,
-             devices=64 if args.storm else 100)
-        bare = bare_command(topic, args.count, kafka_client=args.kafka_client)
-        bare_rate, bare_cpu = run_bare(bare)
-        daemon = daemon_on(topic, scratch, model, args.kafka_client)
-        instrument(daemon)
+        topic = scratch.topic("readings", args.partitions)
+        anomaly_rate, devices = (0.01, 64) if args.storm else (0.002, 100)
+        if args.rate:
+            bare, bare_rate, bare_cpu = [], float("nan"), float("nan")
+        else:
+            fill(topic, args.count, anomaly_rate=anomaly_rate, devices=devices)
+            bare = bare_command(topic, args.count, batch_size=args.max_records,
+                                kafka_client=args.kafka_client)
+            bare_rate, bare_cpu = run_bare(bare)
+        daemon = daemon_on(topic, scratch, model, args.kafka_client, args.max_records)
+        if not args.profile:
+            instrument(daemon)
+        offer = Offer(topic, args.rate, args.count, anomaly_rate, devices)
         try:
-            n, wall, cpu, thread = run(daemon, args.count)
+            figures = run(daemon, args.count, args.profile, offer)
         finally:
             daemon.close()
-    rows = [(stage, f"{c / n * 1e6:.2f}", f"{w / n * 1e6:.2f}")
-            for stage, (w, c) in sorted(SPENT.items(), key=lambda kv: -kv[1][1])]
-    rows += [("the loop's thread, all of it", f"{thread / n * 1e6:.2f}", f"{wall / n * 1e6:.2f}"),
-             ("the process, all threads", f"{cpu / n * 1e6:.2f}", ""),
-             ("bare consumer, all threads", f"{bare_cpu:.2f}", f"{1e6 / bare_rate:.2f}")]
-    print(f"\n{args.kafka_client}, {n:,} readings after the first batch: {n / wall:,.0f} "
-          f"readings/s in the loop, the bare consumer {bare_rate:,.0f}/s")
-    print(table(rows, ("stage", "us CPU per reading", "us wall per reading")))
-    print(f"\nthe process's CPU per reading / the bare consumer's: {cpu / n * 1e6 / bare_cpu:.2f}")
-    print(f"bare consumer: {' '.join(bare)}")
+            offer.stop()
+    print(f"\n{args.kafka_client}, at most {args.max_records} records a poll"
+          + (f", {args.rate:,.0f} readings/s offered" if args.rate else ""))
+    report(*figures, bare_rate, bare_cpu)
+    print(f"bare consumer: {' '.join(bare)}" if bare else f"offered: {' '.join(offer.command)}")
     print(f"load average at the end {os.getloadavg()} on {os.cpu_count()} cores")
 
 
