@@ -87,16 +87,32 @@ def first_failure(partitions: Collection[Any]) -> KafkaError | None:
 
 
 class Rebalancing:
-    """A seam Listener as librdkafka calls it: inside consume(), where a commit may wait."""
+    """A seam Listener as librdkafka calls it: inside consume(), where a commit may wait.
 
-    def __init__(self, listener: Listener, commit: Any) -> None:
+    `changed` is told, before and after the listener, that the assignment is changing (librdkafka
+    applies it once the callback returns)."""
+
+    def __init__(self, listener: Listener, commit: Any, changed: Any = lambda: None) -> None:
         self.listener = listener
         self.commit = commit
+        self.changed = changed
 
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.listener.assigned(ours(partitions))
+        self.changed()
+        try:
+            self.listener.assigned(ours(partitions))
+        finally:
+            self.changed()
 
     def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.changed()
+        try:
+            self.revoke(partitions)
+        finally:
+            self.changed()
+
+    def revoke(self, partitions: list[TopicPartition]) -> None:
+        """Commit what the listener hands over before the partitions go."""
         offsets = self.listener.revoked(ours(partitions))
         if not offsets:
             return
@@ -108,7 +124,11 @@ class Rebalancing:
         self.listener.committed(offsets, error)
 
     def on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.listener.lost(ours(partitions))
+        self.changed()
+        try:
+            self.listener.lost(ours(partitions))
+        finally:
+            self.changed()
 
 
 class ConfluentSource:
@@ -121,10 +141,13 @@ class ConfluentSource:
         self.earliest = earliest  # where a partition without a commit starts
         self.timeout = timeout
         self.topic = ""
+        # librdkafka answers assignment() from its main thread (a round trip per call, up to
+        # half a millisecond): asked once per change, which only a rebalance callback makes
+        self.assigned: frozenset[Partition] | None = None
 
     def subscribe(self, topic: str, listener: Listener) -> None:
         self.topic = topic
-        rebalancing = Rebalancing(listener, self.commit)
+        rebalancing = Rebalancing(listener, self.commit, self.forget_assignment)
         try:
             self.consumer.subscribe([topic], on_assign=rebalancing.on_assign,
                                     on_revoke=rebalancing.on_revoke,
@@ -162,7 +185,13 @@ class ConfluentSource:
         log.warning("consumer: %s: %s", error.name(), error.str())
 
     def assignment(self) -> frozenset[Partition]:
-        return ours(self.consumer.assignment())
+        if self.assigned is None:
+            self.assigned = ours(self.consumer.assignment())
+        return self.assigned
+
+    def forget_assignment(self) -> None:
+        """The assignment is changing: ask librdkafka again next time."""
+        self.assigned = None
 
     def commit(self, offsets: Offsets) -> None:
         try:
@@ -239,6 +268,7 @@ class ConfluentSource:
             raise broker_error(exc) from exc
 
     def close(self) -> None:
+        self.assigned = None
         try:
             self.consumer.close()
         except (KafkaException, RuntimeError) as exc:
