@@ -98,6 +98,30 @@ def test_the_numpy_engine_s_errors_are_the_straightforward_reconstruction_s(wind
     assert np.array_equal(fast.top_channel, errors.argmax(axis=1))
 
 
+@pytest.mark.parametrize(("window", "residual"), [(1, "squared"), (1, "absolute"),
+                                                (20, "squared")])
+def test_linear_layers_multiplied_out_score_as_layer_by_layer_in_batches_of_any_size(window,
+                                                                                     residual):
+    bundle = random_dense(window, 5, "linear", seed=7, residual=residual)
+    scorer, reference = Scorer(bundle), Scorer(bundle)
+    assert len(scorer.engine.layers) == 1  # one matrix product a batch
+    reference.engine.layers = [(bundle.arrays[f"kernel_{i}"].astype(float),
+                                bundle.arrays[f"bias_{i}"].astype(float)) for i in range(2)]
+    rng = np.random.default_rng(window)
+    windows = scorer.engine.mean + scorer.engine.std * rng.normal(0, 2, (300, window, 5))
+    whole = reference.score(windows)
+
+    for size in (1, 2, 7, 300):  # a poll's batch may hold one reading or thousands
+        parts = [scorer.score(windows[i : i + size]) for i in range(0, len(windows), size)]
+        for field in ("reconstruction", "error", "channel_errors", "score"):
+            np.testing.assert_allclose(np.concatenate([getattr(p, field) for p in parts]),
+                                       getattr(whole, field), rtol=1e-9, atol=1e-12)
+        assert np.concatenate([p.top_channel for p in parts]).tolist() == whole.top_channel.tolist()
+        cut = np.median(whole.error)  # a threshold among the errors: half above it
+        flags = np.concatenate([p.error for p in parts]) > cut
+        assert flags.tolist() == (whole.error > cut).tolist()
+
+
 def test_windows_of_many_devices_streamed_in_batches_are_those_of_the_whole():
     rng = np.random.default_rng(5)
     values = rng.normal(size=(6000, 5))
