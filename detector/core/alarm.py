@@ -73,7 +73,7 @@ def persistence_of(meta: dict[str, Any]) -> Persistence:
 def above_threshold(score: np.ndarray) -> np.ndarray:
     """Whether each score is above the threshold: over 1, or not finite (never "normal")."""
     score = np.asarray(score, dtype=np.float64)
-    return ~(score <= 1.0) | np.isneginf(score)
+    return ~(score <= 1.0) | (score == -np.inf)
 
 
 @dataclass(frozen=True)

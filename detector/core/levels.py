@@ -42,5 +42,7 @@ def centred(windows: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def combined(channel_errors: np.ndarray, combine: str) -> np.ndarray:
     """Each window's error from its (n, channels) channel errors: their mean or their largest."""
-    return np.asarray(channel_errors.max(axis=1) if combine == "max"
-                      else channel_errors.mean(axis=1))
+    if combine == "max":
+        return np.asarray(channel_errors.max(axis=1))
+    # np.mean's own sum and division, without its Python wrapper (a tenth of a small batch)
+    return np.asarray(channel_errors.sum(axis=1) / channel_errors.shape[1])

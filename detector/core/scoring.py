@@ -51,6 +51,7 @@ class Scorer:
         self.engine = make_engine(bundle, engine) if isinstance(engine, str) else engine
         self.residual = bundle.residual
         self.centred = bundle.centred
+        self._centring = bool(self.centred.any())
         self.combine = bundle.combine
         self._inverse_std = 1.0 / bundle.scale
         self._inverse_variance = 1.0 / bundle.scale**2
@@ -63,7 +64,7 @@ class Scorer:
         if len(windows) == 0:
             return empty_scores(len(self.channels))
         levels = None
-        if self.centred.any():
+        if self._centring:
             windows, levels = centred(windows, self.centred)
         fast = getattr(self.engine, "errors", None)  # NumpyDense: the same, in fewer passes
         channel_errors, reconstruction = (fast(windows, self.residual) if fast

@@ -221,9 +221,11 @@ class Daemon:
         readings = model.decoder.decode(records.values())
         if self.options.score_delay:
             time.sleep(self.options.score_delay * len(readings))
-        partitions = np.repeat([tp.partition for tp in batch], [len(p) for p in parts])
-        windows, rows = self.memory.windows(readings.device, partitions[readings.index],
-                                            readings.values)
+        partitions = None
+        if self.memory.active:  # it remembers each device's partition
+            partitions = np.repeat([tp.partition for tp in batch],
+                                   [len(p) for p in parts])[readings.index]
+        windows, rows = self.memory.windows(readings.device, partitions, readings.values)
         scores = model.scorer.score(windows)
         flagged = self.memory.flags(readings.device, rows, model.rule.above(scores.score))
         scored = readings if len(rows) == len(readings) else readings.take(rows)
@@ -238,7 +240,8 @@ class Daemon:
             labels = [labels[i] for i in scored.index.tolist()]
         self.metrics.record_batch(scores.error, scores.score, flagged, scores.top_channel,
                                   now - scored.ts, labels, now)
-        self.metrics.count_rejected(r.reason for r in readings.rejected)
+        if readings.rejected:
+            self.metrics.count_rejected(r.reason for r in readings.rejected)
         if len(scored) < len(readings):
             self.metrics.window_filling.inc(len(readings) - len(scored))
         self.scored += len(scored)

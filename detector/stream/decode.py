@@ -267,9 +267,9 @@ class Decoder:
 def drop_out_of_range(readings: Readings) -> Readings:
     """Reject readings with a value beyond float32 (vectorised: one check for the batch)."""
     values = readings.values
-    ok = (np.abs(values) <= FLOAT32_MAX).all(axis=1)
-    if ok.all():
+    if not values.size or np.abs(values).max() <= FLOAT32_MAX:  # NaN fails: looked at below
         return readings
+    ok = (np.abs(values) <= FLOAT32_MAX).all(axis=1)
     bad = np.flatnonzero(~ok)
     rejected = list(readings.rejected)
     for j in bad:

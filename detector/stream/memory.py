@@ -27,13 +27,16 @@ class DeviceMemory:
         self.partition_of: dict[Hashable, int] = {}  # least recently seen first
         self.active = window > 1 or rule.active
 
-    def windows(self, devices: Sequence[Hashable], partitions: np.ndarray, values: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """The windows to score for a batch's readings and the rows they end at.
+    def windows(self, devices: Sequence[Hashable], partitions: np.ndarray | None,
+                values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The windows to score for a batch's readings and the rows they end at; `partitions`,
+        each reading's, are needed only while the memory is `active`.
 
         A device's first window − 1 readings have no window yet: they are held, not scored.
         """
         if self.active:
+            if partitions is None:
+                raise ValueError("an active memory needs each reading's partition")
             self.note_partitions(devices, partitions)
         return self.history.windows(devices, values)
 

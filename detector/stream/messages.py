@@ -50,8 +50,10 @@ class Flagged:
 
 def finite(x: np.ndarray) -> np.ndarray:
     """x as float64 with NaN and ±Infinity replaced by ±the largest double."""
-    return np.nan_to_num(np.asarray(x, dtype=np.float64), nan=BIGGEST, posinf=BIGGEST,
-                         neginf=-BIGGEST)
+    x = np.asarray(x, dtype=np.float64)
+    if np.isfinite(x).all():  # the usual case: nan_to_num's checks cost five times as much
+        return x
+    return np.nan_to_num(x, nan=BIGGEST, posinf=BIGGEST, neginf=-BIGGEST)
 
 
 class Event(msgspec.Struct, gc=False):
