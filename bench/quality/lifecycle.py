@@ -1,7 +1,7 @@
 """The model lifecycle on SKAB: `detector backtest` against the same bundle without retraining.
 
     nice -n 15 .venv/bin/python -m bench.quality.lifecycle [--part normal,valves] [--jobs 1]
-        [--labels hidden,given] [--backtest-args "..."]
+        [--labels hidden,given] [--backtest-args "..."] [--cycles DIR]
 
 Per file, bench/quality/skab.py's protocol: `detector train` on the first 400 rows with its
 default setting; then, in the same run, `detector score` on the rest (`--history` the 400 rows:
@@ -54,21 +54,26 @@ def without_labels(path: Path, out: Path) -> Path:
 
 
 def backtest(bundle: Path, test: Path, train: Path, out: Path, args: list[str],
-             env: dict[str, str]) -> tuple[pd.DataFrame, float, str]:
-    """`detector backtest`: its scores, wall time and the summary line of its cycles."""
+             env: dict[str, str], log: Path | None = None) -> tuple[pd.DataFrame, float, str]:
+    """`detector backtest`: its scores, wall time and the summary line of its cycles (with
+    `log`, its cycle lines written there)."""
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "detector", "backtest", str(bundle), str(test),
                            "--history", str(train), "--out", str(out), *args],
                           capture_output=True, text=True, env=env)
     if done.returncode != 0:
         sys.exit(f"failed: detector backtest {test}\n{done.stderr.strip()[-2000:]}")
+    if log is not None:
+        log.write_text(done.stderr + done.stdout, encoding="utf-8")
     lines = done.stdout.strip().splitlines()
     summary = lines[-1] + (f" [{lines[-2].split(', flagged')[0]}]" if len(lines) > 1 else "")
     return read_csv(out), time.monotonic() - started, summary
 
 
-def one_file(path: Path, args: list[str], labels: list[str], env: dict[str, str]) -> dict:
-    """Train on the first 400 rows; the flags without retraining and with each label mode."""
+def one_file(path: Path, args: list[str], labels: list[str], env: dict[str, str],
+             cycles: Path | None = None) -> dict:
+    """Train on the first 400 rows; the flags without retraining and with each label mode (with
+    `cycles`, each backtest's cycle lines in a file there)."""
     with tempfile.TemporaryDirectory(prefix="lifecycle-") as tmp:
         work = Path(tmp)
         train, test = split_file(path, work, TRAIN_ROWS)
@@ -84,7 +89,8 @@ def one_file(path: Path, args: list[str], labels: list[str], env: dict[str, str]
         for mode in labels:
             given = test if mode == "given" else without_labels(test, work / "hidden.csv")
             out = work / f"{mode}-out.csv"
-            scores, seconds, summary = backtest(bundle, given, train, out, args, env)
+            log = None if cycles is None else cycles / f"{path.parent.name}-{path.stem}-{mode}.log"
+            scores, seconds, summary = backtest(bundle, given, train, out, args, env, log)
             found[mode] = scores["is_anomaly"].to_numpy() > 0
             found[f"{mode} seconds"], found[f"{mode} summary"] = seconds, summary
             found[f"{mode} versions"] = scores["model_version"].nunique()
@@ -104,12 +110,13 @@ def summed(results: list[dict], key: str) -> Quality:
     return total
 
 
-def normal_part(source: Path, args: list[str], env: dict[str, str]) -> None:
+def normal_part(source: Path, args: list[str], env: dict[str, str],
+                cycles: Path | None = None) -> None:
     """The anomaly-free run: FAR without and with the lifecycle, per 1,000 rows, wall time."""
     with tempfile.TemporaryDirectory(prefix="lifecycle-normal-") as tmp:
         run = Path(tmp) / "anomaly-free.csv"
         run.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
-        r = one_file(run, args, ["hidden"], env)
+        r = one_file(run, args, ["hidden"], env, cycles)
     rows = [(name, f"{100 * r[key].mean():.2f}",
              ", ".join(f"{100 * r[key][i:i + 1000].mean():.1f}"
                        for i in range(0, len(r[key]), 1000)))
@@ -121,11 +128,11 @@ def normal_part(source: Path, args: list[str], env: dict[str, str]) -> None:
 
 
 def valves_part(folder: Path, args: list[str], labels: list[str], jobs: int,
-                env: dict[str, str]) -> None:
+                env: dict[str, str], cycles: Path | None = None) -> None:
     """The 20 valve files: F1 / FAR / MAR without retraining and with the lifecycle."""
     files = [f for f in labelled_files(folder) if f.parent.name in ("valve1", "valve2")]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(lambda f: one_file(f, args, labels, env), files))
+        results = list(pool.map(lambda f: one_file(f, args, labels, env, cycles), files))
     rows = []
     for name, key in (("without retraining", "plain"),
                       *((f"detector backtest, labels {m}", m) for m in labels)):
@@ -150,15 +157,16 @@ def main() -> None:
     parser.add_argument("--labels", default="hidden,given")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--backtest-args", default="", help="detector backtest options")
+    parser.add_argument("--cycles", type=Path, help="a folder for each backtest's cycle lines")
     args = parser.parse_args()
     env, extra = one_thread_each(), shlex.split(args.backtest_args)
     parts = args.part.split(",")
     print(f"train: {DEFAULT_TRAIN_ARGS}; backtest: {args.backtest_args or 'the default policy'}",
           flush=True)
     if "normal" in parts:
-        normal_part(args.folder / "anomaly-free" / "anomaly-free.csv", extra, env)
+        normal_part(args.folder / "anomaly-free" / "anomaly-free.csv", extra, env, args.cycles)
     if "valves" in parts:
-        valves_part(args.folder, extra, args.labels.split(","), args.jobs, env)
+        valves_part(args.folder, extra, args.labels.split(","), args.jobs, env, args.cycles)
     print(f"command: nice -n 15 .venv/bin/python -m bench.quality.lifecycle --part {args.part} "
           f"--labels {args.labels} --jobs {args.jobs}"
           + (f" --backtest-args {shlex.quote(args.backtest_args)}" if args.backtest_args else ""))
