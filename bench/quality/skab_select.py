@@ -1,6 +1,7 @@
-"""Research (issue 28): subspace detectors beside the AE, chosen leave one folder out.
+"""Research (issue 28): detectors beside the AE, or its decision, chosen leave one folder out.
 
     nice -n 19 .venv/bin/python -m bench.quality.skab_select [FOLDER] [--cache FILE.npz]
+        [--round 1|2|3|4] [--ensemble CACHE,CACHE,...]
 
 The protocol is written in bench/RESULTS.md ("issue 28, the selection protocol"). Per file (and
 per protocol-shaped piece of the anomaly-free run): the incumbent AE (`bench.quality.skab`'s
@@ -8,8 +9,11 @@ default) is trained on the first 400 rows in this process, so TensorFlow loads o
 on the fitting, held-out and all windows are kept (`--cache` stores them), and the subspace
 statistics of bench/quality/subspace.py are computed on the same windows. Each candidate flags
 a row when any of its scores exceeds its own threshold (each at the budget / k), then
-persistence 5/10. Prints every candidate per folder and on the anomaly-free run, the two
-directions' choices and the verdict.
+persistence 5/10. Round 4 adds no score: it flags the AE's own error by a CUSUM
+(bench/quality/cusum.py) in place of persistence, and averages the errors of the models whose
+caches `--ensemble` names (each cache written by this command with `--train-args "… --seed N"`).
+Prints every candidate per folder and on the anomaly-free run, the two directions' choices and
+the verdict.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import table
+from bench.quality.cusum import fit_cusum
 from bench.quality.similarity import nearest_state
 from bench.quality.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS, labelled_files
 from bench.quality.skab_normal import PIECE_ROWS
@@ -48,6 +53,10 @@ ROUNDS = {  # the candidates of each round of the protocol (bench/RESULTS.md, is
     3: INCUMBENT | {"AE + " + " + ".join(parts): ("steps", parts) for parts in (
         ("slow step",), ("all step",), ("fast spread",), ("slow step", "fast spread"),
         ("all step", "fast spread"))},
+    4: INCUMBENT | {" + ".join(filter(None, (models, rule))): ("decision", (models != "", share))
+                    for models in ("", "ensemble of 3")
+                    for rule, share in (("", 0.0), ("CUSUM 1/2", 0.5), ("CUSUM 1/4", 0.25))
+                    if models or rule},
 }
 
 
@@ -151,6 +160,12 @@ def scores(f: dict, inputs: str, stats: tuple[str, ...]) -> list[tuple[np.ndarra
 
 def flags(f: dict, candidate: tuple[str, tuple[str, ...]]) -> tuple[np.ndarray, np.ndarray]:
     """A candidate's flags of the test rows, and which rows the AE alone would have put above."""
+    if candidate[0] == "decision" and candidate[1][1]:
+        above = np.nan_to_num(f["error"], nan=0.0) > scores(f, "", ())[0][1]
+        rule = fit_cusum(f["fit"], f["held"], candidate[1][1], BUDGET, WINDOW)
+        return rule.flags(f["error"])[TRAIN_ROWS:], above[TRAIN_ROWS:]
+    if candidate[0] == "decision":
+        candidate = ("", ())
     each = [np.nan_to_num(s, nan=0.0) > t for s, t in scores(f, *candidate)]
     flagged = persist(np.any(each, axis=0), parse_persistence(RULE))
     return flagged[TRAIN_ROWS:], each[0][TRAIN_ROWS:]
@@ -204,6 +219,18 @@ def verdict(results: dict[str, dict[str, Quality]], strict: bool = False) -> lis
     return lines
 
 
+def mean_errors(caches: list[str]) -> dict[str, dict]:
+    """Round 4's ensemble: each file of the first cache with every window's error (fitting,
+    held-out, every row) the mean of the caches' models' errors on it."""
+    models = [np.load(c, allow_pickle=True)["files"].item() for c in caches]
+    out = {}
+    for name, first in models[0].items():
+        out[name] = first | {part: np.mean([m[name][part] for m in models], axis=0)
+                             for part in ("error", "fit", "held")}
+        assert all(np.array_equal(m[name]["values"], first["values"]) for m in models)
+    return out
+
+
 def fig(q: Quality) -> str:
     """F1 / FAR / MAR."""
     return f"{q.f1:.2f} / {q.far:.2f} / {q.mar:.2f}"
@@ -215,6 +242,7 @@ def main() -> None:
     parser.add_argument("--train-args", default=DEFAULT_TRAIN_ARGS)
     parser.add_argument("--cache", type=Path, help="store the AE's errors here, or read them")
     parser.add_argument("--round", type=int, choices=sorted(ROUNDS), default=1)
+    parser.add_argument("--ensemble", help="round 4: caches of the ensemble's models, by commas")
     args = parser.parse_args()
     if args.cache and args.cache.exists():
         stored = np.load(args.cache, allow_pickle=True)["files"].item()
@@ -225,7 +253,11 @@ def main() -> None:
     drift = max(abs(scores(f, "", ())[0][1] / float(f["bundle_threshold"]) - 1)
                 for f in stored.values())
     print(f"the incumbent's thresholds recomputed against its bundles': within {drift:.1e}")
-    results = {name: totals(stored, c) for name, c in ROUNDS[args.round].items()}
+    ensemble = mean_errors(args.ensemble.split(",")) if args.ensemble else None
+    if args.round == 4 and ensemble is None:
+        sys.exit("--round 4 needs --ensemble CACHE,CACHE,... (the ensemble's models' errors)")
+    results = {name: totals(ensemble if c[0] == "decision" and c[1][0] else stored, c)
+               for name, c in ROUNDS[args.round].items()}
     rows = [(name, *(fig(r[g]) for g in ("valve1", "valve2", "all 20")),
              f"{r['anomaly-free'].far:.2f}") for name, r in results.items()]  # fmt: skip
     print(f"\n{args.train_args}; each score POT at {BUDGET:g} / k x its gap; any above, "
