@@ -162,7 +162,17 @@ class DetectorProcess:
                 raise AssertionError(f"detector exited ({self.proc.returncode}) waiting for "
                                      f"{what}:\n{self.log[-4000:]}")
             time.sleep(every)
-        raise AssertionError(f"timed out waiting for {what}:\n{self.log[-4000:]}")
+        raise AssertionError(f"timed out waiting for {what}:\n{self.state()}")
+
+    def state(self) -> str:
+        """Its /healthz (once its port is known) and its log's tail, for a failure's message."""
+        health = ""
+        if self._port is not None:
+            try:
+                health = f"/healthz: {self.get('/healthz')[1].decode(errors='replace')}\n"
+            except OSError as exc:
+                health = f"/healthz: no answer ({exc})\n"
+        return f"{health}{self.log[-4000:]}"
 
     def get(self, path: str) -> tuple[int, bytes]:
         """Status and body of GET path on the metrics port."""
@@ -225,8 +235,7 @@ class DetectorProcess:
         try:
             code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            tail = self.log[-4000:]
-            raise AssertionError(f"still running after {timeout:.0f} s:\n{tail}") from None
+            raise AssertionError(f"still running after {timeout:.0f} s:\n{self.state()}") from None
         self.reader.join(timeout=10)
         return code
 
