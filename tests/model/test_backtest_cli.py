@@ -12,7 +12,7 @@ import pytest
 from tests.helpers.bundles import run_cli, train_bundle
 
 # windows and a persistence rule, as the SKAB setting: a lone noisy reading raises no alarm
-TRAIN = ("--window", "5", "--hidden", "5", "--epochs", "30", "--calibration", "quantile",
+TRAIN = ("--window", "5", "--hidden", "5", "--epochs", "10", "--calibration", "quantile",
          "--target-far", "0.01", "--persistence", "3/5", "--seed", "0")
 
 
