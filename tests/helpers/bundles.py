@@ -1,7 +1,7 @@
 """Model bundles and data for the tests (and the benchmarks), made and used with the project's
 own CLI.
 
-`train_bundle` runs `detector train` as a user does; `Bundles` (the session fixture
+`train_bundle` runs `detector train` as a user types it; `Bundles` (the session fixture
 `trained_bundle`) trains once per session for each set of options, so that fixtures asking for
 the same bundle share it and those that need another (windows, more rows, another calibration)
 say so in their options. `offline_flags` is what `detector score` flags in given readings.
@@ -14,7 +14,7 @@ import json
 import shlex
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -32,17 +32,40 @@ TINY = ("--simulate", "3000", "--epochs", "5")
 
 
 def train_bundle(out: Path, *options: str) -> Path:
-    """`detector train OPTIONS --out OUT` in a process of its own; OUT. Fails with its stderr."""
-    command = [sys.executable, "-m", "detector", "train", *options, "--out", str(out)]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800,
-                            check=False)
-    if result.returncode != 0:
-        raise AssertionError(f"failed: {shlex.join(command)}\n{result.stderr[-3000:]}")
+    """`detector train OPTIONS --out OUT`, in this process (TensorFlow is imported once, not once
+    a bundle: the tests of the command as a process of its own are in test_bad_input_train.py);
+    OUT. Fails with its output."""
+    result = run_cli("train", *options, "--out", str(out))
+    if result.exit_code != 0:
+        raise AssertionError(f"failed: detector train {shlex.join([*options, '--out', str(out)])}"
+                             f"\n{result.output[-3000:]}")
     return out
 
 
+def train_bundles(jobs: Sequence[tuple[Path, Sequence[str]]], at_once: int = 2) -> list[Path]:
+    """`detector train OPTIONS --out OUT` for each (OUT, OPTIONS), `at_once` processes at a time
+    (a training keeps about one core busy; CI has two); the OUTs. Fails with the stderr of the
+    first that fails."""
+    waiting, running = list(jobs), []
+    while waiting or running:
+        while waiting and len(running) < at_once:
+            out, options = waiting.pop(0)
+            command = [sys.executable, "-m", "detector", "train", *options, "--out", str(out)]
+            log = out.with_name(f"{out.name}.stderr")
+            with log.open("w") as stderr:
+                running.append((command, log, subprocess.Popen(
+                    command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr)))
+        command, log, process = running.pop(0)
+        if process.wait(timeout=1800) != 0:
+            for _, _, other in running:
+                other.kill()
+            raise AssertionError(f"failed: {shlex.join(command)}\n{log.read_text()[-3000:]}")
+    return [out for out, _ in jobs]
+
+
 class Bundles:
-    """bundles(*options) -> a bundle trained with those options, once for each set of options."""
+    """bundles(*options) -> a bundle trained with those options, once for each set of options;
+    bundles.many(options, ...) trains those not made yet side by side (train_bundles)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -52,6 +75,13 @@ class Bundles:
         if options not in self.made:
             self.made[options] = train_bundle(self.root / f"bundle-{len(self.made)}", *options)
         return self.made[options]
+
+    def many(self, *option_sets: Sequence[str]) -> list[Path]:
+        """The bundle of each set of options, those not made yet trained side by side."""
+        new = list(dict.fromkeys(o for o in map(tuple, option_sets) if o not in self.made))
+        outs = [self.root / f"bundle-{len(self.made) + i}" for i in range(len(new))]
+        self.made.update(zip(new, train_bundles(list(zip(outs, new, strict=True))), strict=True))
+        return [self.made[tuple(options)] for options in option_sets]
 
 
 def run_cli(*args: str) -> Result:

@@ -10,5 +10,6 @@ from tests.helpers.bundles import Bundles
 @pytest.fixture(scope="session")
 def bundles(trained_bundle: Bundles) -> dict[str, Path]:
     """Default bundles on 100,000 simulated normal readings, one per calibration method."""
-    return {method: trained_bundle("--simulate", "100000", "--calibration", method)
-            for method in ("pot", "quantile")}
+    methods = ("pot", "quantile")
+    made = trained_bundle.many(*(("--simulate", "100000", "--calibration", m) for m in methods))
+    return dict(zip(methods, made, strict=True))
