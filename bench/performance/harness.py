@@ -26,7 +26,7 @@ from producer.simulator import Simulator
 from shared.wire import encode_reading
 from tests.helpers import REPO
 from tests.helpers.broker import committed, end_offsets, unique_name
-from tests.helpers.bundles import train_bundle
+from tests.helpers.bundles import train_bundles
 from tests.helpers.processes import DetectorProcess, ServeTopics
 
 BOOTSTRAP = os.environ.get("BENCH_BOOTSTRAP", "127.0.0.1:9092")
@@ -133,8 +133,10 @@ def written(topic: str) -> int:
 
 
 def train(out: Path, rows: int = 20_000, epochs: int = 20) -> Path:
-    """A model bundle trained on simulated normal readings (the tests' train_bundle)."""
-    return train_bundle(out, "--simulate", str(rows), "--epochs", str(epochs), "--seed", "0")
+    """A model bundle trained on simulated normal readings, in a process of its own (so that
+    TensorFlow stays out of the benchmark's process)."""
+    return train_bundles([(out, ("--simulate", str(rows), "--epochs", str(epochs), "--seed",
+                                 "0"))])[0]
 
 
 @contextmanager

@@ -46,7 +46,7 @@ from detector.stream.reloader import load_model
 from detector.stream.settings import Options, Topics
 from shared.kafka_client import Connection
 from tests.helpers import REPO
-from tests.helpers.bundles import train_bundle
+from tests.helpers.bundles import train_bundles
 from tests.helpers.processes import producer_command
 
 SPENT: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])  # stage -> [wall s, CPU s]
@@ -204,8 +204,9 @@ def main() -> None:
     print(f"load average at the start {os.getloadavg()} on {os.cpu_count()} cores", flush=True)
     with TemporaryDirectory() as tmp, Scratch() as scratch:
         model = args.model or (
-            train_bundle(Path(tmp) / "windowed", "--simulate", "20000", "--epochs", "20",
-                         "--seed", "0", "--window", "20", "--persistence", "5/10")
+            train_bundles([(Path(tmp) / "windowed", (
+                "--simulate", "20000", "--epochs", "20", "--seed", "0", "--window", "20",
+                "--persistence", "5/10"))])[0]
             if args.windowed else train(Path(tmp) / "model"))
         topic = scratch.topic("readings", args.partitions)
         anomaly_rate, devices = (0.01, 64) if args.storm else (0.002, 100)
