@@ -8,8 +8,11 @@ the champion, the gate decides. It returns a plain Result; the parent promotes a
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 NICE = 10  # the retrainer's priority below the serving replicas', and its child's below it
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when the one that started it ends
 
 
 @dataclass(frozen=True)
@@ -54,10 +58,29 @@ def lower_priority() -> None:
         os.environ.setdefault(name, "1")
 
 
+def die_with_parent() -> None:
+    """In the child (Linux): be killed when the retrainer ends, however it ends (SIGKILL, the
+    OOM killer), rather than train on or idle with its memory for ever; elsewhere nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:  # it ended before the prctl
+        os._exit(1)
+
+
+def start_child() -> None:
+    """The worker's initializer: it dies with the retrainer and runs below it."""
+    die_with_parent()
+    lower_priority()
+
+
 def pool() -> ProcessPoolExecutor:
     """The one worker process the cycles run in (spawned: no Kafka client crosses over)."""
     return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=lower_priority)
+                               initializer=start_child)
 
 
 def abandon(executor: ProcessPoolExecutor) -> None:
