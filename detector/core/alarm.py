@@ -73,7 +73,8 @@ def persistence_of(meta: dict[str, Any]) -> Persistence:
 def above_threshold(score: np.ndarray) -> np.ndarray:
     """Whether each score is above the threshold: over 1, or not finite (never "normal")."""
     score = np.asarray(score, dtype=np.float64)
-    return ~(score <= 1.0) | (score == -np.inf)
+    above: np.ndarray = ~(score <= 1.0) | (score == -np.inf)
+    return above
 
 
 @dataclass(frozen=True)

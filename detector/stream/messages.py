@@ -53,7 +53,7 @@ def finite(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     if np.isfinite(x).all():  # the usual case: nan_to_num's checks cost five times as much
         return x
-    return np.nan_to_num(x, nan=BIGGEST, posinf=BIGGEST, neginf=-BIGGEST)
+    return np.asarray(np.nan_to_num(x, nan=BIGGEST, posinf=BIGGEST, neginf=-BIGGEST))
 
 
 class Event(msgspec.Struct, gc=False):
