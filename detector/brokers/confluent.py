@@ -17,7 +17,14 @@ from collections import deque
 from collections.abc import Collection
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 
 from detector.brokers.confluent_records import ConfluentRecords, by_partition
 from detector.stream.ports import (
@@ -98,16 +105,19 @@ class Rebalancing:
         self.changed = changed
 
     def on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.changed()
-        try:
-            self.listener.assigned(ours(partitions))
-        finally:
-            self.changed()
+        self.changing(self.listener.assigned, ours(partitions))
 
     def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.changing(self.revoke, partitions)
+
+    def on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.changing(self.listener.lost, ours(partitions))
+
+    def changing(self, call: Any, partitions: Any) -> None:
+        """call(partitions), telling `changed` before and after."""
         self.changed()
         try:
-            self.revoke(partitions)
+            call(partitions)
         finally:
             self.changed()
 
@@ -122,13 +132,6 @@ class Rebalancing:
         except BrokerError as exc:
             error = exc
         self.listener.committed(offsets, error)
-
-    def on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.changed()
-        try:
-            self.listener.lost(ours(partitions))
-        finally:
-            self.changed()
 
 
 class ConfluentSource:
@@ -254,18 +257,26 @@ class ConfluentSource:
                 raise broker_error(exc) from exc
 
     def first_offsets(self, partitions: Collection[Partition]) -> Offsets:
-        return self.watermarks(partitions, 0)
+        return self.list_offsets(partitions, OFFSET_BEGINNING)
 
     def end_offsets(self, partitions: Collection[Partition]) -> Offsets:
-        return self.watermarks(partitions, 1)
+        return self.list_offsets(partitions, OFFSET_END)
 
-    def watermarks(self, partitions: Collection[Partition], which: int) -> Offsets:
-        """The low (0) or high (1) watermark of each partition, asked of the broker."""
+    def list_offsets(self, partitions: Collection[Partition], at: int) -> Offsets:
+        """The first (OFFSET_BEGINNING) or end (OFFSET_END) offset of each partition, in one
+        request to each leader (get_watermark_offsets asks twice per partition, and the lag probe
+        waits in the loop's thread)."""
+        if not partitions:
+            return {}
         try:
-            return {p: int(self.consumer.get_watermark_offsets(
-                TopicPartition(*p), self.timeout, cached=False)[which]) for p in partitions}
+            answer = self.consumer.offsets_for_times(
+                [TopicPartition(p.topic, p.partition, at) for p in partitions], self.timeout)
         except KafkaException as exc:
             raise broker_error(exc) from exc
+        failure = first_failure(answer)
+        if failure is not None:
+            raise broker_error(failure)
+        return {Partition(tp.topic, tp.partition): int(tp.offset) for tp in answer}
 
     def close(self) -> None:
         self.assigned = None
@@ -273,20 +284,3 @@ class ConfluentSource:
             self.consumer.close()
         except (KafkaException, RuntimeError) as exc:
             raise broker_error(exc) from exc
-
-
-def commit_answered(commits: deque[tuple[Offsets, CommitAnswer]]) -> Any:
-    """The consumer's on_commit callback: the answer to the oldest asynchronous commit whose
-    offsets it reports (a synchronous commit's report matches none and is ignored)."""
-
-    def on_commit(error: KafkaError | None, partitions: list[TopicPartition]) -> None:
-        reported = committed_offsets(partitions)
-        for i, (offsets, answer) in enumerate(commits):
-            if offsets == reported or (error is not None and not reported):
-                del commits[i]
-                failure = error if error is not None and error.code() != E._NO_OFFSET else None
-                failure = failure or first_failure(partitions)
-                answer(offsets, None if failure is None else broker_error(failure))
-                return
-
-    return on_commit

@@ -1,6 +1,7 @@
 """confluent-kafka's clients as `detector serve --kafka-client confluent` uses them, built with its
 settings: the group member and the producer behind the seam (detector.brokers.confluent), each
-the counterpart of detector.brokers.kafka_clients' kafka-python one.
+the counterpart of detector.brokers.kafka_clients' kafka-python one, and the consumer's commit
+callback.
 """
 
 from __future__ import annotations
@@ -9,9 +10,15 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from detector.brokers.confluent import ConfluentSource, commit_answered
+from detector.brokers.confluent import (
+    ConfluentSource,
+    E,
+    broker_error,
+    committed_offsets,
+    first_failure,
+)
 from detector.brokers.confluent_sink import ConfluentSink
 from detector.brokers.kafka_clients import HEARTBEAT_INTERVAL_MS, SESSION_TIMEOUT_MS
 from detector.stream.ports import CommitAnswer, Offsets
@@ -58,3 +65,20 @@ def open_sink(connection: Connection, hint: str, client_id: str) -> ConfluentSin
               "request.timeout.ms": 15_000, "message.timeout.ms": 30_000,
               "reconnect.backoff.max.ms": 5000}
     return ConfluentSink(open_client("producer", Producer, connection, hint, config))
+
+
+def commit_answered(commits: deque[tuple[Offsets, CommitAnswer]]) -> Any:
+    """The consumer's on_commit callback: the answer to the oldest asynchronous commit whose
+    offsets it reports (a synchronous commit's report matches none and is ignored)."""
+
+    def on_commit(error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        reported = committed_offsets(partitions)
+        for i, (offsets, answer) in enumerate(commits):
+            if offsets == reported or (error is not None and not reported):
+                del commits[i]
+                failure = error if error is not None and error.code() != E._NO_OFFSET else None
+                failure = failure or first_failure(partitions)
+                answer(offsets, None if failure is None else broker_error(failure))
+                return
+
+    return on_commit
