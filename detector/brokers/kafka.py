@@ -35,6 +35,7 @@ from kafka.errors import (
     UnknownMemberIdError,
 )
 
+from detector.brokers.kafka_tuning import keep_joining
 from detector.stream.ports import (
     Ack,
     Batch,
@@ -141,12 +142,15 @@ class KafkaSource:
 
     def subscribe(self, topic: str, listener: Listener) -> None:
         with translated():
-            # The topic's metadata first: a member that joins without it gets no partitions and
-            # the whole group rebalances once more when it arrives.
-            self.consumer.partitions_for_topic(topic)
             self.consumer.subscribe([topic], listener=Rebalancing(self.consumer, listener))
+            # Fresh metadata after subscribing, before the first join: kafka-python notes the
+            # subscribed topics' partitions only when metadata arrives, and a leader that assigns
+            # before that (it assigns with none) revokes everything and rebalances again when
+            # the refresh it asks for comes in (tests/integration/test_kafka_join.py).
+            self.consumer.topics()
 
     def poll(self, timeout_ms: int, max_records: int) -> Batch:
+        keep_joining(self.consumer)
         with translated():
             polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         return {Partition(tp.topic, tp.partition): RecordList(records)

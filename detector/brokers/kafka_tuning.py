@@ -1,5 +1,6 @@
-"""kafka-python tuned for the serve loop: a cap on what a gzip batch may inflate to, and the
-events producer's partitioner. Used by detector.brokers.kafka, which builds the clients.
+"""kafka-python tuned for the serve loop: a cap on what a gzip batch may inflate to, the events
+producer's partitioner, and a rebalance kept going across short polls. Used by
+detector.brokers.kafka, which builds the clients.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from detector.stream.decode import INFLATED
 
 MAX_INFLATED_BYTES = 64 * 1024 * 1024  # what one gzip batch may inflate to
 MAX_STAND_INS = 1_000_000  # records of a refused batch given a stand-in each
+
 
 def cap_gzip(limit: int = MAX_INFLATED_BYTES) -> None:
     """Make kafka-python inflate gzip record batches through `bounded_gzip_decode`.
@@ -89,3 +91,23 @@ class KeyedPartitioner(DefaultPartitioner):  # type: ignore[misc]  # kafka-pytho
                 self.hashes.clear()
             hashed = self.hashes[serialized_key] = int(murmur2(serialized_key)) & 0x7FFFFFFF
         return int(sorted(partitions)[hashed % len(partitions)])
+
+
+def keep_joining(consumer: Any) -> None:
+    """Before a poll: have kafka-python go on with a rebalance it has started (3.0.12's bug).
+
+    A rebalance that the leader starts because the topics' partitions changed is not marked as
+    needed (`rejoin_needed`): the change alone makes `need_rejoin()` true, until the leader's
+    assignment records the new partitions. A poll whose timeout ends after that but before the
+    SyncGroup answer leaves the join half done, and no later poll takes it up again: the member
+    holds no partition, sends no heartbeat, and its polls spin for ever (bench/RESULTS.md,
+    2026-12-07, "the stalled storm"). Marking a rebalance under way as needed makes the next poll
+    finish it. A client without these attributes (another version) is left alone.
+    """
+    coordinator: Any = getattr(consumer, "_coordinator", None)
+    lock = getattr(coordinator, "_lock", None)
+    if lock is None or not hasattr(coordinator, "rejoin_needed"):
+        return
+    with lock:  # the IO thread ends a join (rejoining and rejoin_needed both false) under it
+        if getattr(coordinator, "rejoining", False) and not coordinator.rejoin_needed:
+            coordinator.rejoin_needed = True
