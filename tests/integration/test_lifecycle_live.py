@@ -12,10 +12,10 @@ anomalies topic.
 At 50 rows/s a cycle's 300 readings arrive in 6 s and a cycle takes 15-60 s here: in one go, the
 retrainer (which starts no cycle while one runs) would judge windows that end wherever the cycle
 before happened to finish, and whether any of them passes the gate would depend on the machine's
-speed (the gate refuses some windows of this run, e.g. those ending at rows 1,600-1,700 and
-2,050-2,200). So the rows are replayed a cycle's worth at a time, each block after the retrainers'
-cycle of the one before has ended, as readings at 1 Hz give it minutes, until both have promoted;
-then the rest in one go. Each run judges the same windows.
+speed (with 600-row windows the gate refused those ending at rows 1,600-1,700 and 2,050-2,200
+of this run: bench/RESULTS.md). So the rows are replayed a cycle's worth at a time, each block
+after the retrainers' cycle of the one before has ended, as readings at 1 Hz give it minutes,
+until both have promoted; then the rest in one go. Each run judges the same windows.
 """
 
 from __future__ import annotations
