@@ -14,6 +14,7 @@ import time
 
 from kafka.admin import NewPartitions
 
+from detector.brokers.kafka import KafkaSource
 from detector.brokers.kafka_clients import open_source
 from detector.cli.serve import consumer_settings
 from detector.stream.ports import BrokerError, Offsets, Partition
@@ -40,17 +41,27 @@ class Recorder:
         self.events.append(("lost", partitions))
 
 
+def joining_source(bootstrap: str, group: str) -> KafkaSource:
+    """A kafka-python source in its own group, as serve opens it."""
+    return open_source(Connection(bootstrap), "", group, "join-test", "earliest",
+                       consumer_settings(500), 300_000)
+
+
+def subscribe_until_assigned(source: KafkaSource, topic: str, listener: Recorder,
+                             deadline: float) -> None:
+    """Subscribe and poll until the first assignment arrives; fail at the deadline."""
+    source.subscribe(topic, listener)
+    while not source.assignment():
+        assert time.monotonic() < deadline, "never assigned"
+        source.poll(200, 500)
+
+
 def test_a_lone_member_keeps_its_first_assignment(make_topic, make_group, kafka_bootstrap):
     topic = make_topic()
-    source = open_source(Connection(kafka_bootstrap), "", make_group(), "join-test", "earliest",
-                         consumer_settings(500), 300_000)
-    listener = Recorder()
+    source, listener = joining_source(kafka_bootstrap, make_group()), Recorder()
     try:
-        source.subscribe(topic, listener)
         deadline = time.monotonic() + 60
-        while not source.assignment():
-            assert time.monotonic() < deadline, "never assigned"
-            source.poll(200, 500)
+        subscribe_until_assigned(source, topic, listener, deadline)
         # Metadata newer than the join (as the refresh the leader asks for when it assigns): a
         # leader that assigned with stale partitions rebalances in the next polls.
         source.consumer.topics()
@@ -68,15 +79,10 @@ def test_a_rebalance_for_added_partitions_completes_under_zero_timeout_polls(
     make_topic, make_group, kafka_admin, kafka_bootstrap
 ):
     topic = make_topic()
-    source = open_source(Connection(kafka_bootstrap), "", make_group(), "join-test", "earliest",
-                         consumer_settings(500), 300_000)
-    listener = Recorder()
+    source, listener = joining_source(kafka_bootstrap, make_group()), Recorder()
     try:
-        source.subscribe(topic, listener)
         deadline = time.monotonic() + 60
-        while not source.assignment():
-            assert time.monotonic() < deadline, "never assigned"
-            source.poll(200, 500)
+        subscribe_until_assigned(source, topic, listener, deadline)
         kafka_admin.create_partitions({topic: NewPartitions(total_count=2)})
         source.consumer.topics()  # the refresh that shows the leader the new partition
         # serve's polls while events wait are short; zero makes every one end mid-rebalance
