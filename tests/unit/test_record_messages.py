@@ -161,3 +161,11 @@ def test_float32_s_largest_value_is_kept_and_the_value_beyond_it_is_named():
     assert out.index.tolist() == [0]
     assert [(r.index, r.reason) for r in out.rejected] == [(1, "non_finite"), (2, "schema")]
     assert out.rejected[0].message.startswith("value 1e+300 is beyond")
+
+
+def test_a_value_just_beyond_float32_is_refused_in_a_batch_of_good_readings():
+    beyond = float(np.finfo(np.float32).max) * 1.0001  # finite in float64, not in float32
+    raws = [reading(seq=1), reading(seq=2, values=[1, beyond, 3]), reading(seq=3)]
+    out = Decoder(CHANNELS).decode(raws)
+    assert out.index.tolist() == [0, 2]
+    assert [(r.index, r.reason) for r in out.rejected] == [(1, "non_finite")]
