@@ -11,12 +11,14 @@ and why and where it came from.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
+from msgspec import Raw
 
 from detector.core.scoring import Scores
 from detector.stream.decode import MAX_VALUE_BYTES, Readings
@@ -57,7 +59,8 @@ def finite(x: np.ndarray) -> np.ndarray:
 
 
 class Event(msgspec.Struct, gc=False):
-    """An anomaly event as it goes on the wire (the design's fields, in this order)."""
+    """An anomaly event as it goes on the wire (the design's fields, in this order). The fields
+    every event of a batch shares are written once per batch and spliced in (msgspec.Raw)."""
 
     event_id: str
     device: str
@@ -66,18 +69,31 @@ class Event(msgspec.Struct, gc=False):
     values: list[float]
     reconstruction: list[float]
     error: float
-    threshold: float
+    threshold: msgspec.Raw
     score: float
-    channel_errors: dict[str, float]
+    channel_errors: Any  # a struct of channel_struct(channels), or a dict of them
     top_channel: str
-    channels: list[str]
-    model_version: str
-    detected_at: float
+    channels: msgspec.Raw
+    model_version: msgspec.Raw
+    detected_at: msgspec.Raw
 
 
 # msgspec writes a Struct without building a dict per event; orjson took 3-4 times as long per
 # event in a batch (bench/RESULTS.md, 2026-12-07). Both write the shortest float that reads back.
 _encode = msgspec.json.Encoder().encode
+
+
+@lru_cache(maxsize=8)
+def channel_struct(channels: tuple[str, ...]) -> Callable[..., Any]:
+    """What builds an event's channel_errors from the errors in channel order: a struct whose
+    fields are named as the channels (no dict per event), or, for names msgspec cannot write as a
+    field's (with a quote, a backslash or a control character), a dict."""
+    try:
+        return msgspec.defstruct(
+            "ChannelErrors", [(f"c{i}", float) for i in range(len(channels))],
+            rename={f"c{i}": name for i, name in enumerate(channels)}, gc=False)
+    except (ValueError, TypeError):
+        return lambda *errors: dict(zip(channels, errors, strict=True))
 
 
 def anomaly_events(
@@ -98,15 +114,17 @@ def anomaly_events(
     partition = np.asarray(flagged.partition).tolist()
     offset = np.asarray(flagged.offset).tolist()
     top_channel = np.asarray(flagged.top_channel).tolist()
-    threshold = float(finite(np.asarray(threshold)))
+    shared = Raw(_encode(float(finite(np.asarray(threshold)))))
     names = list(channels)
+    errors_of = channel_struct(tuple(names))
+    channel_list, version, at = Raw(_encode(names)), Raw(_encode(model_version)), Raw(_encode(
+        float(detected_at)))
     topic, encode = flagged.topic, _encode
     return [
         (device.encode(), encode(Event(
             event_id(topic, partition[i], offset[i]), device, seq[i], ts[i], values[i],
-            reconstruction[i], error[i], threshold, score[i],
-            dict(zip(names, channel_errors[i], strict=True)), names[top_channel[i]], names,
-            model_version, detected_at)))
+            reconstruction[i], error[i], shared, score[i], errors_of(*channel_errors[i]),
+            names[top_channel[i]], channel_list, version, at)))
         for i, device in enumerate(flagged.device)
     ]
 

@@ -2,8 +2,10 @@
 
 import json
 
+import msgspec
 import numpy as np
 import orjson
+import pytest
 
 from detector.cli.watch import describe
 from detector.stream.messages import Flagged, anomaly_events, dead_letter_headers
@@ -49,6 +51,22 @@ def test_an_event_carries_every_field_of_the_design_keyed_by_device():
                                                strict=True))
     assert event["top_channel"] == "col_4"
     assert event["model_version"] == "abc123"
+
+
+@pytest.mark.parametrize("channels", [CHANNELS, ['a"b', "back\\slash", "tab\t", "é", "x"]])
+def test_an_event_is_the_json_of_the_design_fields_in_order_whatever_the_channel_names(channels):
+    found = flagged(2, values=np.tile([1e-7, 3.5e300, -0.0, 12.0, 1 / 3], (2, 1)))
+    events = anomaly_events(found, channels, 0.005, 'ab"c', 1764301235.5)
+    for i, (key, value) in enumerate(events):
+        assert key == f"pump-{i}".encode()
+        assert value == msgspec.json.encode({
+            "event_id": f"readings:{i}:{100 + i}", "device": f"pump-{i}", "seq": 7 + i,
+            "ts": 1764301234.125, "values": found.values[i].tolist(),
+            "reconstruction": found.reconstruction[i].tolist(), "error": 0.02,
+            "threshold": 0.005, "score": 4.0,
+            "channel_errors": dict(zip(channels, found.channel_errors[i].tolist(), strict=True)),
+            "top_channel": channels[3], "channels": channels, "model_version": 'ab"c',
+            "detected_at": 1764301235.5})
 
 
 def test_one_event_per_flagged_reading_with_its_own_id():
