@@ -52,14 +52,23 @@ def acknowledged(ack: Ack) -> bool:
     return ack.done() and ack.error() is None
 
 
-def split(sends: list[Send]) -> tuple[list[Send], list[Send]]:
-    """(refused, the rest: acknowledged or waiting), looking at each send once."""
+def unsettled(sends: list[Send]) -> tuple[list[Send], list[Send]]:
+    """(refused, waiting) of a batch's sends, the acknowledged left out (an acknowledgement is
+    final); the waiting looked at once more, as asking an ack may serve the client's answers."""
     refused: list[Send] = []
-    rest: list[Send] = []
-    for send in sends:
-        ack = send[1]
-        (refused if ack.done() and ack.error() is not None else rest).append(send)
-    return refused, rest
+    waiting: list[Send] = []
+    for look in (1, 2):
+        still: list[Send] = []
+        for send in sends if look == 1 else waiting:
+            ack = send[1]
+            if not ack.done():
+                still.append(send)
+            elif ack.error() is not None:
+                refused.append(send)
+        waiting = still
+        if not waiting:
+            break
+    return refused, waiting
 
 
 @dataclass
@@ -170,8 +179,8 @@ class Outbox:
         """Whether every send of a batch is acknowledged; its refused sends are given up on, or
         sent again once their backoff is over (at once when it is 0)."""
         while True:
-            refused, rest = split(head.sends)  # one look at each: an answer may come meanwhile
-            waiting = [(m, f) for m, f in rest if not acknowledged(f)]
+            refused, waiting = unsettled(head.sends)
+            head.sends = refused + waiting  # the next look skips the acknowledged ones
             if not refused and not waiting:
                 return True
             if head.retry_at is None:
@@ -182,8 +191,8 @@ class Outbox:
                 raise self.give_up(head, refused + waiting, None)
             if self.clock() < head.retry_at:
                 return False
-            refused, rest = split(head.sends)
-            head.sends = rest + self.send([m for m, _ in refused])
+            refused, waiting = unsettled(head.sends)
+            head.sends = waiting + self.send([m for m, _ in refused])
             head.attempt += 1
             head.retry_at = None
 
