@@ -17,7 +17,8 @@ A device name is 1 to 128 characters, each a letter, a digit or one of `_ . : @ 
 no spaces, control characters or escape sequences reach logs, terminals or headers). Extra fields
 are ignored, whatever they hold.
 
-A batch is first parsed record by record with msgspec straight into typed fields (the fast path);
+A batch is first parsed record by record with msgspec straight into typed fields, CHUNK records at
+a time (the fast path);
 only a batch where that fails for some record is parsed again record by record (the careful path).
 The careful path tries the same msgspec parse on each record first, so a record's fate never
 depends on the batch it came in; only a record msgspec refuses is parsed with orjson and explicit
@@ -53,6 +54,7 @@ INFLATED = b"\x00\xffinflated"  # what a record of a gzip batch past the cap is 
 REASONS: tuple[str, ...] = ("decode", "schema", "channels", "non_finite", "too_large", "empty")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NUMBER = (int, float)
+CHUNK = 256  # records the fast path parses at a time (bench/RESULTS.md, 2026-12-07, session 12)
 
 
 class CleanReading(msgspec.Struct, gc=False):
@@ -125,27 +127,37 @@ class Decoder:
 
         `CleanReading` lets through only what `parse` accepts with a list of values, so the
         careful path, which names each failure, is needed only for a batch with a bad record.
+        Records are parsed CHUNK at a time into the batch's arrays, so that the parsed objects of
+        a chunk are freed before the next and their memory, reused, stays in the CPU's caches.
         """
+        n, width = len(raws), self.width
         try:
             if max(map(len, raws)) > self.max_bytes:  # type: ignore[arg-type]  # None: TypeError
                 return None
-            parsed = [_parse_clean(raw) for raw in raws]  # type: ignore[arg-type]
-        except Exception:  # DecodeError, RecursionError on deep nesting, ...
+        except (TypeError, ValueError):  # a tombstone's None; an empty batch
             return None
-        rows = [r.values for r in parsed]
-        devices = [r.device for r in parsed]
-        if set(map(len, rows)) != {self.width} or not self.valid_devices(devices):
-            return None
-        n = len(parsed)
-        return drop_out_of_range(Readings(
-            np.arange(n, dtype=np.int64),
-            devices,
-            np.fromiter([r.seq for r in parsed], np.int64, n),
-            np.fromiter([r.ts for r in parsed], np.float64, n),
+        devices: list[str] = []
+        seq = np.empty(n, np.int64)
+        ts = np.empty(n, np.float64)
+        values = np.empty((n, width), np.float64)
+        for start in range(0, n, CHUNK):
+            try:
+                parsed = list(map(_parse_clean, raws[start:start + CHUNK]))
+            except Exception:  # DecodeError, RecursionError on deep nesting, ...
+                return None
+            rows = [r.values for r in parsed]
+            if set(map(len, rows)) != {width}:
+                return None
+            end = start + len(parsed)
+            devices += [r.device for r in parsed]
+            seq[start:end] = [r.seq for r in parsed]
+            ts[start:end] = [r.ts for r in parsed]
             # one pass over the floats: a third of np.array's time on a list of rows
-            np.fromiter(chain.from_iterable(rows), np.float64, n * self.width).reshape(
-                n, self.width),
-        ))
+            values[start:end] = np.fromiter(chain.from_iterable(rows), np.float64,
+                                            len(rows) * width).reshape(len(rows), width)
+        if not self.valid_devices(devices):
+            return None
+        return drop_out_of_range(Readings(np.arange(n, dtype=np.int64), devices, seq, ts, values))
 
     def decode_each(self, raws: Sequence[bytes | None]) -> Readings:
         """The careful path: parse record by record, rejecting each bad one with its reason."""

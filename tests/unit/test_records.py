@@ -6,7 +6,7 @@ import numpy as np
 import orjson
 import pytest
 
-from detector.stream.decode import MAX_VALUE_BYTES, REASONS, Decoder
+from detector.stream.decode import CHUNK, MAX_VALUE_BYTES, REASONS, Decoder
 
 CHANNELS = ["col_1", "col_2", "col_3", "col_4", "col_5"]
 
@@ -177,3 +177,39 @@ def test_a_large_clean_batch_matches_record_by_record_decoding(decoder):
     assert fast.device == careful.device
     assert np.array_equal(fast.seq, careful.seq) and np.array_equal(fast.ts, careful.ts)
     assert np.array_equal(fast.values, careful.values)
+
+
+def many_good(n: int) -> list[bytes]:
+    """n distinct good readings (seq i, values from i)."""
+    return [reading(seq=i, device=f"pump-{i % 7}", values=[i, i + 0.5, 3, 4, 5])
+            for i in range(n)]
+
+
+@pytest.mark.parametrize("at", [0, CHUNK - 1, CHUNK, 2 * CHUNK + 5, 3 * CHUNK + 9])
+@pytest.mark.parametrize(("reason", "raw"), [
+    ("decode", b'{"device":"pump-1","seq":'), ("schema", reading(device="a b")),
+    ("channels", reading(values=[1, 2, 3, 4])), ("non_finite", reading(values=[1e39, 2, 3, 4, 5])),
+    ("empty", None), ("too_large", b"{" + b" " * MAX_VALUE_BYTES + b"}")])
+def test_one_bad_record_among_many_chunks_of_good_ones_is_the_only_one_rejected(
+    decoder, at, reason, raw
+):
+    raws = many_good(3 * CHUNK + 10)
+    clean = decoder.decode(raws)
+    raws[at] = raw
+    out = decoder.decode(raws)
+    assert [(r.index, r.reason) for r in out.rejected] == [(at, reason)]
+    kept = [i for i in range(len(raws)) if i != at]
+    assert out.index.tolist() == kept
+    assert out.device == [clean.device[i] for i in kept]
+    assert np.array_equal(out.seq, clean.seq[kept]) and np.array_equal(out.ts, clean.ts[kept])
+    assert np.array_equal(out.values, clean.values[kept])
+
+
+def test_a_clean_batch_of_many_chunks_decodes_as_its_records_one_by_one(decoder):
+    raws = many_good(2 * CHUNK + 3)
+    out = decoder.decode(raws)
+    alone = [decoder.decode([raw]) for raw in raws]
+    assert out.rejected == [] and out.index.tolist() == list(range(len(raws)))
+    assert out.device == [a.device[0] for a in alone]
+    assert out.seq.tolist() == [int(a.seq[0]) for a in alone]
+    assert out.values.tolist() == [a.values[0].tolist() for a in alone]
