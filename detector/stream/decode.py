@@ -142,7 +142,7 @@ class Decoder:
         values = np.empty((n, width), np.float64)
         for start in range(0, n, CHUNK):
             try:
-                parsed = list(map(_parse_clean, raws[start:start + CHUNK]))
+                parsed = list(map(_parse_clean, raws[start:start + CHUNK]))  # type: ignore[arg-type]
             except Exception:  # DecodeError, RecursionError on deep nesting, ...
                 return None
             rows = [r.values for r in parsed]
