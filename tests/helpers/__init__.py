@@ -11,15 +11,29 @@
 - k8s: deploy/k8s rendered by `kubectl kustomize`, a container's command line and environment;
 - crd: custom resources checked against their CRD's structural schema (no pruned field).
 
-Fixtures live in the conftest.py files; these modules hold plain code that fixtures, tests and
-benchmarks import. A test module never imports from another test module.
+`unavailable` is the one rule for what a test needs and does not find: a skip, a failure under
+CI=true. Fixtures live in the conftest.py files; these modules hold plain code that fixtures,
+tests and benchmarks import. A test module never imports from another test module.
 """
 
 import importlib.util
+import os
 from pathlib import Path
 from types import ModuleType
+from typing import NoReturn
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Something a test needs is missing (a tool, a service, ../shared/data): fail under CI=true,
+    where no test may skip, else skip with the reason."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: no test may skip)", pytrace=False)
+    pytest.skip(reason)
 
 
 def load_script(path: Path) -> ModuleType:

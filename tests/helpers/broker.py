@@ -17,26 +17,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.protocol.admin.client_quotas import AlterClientQuotasRequest as Quota
 
-from tests.helpers import REPO
+from tests.helpers import REPO, unavailable
 
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
 
 STACK = REPO / "deploy" / "local" / "stack"
 KAFKA_IMAGE = "apache/kafka:4.1.1"
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def unavailable(reason: str) -> None:
-    """Fail under CI=true (no test may skip there), else skip with the reason."""
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: integration and e2e tests must not skip)", pytrace=False)
-    pytest.skip(reason)
 
 
 # --- where the broker comes from -------------------------------------------------------------

@@ -37,7 +37,7 @@ import pytest
 from bench.quality.skab import DEFAULT_TRAIN_ARGS
 from detector.lifecycle.backtest import RETRAIN_EVERY
 from detector.retrain.metrics import OUTCOMES
-from tests.helpers import REPO
+from tests.helpers import REPO, unavailable
 from tests.helpers.broker import unique_name
 from tests.helpers.bundles import train_bundle
 from tests.helpers.models import ModelTopics, retrainer_args
@@ -59,9 +59,7 @@ def skab_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     epochs), the next
     LIVE_ROWS rows as a CSV), or a skip where ../shared/data is absent (never under CI)."""
     if not FREE.is_file():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{FREE} is missing; CI must provide ../shared/data")
-        pytest.skip(f"no SKAB data at {FREE}")
+        unavailable(f"no SKAB data at {FREE} (CI must provide ../shared/data)")
     root = tmp_path_factory.mktemp("skab-live")
     frame = pd.read_csv(FREE, sep=";")
     frame.iloc[:TRAIN_ROWS].to_csv(root / "train.csv", sep=";", index=False)

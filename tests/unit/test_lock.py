@@ -6,7 +6,6 @@ target platform, which `pip --platform` does not: it reads them from the machine
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.helpers import REPO
+from tests.helpers import REPO, unavailable
 
 RUNTIME = REPO / "requirements.lock"
 DEV = REPO / "requirements-dev.lock"
@@ -106,12 +105,8 @@ def test_make_install_ci_and_the_image_install_from_the_locks() -> None:
 
 def uv() -> str:
     """The uv of the virtualenv (a dev dependency); skipped without it, but never under CI."""
-    path = shutil.which("uv", path=str(REPO / ".venv" / "bin")) or shutil.which("uv")
-    if path is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("uv is missing: make install puts it in .venv")
-        pytest.skip("uv is not installed (make install)")
-    return path
+    return (shutil.which("uv", path=str(REPO / ".venv" / "bin")) or shutil.which("uv")
+            or unavailable("uv is not installed (make install puts it in .venv)"))
 
 
 @pytest.mark.parametrize("python", ["3.11", "3.13"])
