@@ -1,0 +1,140 @@
+"""Research (issue 28, round 5): drift's false alarms inside the AE's own threshold.
+
+    nice -n 19 .venv/bin/python -m bench.quality.skab_round5 [FOLDER] [--cache-dir DIR]
+        [--seeds 0,1]
+
+The protocol is written in bench/RESULTS.md ("issue 28, round 5"). Per seed S, the incumbent's
+errors (`bench.quality.skab`'s default with `--seed S`, trained in this process as
+`bench.quality.skab_select` does) are cached in DIR/inc_seedS.npz and those of the same setting with
+`--validation tail` (candidate B) in DIR/tail_seedS.npz; a missing cache is computed first.
+Candidates: the incumbent, A (the threshold re-based on the lagged usual error,
+bench/quality/rebase.py), B (chronological early stopping), C (A on B's model); persistence 5/10
+after each. Prints every candidate per folder and seed, the two directions' choices and the verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+if not __package__:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.common import table
+from bench.quality.rebase import rebased_thresholds
+from bench.quality.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS
+from bench.quality.skab_select import BUDGET, RULE, WINDOW, datasets, fig
+from detector.core.alarm import parse_persistence, persist
+from detector.core.calibration import calibrate
+from detector.offline.evaluate import Quality, quality
+
+CANDIDATES = {  # name: (the model's cache, re-based threshold)
+    "incumbent": ("inc", False),
+    "A: re-based threshold": ("inc", True),
+    "B: chronological early stopping": ("tail", False),
+    "C: A on B's model": ("tail", True),
+}
+TAIL_ARGS = DEFAULT_TRAIN_ARGS.replace("--validation random", "--validation tail")
+F1_SLACK, POINTS_SLACK, NORMAL_GAIN = 0.005, 0.25, 1.0  # the protocol's tolerance
+FOLDERS = ("valve1", "valve2")
+
+
+def flags(f: dict, rebase: bool) -> np.ndarray:
+    """The test rows' flags: the AE's error above its threshold (fixed, or re-based), then
+    persistence 5/10."""
+    calibration = calibrate(f["held"], "pot", BUDGET, 1.0, WINDOW, f["fit"], gap_power=1.0)
+    threshold: float | np.ndarray = calibration.threshold
+    if rebase:
+        threshold = rebased_thresholds(f["error"], calibration.details["calibrated_threshold"],
+                                       calibration.details["gap"], float(np.median(f["held"])))
+    above = np.nan_to_num(f["error"], nan=0.0) > threshold
+    return persist(above, parse_persistence(RULE))[TRAIN_ROWS:]
+
+
+def totals(stored: dict[str, dict], rebase: bool) -> dict[str, Quality]:
+    """Counts per folder (valve1, valve2, anomaly-free) and over the 20 files."""
+    out: dict[str, Quality] = {}
+    for name, f in stored.items():
+        q = quality(f["truth"][TRAIN_ROWS:], flags(f, rebase))
+        group = name.split("/")[0]
+        out[group] = out.get(group, Quality(0, 0, 0, 0)) + q
+        if group != "anomaly-free":
+            out["all 20"] = out.get("all 20", Quality(0, 0, 0, 0)) + q
+    return out
+
+
+def no_worse(x: Quality, incumbent: Quality) -> bool:
+    """The protocol's tolerance: F1 at most 0.005 lower, FAR and MAR at most 0.25 points higher."""
+    return (x.f1 >= incumbent.f1 - F1_SLACK and x.far <= incumbent.far + POINTS_SLACK
+            and x.mar <= incumbent.mar + POINTS_SLACK)
+
+
+def verdict(results: dict[int, dict[str, dict[str, Quality]]]) -> list[str]:
+    """The two directions' choices on seed 0, each candidate's conditions, and the verdict."""
+    first = results[min(results)]
+    lines, chosen = [], set()
+    for choose, judge in (FOLDERS, FOLDERS[::-1]):
+        fine = [n for n in first if n != "incumbent"
+                and no_worse(first[n][choose], first["incumbent"][choose])]
+        pick = min(fine, key=lambda n: (first[n][choose].far, first[n][choose].mar),
+                   default="incumbent")
+        chosen.add(pick)
+        holds = no_worse(first[pick][judge], first["incumbent"][judge])
+        lines.append(f"chosen on {choose}: {pick}; on {judge} {fig(first[pick][judge])} against "
+                     f"{fig(first['incumbent'][judge])}: {'holds' if holds else 'loses'}")
+    passing = []
+    for name in [n for n in first if n != "incumbent"]:
+        worse = [f"{f} seed {s}" for s, r in results.items() for f in FOLDERS
+                 if not no_worse(r[name][f], r["incumbent"][f])]
+        gains = [r["incumbent"]["anomaly-free"].far - r[name]["anomaly-free"].far
+                 for r in results.values()]
+        normal = all(g >= NORMAL_GAIN for g in gains)
+        lines.append(f"{name}: chosen {name in chosen}; worse on {', '.join(worse) or 'none'}; "
+                     f"anomaly-free FAR lower by {', '.join(f'{g:.2f}' for g in gains)} "
+                     f"points (>= {NORMAL_GAIN:g} on every seed: {normal})")
+        if name in chosen and not worse and normal:
+            passing.append(name)
+    best = min(passing, key=lambda n: first[n]["anomaly-free"].far, default="the incumbent stays")
+    lines.append(f"verdict: {best}")
+    return lines
+
+
+def cached(path: Path, folder: Path, train_args: str) -> dict[str, dict]:
+    """The AE errors of a setting on every file and piece, from `path` or trained and stored."""
+    if path.exists():
+        return np.load(path, allow_pickle=True)["files"].item()
+    stored = datasets(folder, shlex.split(train_args))
+    np.savez(path, files=np.asarray(stored, dtype=object))
+    return stored
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
+    parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/q5"))
+    parser.add_argument("--seeds", default="0,1")
+    args = parser.parse_args()
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    results, rows = {}, []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        models = {kind: cached(args.cache_dir / f"{kind}_seed{seed}.npz", args.folder,
+                               f"{setting} --seed {seed}")
+                  for kind, setting in (("inc", DEFAULT_TRAIN_ARGS), ("tail", TAIL_ARGS))}
+        results[seed] = {name: totals(models[kind], rebase)
+                         for name, (kind, rebase) in CANDIDATES.items()}
+        rows += [(f"{name}, seed {seed}", *(fig(r[g]) for g in (*FOLDERS, "all 20")),
+                  f"{r['anomaly-free'].far:.2f}") for name, r in results[seed].items()]
+    print(f"\n{DEFAULT_TRAIN_ARGS} (B, C: --validation tail); POT {BUDGET:g} x gap (A, C: "
+          f"re-based), persistence {RULE}\n")
+    print(table(rows, ("candidate", *FOLDERS, "all 20", "anomaly-free FAR, %")))
+    print("\n" + "\n".join(verdict(results)))
+    print(f"\ncommand: nice -n 19 .venv/bin/python -m bench.quality.skab_round5 "
+          f"{shlex.quote(str(args.folder))} --cache-dir {args.cache_dir} --seeds {args.seeds}")
+
+
+if __name__ == "__main__":
+    main()
