@@ -95,6 +95,11 @@ class ConfluentRecords(Records):
     def headers(self) -> list[Sequence[Header] | None]:
         return [m.headers() for m in self.messages]
 
+    def places(self, indices: Sequence[int]) -> tuple[list[int], list[int]]:
+        messages = self.messages
+        chosen = [messages[i] for i in indices]
+        return [m.partition() for m in chosen], [m.offset() for m in chosen]
+
 
 def by_partition(messages: list[Any]) -> dict[int, list[Any]]:
     """Messages (none an error) grouped by partition, each partition's in the order polled.

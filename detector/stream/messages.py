@@ -23,7 +23,7 @@ from msgspec import Raw
 from detector.core.scoring import Scores
 from detector.stream.decode import MAX_VALUE_BYTES, Readings
 from detector.stream.outbox import Message
-from detector.stream.ports import Header, Record
+from detector.stream.ports import Header, Record, Records
 from shared.wire import LABEL_HEADER, event_id
 
 if TYPE_CHECKING:
@@ -153,18 +153,18 @@ def dead_letter_headers(
     ]
 
 
-def event_messages(readings_topic: str, anomalies_topic: str, records: Sequence[Record],
+def event_messages(readings_topic: str, anomalies_topic: str, records: Records,
                    readings: Readings, scores: Scores, flagged: np.ndarray, model: Model,
                    now: float) -> list[Message]:
     """The anomaly events of the flagged readings, by the model that scored them."""
     if not flagged.any():
         return []
     rows = np.flatnonzero(flagged)
-    chosen = [records[i] for i in readings.index[rows].tolist()]
+    partition, offset = records.places(readings.index[rows].tolist())
     found = Flagged(
         topic=readings_topic,
-        partition=np.array([r.partition for r in chosen]),
-        offset=np.array([r.offset for r in chosen]),
+        partition=np.array(partition),
+        offset=np.array(offset),
         device=[readings.device[j] for j in rows.tolist()],
         seq=readings.seq[rows],
         ts=readings.ts[rows],

@@ -49,7 +49,8 @@ class Records(Sequence[Record]):
     """One partition's records of a poll, in offset order (a slice is Records too).
 
     It also hands over every value and every header list at once, which the loop reads of each
-    record: an adapter may answer those without making a Record per message (librdkafka's does).
+    record, and where the records at some positions are (an event's id): an adapter may answer
+    those without making a Record per message (librdkafka's does).
     """
 
     @overload
@@ -67,6 +68,11 @@ class Records(Sequence[Record]):
     def headers(self) -> list[Sequence[Header] | None]:
         """Each record's headers (None or empty: none)."""
         return [r.headers for r in self]
+
+    def places(self, indices: Sequence[int]) -> tuple[list[int], list[int]]:
+        """The partition and the offset of the records at these positions."""
+        chosen = [self[i] for i in indices]
+        return [r.partition for r in chosen], [r.offset for r in chosen]
 
 
 class RecordList(Records):

@@ -79,3 +79,13 @@ def test_delivery_reports_are_served_once_however_many_acks_ask():
     sink.serve_every = 0.0
     sink.serve()
     assert producer.polls == 2
+
+
+def test_each_adapter_says_where_the_records_at_some_positions_are():
+    part = ConfluentRecords([message(4, 20 + i) for i in range(5)])
+    listed = RecordList([record(1, 7), record(1, 9)])
+    assert part.places([0, 3, 4]) == ([4, 4, 4], [20, 23, 24])
+    assert listed.places([1]) == ([1], [9])
+    joined = Joined([listed, part])
+    assert joined.places([1, 2, 6]) == ([1, 4, 4], [9, 20, 24])
+    assert part.places([]) == ([], [])

@@ -30,8 +30,8 @@ def scores_for(n: int) -> Scores:
 
 
 def test_events_go_to_the_flagged_readings_with_their_record_ids():
-    records = [record(10, reading(0)), record(11, b"not json"), record(12, reading(2))]
-    readings = Decoder(CHANNELS).decode([r.value for r in records])
+    records = RecordList([record(10, reading(0)), record(11, b"not json"), record(12, reading(2))])
+    readings = Decoder(CHANNELS).decode(records.values())
     model = SimpleNamespace(channels=CHANNELS, scorer=SimpleNamespace(threshold=2.0),
                             version="v1")
     flagged = np.array([False, True])  # readings 0 and 2 were valid; the second is flagged
