@@ -17,23 +17,24 @@ from numpy.lib.stride_tricks import sliding_window_view
 LAG, ROWS = 300, 200  # the baseline: rows t − 499 … t − 300 (bench/RESULTS.md, round 5)
 
 
-def lagged_median(errors: np.ndarray, lag: int = LAG, rows: int = ROWS) -> np.ndarray:
-    """At each row t: the median of the non-NaN errors of rows t − lag − rows + 1 … t − lag
-    (those of them that exist), NaN where there is none."""
+def lagged_median(errors: np.ndarray, lag: int = LAG, rows: int = ROWS,
+                  quantile: float = 0.5) -> np.ndarray:
+    """At each row t: the quantile (the median by default) of the non-NaN errors of rows
+    t − lag − rows + 1 … t − lag (those of them that exist), NaN where there is none."""
     errors = np.asarray(errors, dtype=float)
     padded = np.concatenate([np.full(lag + rows - 1, np.nan), errors])
     spans = sliding_window_view(padded, rows)[: len(errors)]  # span t ends at row t − lag
     out = np.full(len(errors), np.nan)
     some = ~np.all(np.isnan(spans), axis=1)
-    out[some] = np.nanmedian(spans[some], axis=1)
+    out[some] = np.nanquantile(spans[some], quantile, axis=1)
     return out
 
 
 def rebased_thresholds(errors: np.ndarray, calibrated: float, gap: float, median: float,
-                       lag: int = LAG, rows: int = ROWS) -> np.ndarray:
+                       lag: int = LAG, rows: int = ROWS, quantile: float = 0.5) -> np.ndarray:
     """Each row's threshold: calibrated · max(gap, baseline / median) (calibrated · gap where
-    no baseline exists yet)."""
+    no baseline exists yet); `median` is the held-out errors' same quantile (round 6)."""
     if not (calibrated > 0 and gap >= 1 and median > 0):
         raise ValueError("a re-based threshold needs a positive threshold and median, gap >= 1")
-    ratio = lagged_median(errors, lag, rows) / median
+    ratio = lagged_median(errors, lag, rows, quantile) / median
     return calibrated * np.maximum(gap, np.nan_to_num(ratio, nan=gap))
