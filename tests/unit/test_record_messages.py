@@ -163,6 +163,20 @@ def test_float32_s_largest_value_is_kept_and_the_value_beyond_it_is_named():
     assert out.rejected[0].message.startswith("value 1e+300 is beyond")
 
 
+def test_a_clean_batch_keeps_each_seq_an_exact_integer():
+    big = 2**53 + 1  # no float64 holds it: an event would carry another seq
+    out = Decoder(CHANNELS).decode([reading(seq=big), reading(seq=7)])
+    assert out.rejected == [] and out.seq.dtype == np.int64
+    assert out.seq.tolist() == [big, 7]
+
+
+def test_a_reading_holding_float32_s_largest_value_names_the_value_beyond_it():
+    biggest = float(np.finfo(np.float32).max)
+    out = Decoder(CHANNELS).decode([reading(values=[biggest, 1e300, 3])])
+    assert [r.reason for r in out.rejected] == ["non_finite"]
+    assert out.rejected[0].message.startswith("value 1e+300 is beyond")
+
+
 def test_a_value_just_beyond_float32_is_refused_in_a_batch_of_good_readings():
     beyond = float(np.finfo(np.float32).max) * 1.0001  # finite in float64, not in float32
     raws = [reading(seq=1), reading(seq=2, values=[1, beyond, 3]), reading(seq=3)]
