@@ -17,6 +17,7 @@ from detector.cli.options import log_level
 from detector.errors import BundleError, DataError
 from detector.lifecycle.backtest import RETRAIN_EVERY, RETRAIN_WINDOW, Policy, Result
 from detector.lifecycle.cleaning import VARIANTS
+from detector.lifecycle.memory import RETRAIN_MEMORY
 from shared.outputs import check_file
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ MAX_ROWS = 10_000_000
 @click.option("--retrain-window", type=click.IntRange(2, MAX_ROWS), default=RETRAIN_WINDOW,
               show_default=True, help="Newest rows a cycle cleans and trains on (its newest "
               "sixth judges the challenger).")
+@click.option("--retrain-memory", type=click.IntRange(0, MAX_ROWS), default=RETRAIN_MEMORY,
+              show_default=True, help="Older kept rows per device remembered beside the window "
+              "and trained on too (0: none).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1),
               help="Seed of every challenger's training (default: the bundle's own).")
 @click.option("--label-column", help="Rows labelled anomalous here are never trained on "
@@ -46,8 +50,8 @@ MAX_ROWS = 10_000_000
               help="Research: the cleaning rule, or one of its two extremes.")
 @log_level
 def backtest(bundle: str, data: str, out: str, history: str | None, retrain_every: int,
-             retrain_window: int, seed: int | None, label_column: str | None,
-             cleaning: str) -> None:
+             retrain_window: int, retrain_memory: int, seed: int | None,
+             label_column: str | None, cleaning: str) -> None:
     """Serve DATA.csv's rows through the lifecycle: retrain, gate, promote, as the service would."""
     check_file(out, "--out")
     check_inputs_apart(out, data, history)
@@ -66,7 +70,7 @@ def backtest(bundle: str, data: str, out: str, history: str | None, retrain_ever
                           "again once with `detector train`")
     if seed is not None:
         settings = dataclasses.replace(settings, seed=seed)
-    policy = Policy(retrain_every, retrain_window, cleaning)
+    policy = Policy(retrain_every, retrain_window, cleaning, retrain_memory)
     need = need_rows(champion.window, settings.holdout)
     if retrain_window - policy.tail < need:
         shortest = next(m for m in range(need, 2 * need + 2) if m - Policy(1, m).tail >= need)

@@ -5,9 +5,11 @@ retrain cycle on the newest `window` rows (history included): the champion re-sc
 cleaning rule picks the rows, a challenger trains on the kept rows but the newest `tail`
 (`trainer`, passed in), the gate compares both on the window. A promoted challenger serves the
 next block, its windows and persistence warmed with the rows before it (as the daemon's warmup
-does). One device's readings in order, or many devices' interleaved (each its own sequence:
-no window spans two devices, detector.lifecycle.rows). No TensorFlow here: the trainer and the
-scorer's engine bring it when they need it.
+does). With a memory (`Policy.memory` rows per device, detector.lifecycle.memory), the kept
+rows leaving the window are remembered and every challenger trains on them too. One device's
+readings in order, or many devices' interleaved (each its own sequence: no window spans two
+devices, detector.lifecycle.rows). No TensorFlow here: the trainer and the scorer's engine
+bring it when they need it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from detector.core.windows import windows_by_device
 from detector.errors import DataError
 from detector.lifecycle.cleaning import Cleaning, clean_as, margins_of, segments
 from detector.lifecycle.gate import Decision, decide, evaluation_rows, stats_of
+from detector.lifecycle.memory import RETRAIN_MEMORY, Memory, leaving
 from detector.lifecycle.rows import grouped, newest_rows, rows_of
 
 RETRAIN_EVERY = 300  # rows between retrain cycles: 5 minutes of 1 Hz readings
@@ -42,11 +45,13 @@ class Trainer(Protocol):
 
 @dataclass(frozen=True)
 class Policy:
-    """How often to retrain and on how many of the newest rows."""
+    """How often to retrain, on how many of the newest rows, and how many older kept rows
+    each device remembers beside them."""
 
     every: int = RETRAIN_EVERY
     window: int = RETRAIN_WINDOW
     cleaning: str = "rule"  # or an extreme of it, to measure both sides (cleaning.VARIANTS)
+    memory: int = RETRAIN_MEMORY
 
     @property
     def tail(self) -> int:
@@ -67,13 +72,16 @@ class Block:
 
 @dataclass(frozen=True)
 class Cycle:
-    """One retrain cycle: after which row, what the cleaning kept, what the gate said."""
+    """One retrain cycle: after which row, what the cleaning kept, what the gate said; the
+    rows leaving the window (row numbers) and which of them the cleaning kept (the memory's)."""
 
     row: int
     outcome: str  # promoted, rejected, skipped, failed
     reason: str
     cleaning: Cleaning | None = None
     version: str = ""
+    leaving: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    leaving_kept: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 @dataclass
@@ -114,14 +122,28 @@ def scored(scorer: Scorer, rule: AlarmRule, values: np.ndarray, start: int, end:
     return Block(error[inside], score[inside], flags[inside], top[inside], rows[inside])
 
 
+def training_rows(values: np.ndarray, train: np.ndarray, own: np.ndarray | None,
+                  memory: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The challenger's rows (the window's `train` rows device by device, then the memory's)
+    and a segment per row: no training window straddles a hole, two devices or two stretches."""
+    order = grouped(own, len(values))
+    kept = train[order]
+    cuts = segments(kept, None if own is None else own[order])[kept]
+    rows = values[order][kept]
+    if memory is None or not len(memory[0]):
+        return rows, cuts
+    first = int(cuts.max()) + 1 if len(cuts) else 0
+    return np.concatenate([rows, memory[0]]), np.concatenate([cuts, memory[1] + first])
+
+
 def cycle(champion: Bundle, values: np.ndarray, labels: np.ndarray | None, end: int,
           policy: Policy, trainer: Trainer, out: Path, need: int,
-          devices: np.ndarray | None = None, served: np.ndarray | None = None
-          ) -> tuple[Cycle, Bundle | None]:
+          devices: np.ndarray | None = None, served: np.ndarray | None = None,
+          memory: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Cycle, Bundle | None]:
     """One retrain cycle on each device's newest `policy.window` rows before `end` (`devices`
     None: one device): the Cycle and the challenger if promoted. `served` (one bool per row, or
     None) marks the rows the serving replicas flagged: incidents to the cleaning rule as the
-    champion's own flags are."""
+    champion's own flags are. `memory`: remembered rows and their segments, trained on too."""
     margin, lead = margins_of(champion.meta)
     champ = scored(Scorer(champion), AlarmRule.of(champion.meta), values, 0, end, devices,
                    policy.window)
@@ -130,17 +152,16 @@ def cycle(champion: Bundle, values: np.ndarray, labels: np.ndarray | None, end: 
     window_labels = None if labels is None else labels[win]
     flags = champ.flags if served is None else champ.flags | np.asarray(served, bool)[win]
     cleaning = clean_as(policy.cleaning, flags, champ.score, window_labels, margin, lead, own)
-    newest = newest_rows(len(win), policy.tail, own)
-    train = cleaning.keep & ~newest
-    if train.sum() < need:
-        return Cycle(end, "skipped", "too-few-clean-rows", cleaning), None
-    order = grouped(own, len(win))
-    kept = train[order]
-    cuts = segments(kept, None if own is None else own[order])[kept]
+    going = leaving(len(win), policy.window, policy.every, own)
+    made = {"cleaning": cleaning, "leaving": win[going], "leaving_kept": cleaning.keep[going]}
+    train = cleaning.keep & ~newest_rows(len(win), policy.tail, own)
+    rows, cuts = training_rows(values[win], train, own, memory)
+    if len(rows) < need:
+        return Cycle(end, "skipped", "too-few-clean-rows", **made), None
     try:
-        challenger = trainer(values[win][order][kept], cuts, out)
+        challenger = trainer(rows, cuts, out)
     except DataError as exc:
-        return Cycle(end, "failed", f"training refused: {exc}", cleaning), None
+        return Cycle(end, "failed", f"training refused: {exc}", **made), None
     chall = scored(Scorer(challenger), AlarmRule.of(challenger.meta), values, 0, end, devices,
                    policy.window)
     quiet, checked = evaluation_rows(cleaning, champ.flags, policy.tail, own)
@@ -149,7 +170,7 @@ def cycle(champion: Bundle, values: np.ndarray, labels: np.ndarray | None, end: 
                                 stats_of(chall.score, chall.flags, quiet, checked),
                                 target, cleaning.stale)
     outcome = "promoted" if decision.promote else "rejected"
-    return (Cycle(end, outcome, decision.reason, cleaning, challenger.version),
+    return (Cycle(end, outcome, decision.reason, version=challenger.version, **made),
             challenger if decision.promote else None)
 
 
@@ -165,6 +186,7 @@ def backtest(champion: Bundle, values: np.ndarray, first: int, policy: Policy, t
     block_rows = policy.every * (1 if devices is None else len(set(np.asarray(devices).tolist())))
     result = Result(np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool),
                     np.full(n, "", dtype=object), np.full(n, "", dtype=object))
+    memory = Memory(policy.memory)
     at = first
     while at < len(values):
         end = min(at + block_rows, len(values))
@@ -177,11 +199,15 @@ def backtest(champion: Bundle, values: np.ndarray, first: int, policy: Policy, t
         if at >= len(values):
             break
         done, promoted = cycle(champion, values, labels, at, policy, trainer,
-                               work / f"challenger-{len(result.cycles)}", need, devices)
+                               work / f"challenger-{len(result.cycles)}", need, devices,
+                               memory=memory.rows(values.shape[1]) if policy.memory else None)
+        memory.add(values[done.leaving], done.leaving_kept, done.leaving,
+                   None if devices is None else np.asarray(devices)[done.leaving])
         result.cycles.append(done)
         progress(f"row {at - first}/{n}: {done.outcome} ({done.reason})"
                  + (f", now serving {promoted.version}" if promoted else "")
-                 + (f"; {done.cleaning.summary()}" if done.cleaning else ""))
+                 + (f"; {done.cleaning.summary()}" if done.cleaning else "")
+                 + (f"; memory {len(memory)} rows" if policy.memory else ""))
         if promoted is not None:
             champion = promoted
     return result
