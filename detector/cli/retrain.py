@@ -106,6 +106,7 @@ def build(settings: RetrainSettings, connection: Connection, champion: Any, metr
     """The retrainer and its collaborators: group members (readings, the replicas' anomaly
     events), child process, store, model topic."""
     from detector.brokers.kafka_clients import open_source
+    from detector.lifecycle.memory import Memory
     from detector.lifecycle.store import ModelStore
     from detector.retrain.challenger import abandon, pool, submit
     from detector.retrain.daemon import Actions, Events, Retrainer
@@ -131,5 +132,6 @@ def build(settings: RetrainSettings, connection: Connection, champion: Any, metr
     held = HeldReadings(settings.retrain_window, len(champion.channels), settings.max_devices)
     actions = Actions(lambda job: submit(executor, job), store.promote, publish,
                       lambda: abandon(executor))
+    memory = Memory(settings.retrain_memory, settings.max_devices)
     return Retrainer(consumer, settings.topic, Path(settings.model), champion.channels, held,
-                     settings.retrain_every, actions, metrics, work, events)
+                     settings.retrain_every, actions, metrics, work, events, memory)

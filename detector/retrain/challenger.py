@@ -35,12 +35,16 @@ class Job:
     out: str
     window: int = 0  # readings per device (0: all held)
     served: np.ndarray | None = None  # bool: flagged by the serving replicas
+    every: int = 0  # readings per device between cycles (0: the window)
+    memory: np.ndarray | None = None  # the remembered rows (detector.lifecycle.memory) ...
+    memory_segments: np.ndarray | None = None  # ... and a segment per row
 
 
 @dataclass(frozen=True)
 class Result:
     """How a cycle ended: outcome (promoted, rejected, failed), the reason, the champion and the
-    challenger's versions, the challenger's folder when promoted, what the cleaning did."""
+    challenger's versions, the challenger's folder when promoted, what the cleaning did; the
+    held readings leaving the window (indices into the job's) and which the cleaning kept."""
 
     outcome: str
     reason: str
@@ -48,6 +52,8 @@ class Result:
     challenger: str = ""
     path: str | None = None
     cleaning: str = ""
+    leaving: np.ndarray | None = None
+    leaving_kept: np.ndarray | None = None
 
 
 def lower_priority() -> None:
@@ -115,13 +121,18 @@ def run(job: Job) -> Result:
         return load_bundle(out)
 
     n, window = len(job.values), job.window or len(job.values)
+    memory = None
+    if job.memory is not None and job.memory_segments is not None and len(job.memory):
+        memory = (job.memory, job.memory_segments)
     try:
-        done, promoted = cycle(champion, job.values, job.labels, n, Policy(window, window),
-                               trainer, Path(job.out), need_rows(champion.window, settings.holdout),
-                               job.devices, job.served)
+        done, promoted = cycle(champion, job.values, job.labels, n,
+                               Policy(job.every or window, window), trainer, Path(job.out),
+                               need_rows(champion.window, settings.holdout), job.devices,
+                               job.served, memory)
     except DetectorError as exc:
         return Result("failed", str(exc), champion.version)
     outcome = "failed" if done.outcome == "skipped" else done.outcome
     summary = done.cleaning.summary() if done.cleaning is not None else ""
     return Result(outcome, done.reason, champion.version, done.version,
-                  str(promoted.path) if promoted is not None else None, summary)
+                  str(promoted.path) if promoted is not None else None, summary, done.leaving,
+                  done.leaving_kept)

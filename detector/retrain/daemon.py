@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from detector.lifecycle.memory import Memory
 from detector.retrain.challenger import Job, Result
-from detector.retrain.held import HeldReadings, Served
+from detector.retrain.held import HeldReadings, Served, Snapshot
 from detector.retrain.metrics import RetrainMetrics
 from detector.stream.decode import Decoder
 from detector.stream.messages import labels_of
@@ -81,7 +82,8 @@ class Retrainer:
 
     def __init__(self, consumer: Source, topic: str, model: Path, channels: list[str],
                  held: HeldReadings, every: int, actions: Actions, metrics: RetrainMetrics,
-                 work: Path, events: Events | None = None) -> None:
+                 work: Path, events: Events | None = None, memory: Memory | None = None
+                 ) -> None:
         self.consumer = consumer
         self.topic = topic
         self.events = events
@@ -89,6 +91,8 @@ class Retrainer:
         self.model = model
         self.decoder = Decoder(channels)
         self.held = held
+        self.memory = Memory(0) if memory is None else memory  # kept rows that left the window
+        self.snap: Snapshot | None = None  # the window the running cycle was given
         self.every = every
         self.actions = actions
         self.metrics = metrics
@@ -199,13 +203,17 @@ class Retrainer:
                  len(self.held.rings), int(anomalous.sum()), int(snap.served.sum()))
         self.since = 0
         self.started = time.monotonic()
+        rows, segments = self.memory.rows(self.held.width)
         job = Job(str(self.model), snap.values, anomalous, snap.devices, str(out),
-                  self.held.per_device, snap.served)
+                  self.held.per_device, snap.served, self.every,
+                  rows if len(rows) else None, segments if len(rows) else None)
+        self.snap = snap
         self.running = self.actions.submit(job)
 
     def finish(self, result: Result) -> None:
         """Promote a passed challenger (then publish it); log and count every outcome."""
         self.metrics.duration.observe(time.monotonic() - self.started)
+        self.remember(result)
         path = result.path
         if result.outcome == "promoted" and path:
             try:
@@ -222,6 +230,16 @@ class Retrainer:
             except Exception as exc:  # too large, broker away: the directory still serves it
                 log.error("promoted bundle %s not published to the model topic: %s",
                           result.challenger, str(exc).splitlines()[0] if str(exc) else exc)
+
+    def remember(self, result: Result) -> None:
+        """The kept readings leaving the window join the memory (detector.lifecycle.memory)."""
+        snap, self.snap = self.snap, None
+        if snap is None or result.leaving is None or result.leaving_kept is None:
+            return
+        rows = np.asarray(result.leaving, dtype=np.int64)
+        self.memory.add(snap.values[rows], result.leaving_kept, snap.arrival[rows],
+                        snap.devices[rows])
+        self.memory.forget_except(set(self.held.rings))
 
     def report(self, result: Result) -> None:
         """One log line per cycle, and the count."""

@@ -20,13 +20,14 @@ NORMAL = ""  # a reading without a label header, or labelled normal
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Held readings in arrival order: values (n, channels); labels, devices and whether the
-    serving replicas flagged each (n,)."""
+    """Held readings in arrival order: values (n, channels); labels, devices, whether the
+    serving replicas flagged each and their arrival numbers (n,)."""
 
     values: np.ndarray
     labels: np.ndarray
     devices: np.ndarray
     served: np.ndarray
+    arrival: np.ndarray
 
     def __len__(self) -> int:
         return len(self.values)
@@ -97,7 +98,8 @@ class HeldReadings:
                  for device, ring in self.rings.items()]
         if not parts:
             empty = np.empty(0, dtype=object)
-            return Snapshot(np.zeros((0, self.width)), empty, empty, np.zeros(0, dtype=bool))
+            return Snapshot(np.zeros((0, self.width)), empty, empty, np.zeros(0, dtype=bool),
+                            np.zeros(0, dtype=np.int64))
         arrival = np.concatenate([p[0] for p in parts])
         used = arrival >= 0
         order = np.argsort(arrival[used], kind="stable")
@@ -106,7 +108,7 @@ class HeldReadings:
         devices = np.concatenate([np.full(len(p[0]), p[3], dtype=object) for p in parts])
         where = np.concatenate([p[4] for p in parts])[used][order]
         flagged = np.zeros(len(where), bool) if served is None else served.flagged(where)
-        return Snapshot(values, labels, devices[used][order], flagged)
+        return Snapshot(values, labels, devices[used][order], flagged, arrival[used][order])
 
     def oldest(self) -> dict[int, int]:
         """The oldest offset held of each partition."""

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from detector.core.choices import OffsetReset
 from detector.lifecycle.backtest import RETRAIN_EVERY, RETRAIN_WINDOW
+from detector.lifecycle.memory import RETRAIN_MEMORY
 from detector.stream.serve_settings import LogLevel, Port, http_host, http_port
 from shared.settings import Meta, Settings, setting
 
@@ -34,6 +35,9 @@ class RetrainSettings(Settings):
         RETRAIN_EVERY, help="Readings per device between retrain cycles.")
     retrain_window: Annotated[int, Meta(ge=2)] = setting(
         RETRAIN_WINDOW, help="Newest readings per device a cycle trains and judges on.")
+    retrain_memory: Annotated[int, Meta(ge=0)] = setting(
+        RETRAIN_MEMORY, help="Older kept readings per device remembered beside the window and "
+        "trained on too (0: none).")
     max_devices: Count = setting(
         1000, help="Devices whose readings are held; past it the one seen least recently goes.")
     model_topic: str | None = setting(

@@ -9,6 +9,7 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from detector.brokers.inmemory import InMemoryBroker, InMemoryConsumer
+from detector.lifecycle.memory import Memory
 from detector.retrain.challenger import Job, Result
 from detector.retrain.daemon import Actions, Events, Retrainer
 from detector.retrain.held import HeldReadings
@@ -21,7 +22,7 @@ CHANNELS = ["col_1", "col_2"]
 class Harness:
     """A Retrainer on an in-memory topic, its child replaced by futures the test resolves."""
 
-    def __init__(self, tmp_path, every: int = 10) -> None:
+    def __init__(self, tmp_path, every: int = 10, memory: int = 0) -> None:
         self.broker = InMemoryBroker({"readings": 1})
         self.metrics = RetrainMetrics(CollectorRegistry())
         self.jobs: list[tuple[Job, Future]] = []
@@ -32,7 +33,7 @@ class Harness:
                           lambda: self.abandoned.append(True))
         self.retrainer = Retrainer(
             InMemoryConsumer(self.broker, "retrainer"), "readings", tmp_path / "model", CHANNELS,
-            HeldReadings(50, 2), every, actions, self.metrics, tmp_path)
+            HeldReadings(50, 2), every, actions, self.metrics, tmp_path, memory=Memory(memory))
         self.retrainer.consumer.subscribe("readings", None)
         self.seq = 0
 
@@ -151,3 +152,21 @@ def test_the_readings_the_replicas_flagged_reach_the_cycle(tmp_path):
     assert np.flatnonzero(job.served).tolist() == [2]  # only our topic's reading at offset 2
     assert job.window == 50
     assert h.retrainer.events.consumer.commits[-1] == {0: 4}
+
+
+def test_the_kept_readings_leaving_the_window_reach_the_next_cycles_training(tmp_path):
+    h = Harness(tmp_path, every=10, memory=100)
+    h.send(50)
+    h.retrainer.step(0)
+    [(job, future)] = h.jobs
+    assert job.every == 10 and job.memory is None
+    kept = np.array([True] * 3 + [False] * 2 + [True] * 5)  # the child kept all but 3 and 4
+    future.set_result(Result("rejected", "not-better", "old", "new", leaving=np.arange(10),
+                             leaving_kept=kept))
+    h.send(10)
+    h.retrainer.step(0)
+    h.retrainer.step(0)
+    job = h.jobs[1][0]
+    assert job.memory is not None and job.memory_segments is not None
+    assert job.memory[:, 0].tolist() == [0, 1, 2, 5, 6, 7, 8, 9]  # col_1 is the sequence
+    assert job.memory_segments.tolist() == [0, 0, 0, 1, 1, 1, 1, 1]  # the hole splits them
