@@ -8,7 +8,7 @@ import numpy as np
 
 from detector.lifecycle.backtest import Policy, backtest
 from detector.lifecycle.memory import Memory, leaving
-from tests.unit.test_backtest_loop import HISTORY, MeanTrainer, mean_model, readings
+from tests.helpers.lifecycle import HISTORY, MeanTrainer, mean_model, readings
 
 
 def test_the_rows_leaving_are_those_the_next_window_no_longer_holds():
