@@ -33,7 +33,7 @@ from detector.lifecycle.memory import RETRAIN_MEMORY, Memory, leaving
 from detector.lifecycle.rows import grouped, newest_rows, rows_of
 
 RETRAIN_EVERY = 300  # rows between retrain cycles: 5 minutes of 1 Hz readings
-RETRAIN_WINDOW = 1200  # rows a cycle looks at: 20 minutes; its newest sixth judges the challenger
+RETRAIN_WINDOW = 600  # rows a cycle looks at: 10 minutes, past a fault; its newest sixth judges
 
 
 class Trainer(Protocol):

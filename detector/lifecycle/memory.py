@@ -19,7 +19,7 @@ import numpy as np
 from detector.lifecycle.cleaning import runs
 from detector.lifecycle.rows import newest_rows
 
-RETRAIN_MEMORY = 0  # rows per device remembered beside the window (0: no memory)
+RETRAIN_MEMORY = 1200  # kept rows per device remembered beside the window: 20 minutes (0: none)
 
 
 def leaving(n: int, window: int, every: int, devices: np.ndarray | None = None) -> np.ndarray:
