@@ -47,15 +47,18 @@ check-config: system-deps  ## promtool and amtool on the deployment files
 	amtool check-config deploy/alertmanager/alertmanager.yml
 
 # Two pytest runs at once (CI has two cores): the model and unit tests, which keep the CPU busy
-# and need no service, beside the rest, which mostly waits on Kafka, processes and the clock.
-# The offline run's output follows; the target fails if either run fails.
+# and need no shared service, and the broker outage (its own broker, mostly waiting), beside the
+# rest, which mostly waits on Kafka, processes and the clock. The first run's output follows; the
+# target fails if either run fails.
+OFFLINE_TESTS := tests/model tests/unit tests/integration/test_faults_broker.py
+
 test: install system-deps lint check-config  ## everything: lint, config checks, unit, model, integration and e2e tests
 	@log=$$(mktemp); \
-	$(PY) -m pytest -q -p no:cacheprovider tests/model tests/unit >$$log 2>&1 & offline=$$!; \
+	$(PY) -m pytest -q -p no:cacheprovider $(OFFLINE_TESTS) >$$log 2>&1 & offline=$$!; \
 	trap 'kill $$offline 2>/dev/null; rm -f $$log; exit 130' INT TERM; \
-	echo "$(PY) -m pytest -q tests --ignore=tests/model --ignore=tests/unit (and tests/model tests/unit beside it)"; \
-	$(PY) -m pytest -q tests --ignore=tests/model --ignore=tests/unit; services=$$?; \
-	wait $$offline; status=$$?; echo "--- $(PY) -m pytest -q tests/model tests/unit"; cat $$log; \
+	echo "$(PY) -m pytest -q tests $(OFFLINE_TESTS:%=--ignore=%) (and $(OFFLINE_TESTS) beside it)"; \
+	$(PY) -m pytest -q tests $(OFFLINE_TESTS:%=--ignore=%); services=$$?; \
+	wait $$offline; status=$$?; echo "--- $(PY) -m pytest -q $(OFFLINE_TESTS)"; cat $$log; \
 	rm -f $$log; test $$services -eq 0 && test $$status -eq 0
 
 test-unit: install  ## unit tests only (no services)
