@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.performance.stages [--count 200000] [--kafka-client confluent]
         [--storm] [--windowed] [--model BUNDLE] [--max-records 5000] [--profile FILE]
-        [--rate READINGS_PER_S --partitions 4]
+        [--rate READINGS_PER_S --partitions 4] [--fetch MIN_BYTES,WAIT_MS]
 
 Fills a fresh one-partition topic (as throughput.py's case a, or with --storm its case s), times
 the bare consumer of the same library on it (bare_consumer.py), then runs the serve loop in this
@@ -43,8 +43,10 @@ from detector.cli.serve import collect_rarely, consumer_settings
 from detector.stream.daemon import Daemon
 from detector.stream.metrics import Metrics
 from detector.stream.reloader import load_model
+from detector.stream.serve_settings import FETCH_DEFAULTS
 from detector.stream.settings import Options, Topics
 from shared.kafka_client import Connection
+from shared.kafka_confluent import KafkaClient
 from tests.helpers import REPO
 from tests.helpers.bundles import train_bundles
 from tests.helpers.processes import producer_command
@@ -82,12 +84,21 @@ def instrument(daemon: Daemon) -> None:
     daemon.outbox.submit = timed("outbox: send", daemon.outbox.submit)  # type: ignore
     daemon.metrics.record_batch = timed("metrics", daemon.metrics.record_batch)  # type: ignore
     daemon.settle = timed("settle: acks, commits", daemon.settle)  # type: ignore
+    daemon.outbox.done = timed("  of which acks", daemon.outbox.done)  # type: ignore
+    daemon.offsets.commit_async = timed("  of which commits",  # type: ignore
+                                        daemon.offsets.commit_async)
+    daemon.consumer.assignment = timed("assignment", daemon.consumer.assignment)  # type: ignore
+    daemon.warmup.assigned = timed("warm-up check", daemon.warmup.assigned)  # type: ignore
+    daemon.backpressure.apply = timed("backpressure", daemon.backpressure.apply)  # type: ignore
+    daemon.upkeep.tick = timed("upkeep: lag probe, collection", daemon.upkeep.tick)  # type: ignore
     daemon.process = timed("process (all of a batch)", daemon.process)  # type: ignore
 
 
 def daemon_on(topic: str, scratch: Scratch, model: Path, client: str,
-              max_records: int = Options.max_records) -> Daemon:
-    """A serve loop on `topic` with `client`'s source and sink, serve's fetch settings."""
+              max_records: int = Options.max_records, fetch: tuple[int, int] | None = None
+              ) -> Daemon:
+    """A serve loop on `topic` with `client`'s source and sink, serve's fetch settings (`fetch`:
+    (fetch_min_bytes, fetch_wait_ms); by default serve's for the client)."""
     if client == "confluent":
         from detector.brokers.confluent_clients import open_sink, open_source
     else:
@@ -98,7 +109,8 @@ def daemon_on(topic: str, scratch: Scratch, model: Path, client: str,
     topics = Topics(topic, scratch.name("anomalies"), scratch.name("dlq"))
     ensure_topics(connection, "", {topics.anomalies: 1, topics.dlq: 1}, 1)
     source = open_source(connection, "", scratch.group(), "stages", "earliest",
-                         consumer_settings(max_records), 300_000)
+                         consumer_settings(max_records, *(fetch or FETCH_DEFAULTS[KafkaClient(
+                             client)])), 300_000)
     return Daemon(source, open_sink(connection, "", "stages"), load_model(model),
                   Metrics(CollectorRegistry()), topics, Options(max_records=max_records))
 
@@ -198,6 +210,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.0,
                         help="offer the readings at this rate while the loop runs (0: fill first)")
     parser.add_argument("--partitions", type=int, default=1)
+    parser.add_argument("--fetch", type=lambda v: tuple(int(x) for x in v.split(",")),
+                        help="MIN_BYTES,WAIT_MS of the loop's consumer (default: serve's for the "
+                        "client)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the loop here "
                         "(without the stage timers)")
     args = parser.parse_args()
@@ -217,7 +232,8 @@ def main() -> None:
             bare = bare_command(topic, args.count, batch_size=args.max_records,
                                 kafka_client=args.kafka_client)
             bare_rate, bare_cpu = run_bare(bare)
-        daemon = daemon_on(topic, scratch, model, args.kafka_client, args.max_records)
+        daemon = daemon_on(topic, scratch, model, args.kafka_client, args.max_records,
+                           args.fetch)
         if not args.profile:
             instrument(daemon)
         offer = Offer(topic, args.rate, args.count, anomaly_rate, devices)

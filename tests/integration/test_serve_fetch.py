@@ -26,3 +26,22 @@ def test_a_held_fetch_gathers_readings_into_fewer_batches_and_scores_every_one(
     # A held fetch answers no sooner than the wait, so at most one batch per wait went by
     # (plus the fetch in flight when the stream began); unheld, every few milliseconds' worth.
     assert 1 <= batches <= elapsed / (WAIT_MS / 1000) + 2, (batches, elapsed)
+
+
+def test_librdkafka_by_default_holds_a_fetch_a_little_and_scores_every_reading(
+    start_detector, serve_topics, simulate
+):
+    topics = serve_topics(partitions=2)
+    detector = start_detector(topics, "--kafka-client", "confluent")
+    detector.wait_ready()
+    began = time.monotonic()
+    simulate(topics.readings, COUNT, rate=2000, seed=4)
+    detector.wait_records(COUNT)
+    elapsed = time.monotonic() - began
+
+    batches = detector.sample("detector_batch_duration_seconds_count")
+    assert detector.sample("detector_records_total") == COUNT
+    # At 2,000 readings/s, 12,000 bytes take longer than the 40-ms hold, so each fetch is held
+    # the whole 40 ms: at most one batch per 40 ms went by. Unheld, the broker would answer each
+    # of the producer's batches (one every 5 ms or so).
+    assert 1 <= batches <= elapsed / 0.040 + 2, (batches, elapsed)
