@@ -47,15 +47,17 @@ def options_of(cls: type[Settings], env_prefix: str | None = None,
         default = (f.default if f.default is not dataclasses.MISSING
                    else factory() if callable(factory) else None)
         name = f.name.replace("_", "-")
-        env: dict[str, Any] = ({"envvar": f"{env_prefix}_{f.name.upper()}", "show_envvar": True}
-               if env_prefix else {})
+        extra: dict[str, Any] = ({"envvar": f"{env_prefix}_{f.name.upper()}", "show_envvar": True}
+                                 if env_prefix else {})
         if isinstance(default, enum.Enum):
             default = default.value
+        if not required:  # the locked click takes a default of None as a value given
+            extra["default"] = default
         shown = f.metadata["show_default"] and default is not None
         options.append(click.option(
             f"--{name}", f.name, type=click_type(kind, meta, f.name, types or {}),
-            required=required, default=default, show_default=shown,
-            hidden=f.metadata["hidden"], help=f.metadata["help"], **env))
+            required=required, show_default=shown,
+            hidden=f.metadata["hidden"], help=f.metadata["help"], **extra))
     return options
 
 

@@ -67,6 +67,15 @@ def test_a_bad_train_option_is_one_line_naming_it_and_train_s_help(
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.parametrize("command", ["serve", "retrain"])
+def test_a_daemon_without_its_model_is_one_line_naming_the_option(command: str) -> None:
+    result = CliRunner().invoke(detector, [command, "--bootstrap", "127.0.0.1:1"], env={
+        "DETECTOR_MODEL": None}, prog_name="detector")
+    assert (result.exit_code, result.stderr) == (2, (
+        "error: Missing option '--model' (env var: 'DETECTOR_MODEL'). "
+        f"(see 'detector {command} --help')\n"))
+
+
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("--persistence", "3/2", "persistence needs 1 <= k <= n, got 3/2"),
     ("--history", ".", "File '.' is a directory."),
