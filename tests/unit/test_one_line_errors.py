@@ -8,6 +8,7 @@ In-process, so that mutmut sees which tests reach that code (it does not follow 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import errno
 import importlib.metadata
 import logging
@@ -56,6 +57,8 @@ SIZES = "must list 1 to 16 layer sizes, each 1 to 4096, got"
     ("--persistence", "x", "must be K/N like 3/5, got 'x'"),
     ("--target-far", "nan", "'nan' is not a finite number."),
     ("--target-far", "0.9", "0.9 is not in the range 0<x<0.5."),
+    ("--simulate", "99", "99 is not in the range 100<=x<=5000000."),
+    ("--simulate", "5000001", "5000001 is not in the range 100<=x<=5000000."),
 ])
 def test_a_bad_train_option_is_one_line_naming_it_and_train_s_help(
     tmp_path: Path, option: str, value: str, message: str
@@ -86,6 +89,36 @@ def test_a_bad_score_option_is_one_line_naming_it_and_score_s_help(
     result = run("score", "b", "d", "--out", str(tmp_path / "s.csv"), option, value)
     assert (result.exit_code, result.stderr) == (2, (
         f"error: Invalid value for '{option}': {message} (see 'detector score --help')\n"))
+
+
+def test_train_without_a_folder_to_write_or_onto_a_file_is_one_line(tmp_path: Path) -> None:
+    missing = run("train", "--simulate", "100")
+    assert (missing.exit_code, missing.stderr) == (
+        2, "error: Missing option '--out'. (see 'detector train --help')\n")
+    (tmp_path / "f").write_text("kept")
+    onto_file = run("train", "--simulate", "100", "--out", str(tmp_path / "f"))
+    assert (onto_file.exit_code, onto_file.stderr) == (2, (
+        f"error: Invalid value for '--out': Directory '{tmp_path / 'f'}' is a file. "
+        "(see 'detector train --help')\n"))
+    assert (tmp_path / "f").read_text() == "kept"
+
+
+@pytest.mark.parametrize(("group", "args", "cls"), [
+    (detector, ["train", "--simulate", "100", "--out", "b", "--columns", "a,b"], TrainingSettings),
+    (detector, ["score", "b", "d", "--out", "s.csv"], ScoreSettings),
+    (detector, ["serve", "--model", "b"], ServeSettings),
+    (detector, ["retrain", "--model", "b"], RetrainSettings),
+    (producer, ["simulate", "--output", "r.csv"], SimulationSettings),
+], ids=["train", "score", "serve", "retrain", "simulate"])
+def test_what_a_command_is_not_given_takes_its_setting_s_default(
+    group: click.Group, args: list[str], cls: type
+) -> None:
+    with bare_root_logger():
+        given = group.commands[args[0]].make_context(args[0], args[1:]).params  # parsed, not run
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING and f.name in given:
+            default = f.default.value if isinstance(f.default, enum.Enum) else f.default
+            assert given[f.name] == default, f.name
 
 
 @pytest.mark.parametrize("text", ["1", "4096", "5,2", SIXTEEN])
