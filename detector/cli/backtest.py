@@ -90,18 +90,13 @@ def backtest(bundle: str, data: str, out: str, history: str | None, retrain_ever
 
 def run(champion: Bundle, values: np.ndarray, first: int, policy: Policy, settings: Any,
         labels: np.ndarray | None, need: int, devices: np.ndarray | None = None) -> Result:
-    """The backtest with train_like as the trainer, challengers in a temporary folder."""
+    """The backtest with trainer_like's trainer, challengers in a temporary folder."""
     import tempfile
 
-    from detector.core.bundle import load_bundle
     from detector.lifecycle.backtest import backtest as loop
-    from detector.offline.recipe import train_like
+    from detector.offline.recipe import trainer_like
 
-    def trainer(values: np.ndarray, segments: np.ndarray, out: Path) -> Bundle:
-        train_like(settings, values, out, channels=champion.channels, devices=segments,
-                   source="the retrain window")
-        return load_bundle(out)
-
+    trainer = trainer_like(settings, champion.channels)
     with tempfile.TemporaryDirectory(prefix="detector-backtest-") as work:
         return loop(champion, values, first, policy, trainer, Path(work), labels, need, echo_err,
                     devices)

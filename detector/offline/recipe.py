@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from detector.core.bundle import Bundle, load_bundle
 from detector.core.training_settings import TrainingSettings
 from detector.errors import BundleError, DataError
+
+if TYPE_CHECKING:
+    from detector.lifecycle.backtest import Trainer
 
 Recipe = Bundle | TrainingSettings | str | Path
 Progress = Callable[[str], None]
@@ -88,3 +92,16 @@ def train_like(
 
     train_bundle(values, names, out, settings, devices, source, progress)
     return Path(out)
+
+
+def trainer_like(settings: TrainingSettings, channels: Sequence[str]) -> Trainer:
+    """The lifecycle's trainer, the backtest's and the live retrainer's alike: a challenger
+    trained on a retrain window's rows (each segment's windows apart) as `settings` say; the
+    loaded bundle."""
+
+    def trainer(values: np.ndarray, segments: np.ndarray, out: Path) -> Bundle:
+        train_like(settings, values, out, channels=channels, devices=segments,
+                   source="the retrain window")
+        return load_bundle(out)
+
+    return trainer

@@ -104,22 +104,18 @@ def submit(executor: ProcessPoolExecutor, job: Job) -> Future:
 def run(job: Job) -> Result:
     """One cycle (in the child): the lifecycle's cycle on the held window, with a trainer that
     trains like the champion (its recorded training settings)."""
-    from detector.core.bundle import Bundle, load_bundle
+    from detector.core.bundle import load_bundle
     from detector.errors import DetectorError
     from detector.lifecycle.backtest import Policy, cycle
     from detector.offline.data_checks import need_rows
-    from detector.offline.recipe import settings_of, train_like
+    from detector.offline.recipe import settings_of, trainer_like
 
     champion = load_bundle(job.model)
     settings = settings_of(champion)
     if settings is None:
         return Result("failed", f"{job.model} records no training settings", champion.version)
 
-    def trainer(values: np.ndarray, segments: np.ndarray, out: Path) -> Bundle:
-        train_like(settings, values, out, channels=champion.channels, devices=segments,
-                   source="the retrain window")
-        return load_bundle(out)
-
+    trainer = trainer_like(settings, champion.channels)
     n, window = len(job.values), job.window or len(job.values)
     memory = None
     if job.memory is not None and job.memory_segments is not None and len(job.memory):
