@@ -1,7 +1,7 @@
 """Latency: the event lag (detection time - reading ts) with the producer at a steady rate.
 
     .venv/bin/python -m bench.performance.latency [--rate 5000] [--seconds 60] [--devices 100]
-        [--fetch-min-bytes N] [--fetch-wait-ms MS] [--kafka-client kafka-python|confluent]
+        [--fetch-min-bytes 1] [--fetch-wait-ms 500] [--kafka-client kafka-python|confluent]
 
 Starts `detector serve` on a fresh one-partition topic, waits until it is ready, then runs
 `producer simulate --rate R` for the given time (the producer stamps each reading's `ts` as it
@@ -17,10 +17,9 @@ sends it). Reports p50 / p99 / max of the lag:
   poll for every record.
 
 `--fetch-min-bytes` and `--fetch-wait-ms` go to the detector only (`detector serve`'s options of
-those names; when not given, serve's default for the client: on librdkafka a fetch held for up to
-40 ms), to show what holding fetches costs in lag; the baseline keeps Kafka's lowest-lag fetch.
-Targets (for the defaults): p99 <= 50 ms; the lag ratio, the detector's broker -> detection p99
-over the bare consumer's broker -> poll p99, at most 2.
+those names), to show what holding fetches costs in lag; the baseline keeps Kafka's lowest-lag
+fetch. Targets (for the defaults): p99 <= 50 ms; the lag ratio, the detector's broker ->
+detection p99 over the bare consumer's broker -> poll p99, at most 2.
 """
 
 from __future__ import annotations
@@ -117,14 +116,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--devices", type=int, default=100)
-    parser.add_argument("--fetch-min-bytes", type=int, help="default: serve's for the client")
-    parser.add_argument("--fetch-wait-ms", type=int, help="default: serve's for the client")
+    parser.add_argument("--fetch-min-bytes", type=int, default=1)
+    parser.add_argument("--fetch-wait-ms", type=int, default=500)
     parser.add_argument("--kafka-client", choices=("kafka-python", "confluent"),
                         default="kafka-python", help="of the detector and of the baseline")
     args = parser.parse_args()
-    fetch = [*(["--fetch-min-bytes", str(args.fetch_min_bytes)] if args.fetch_min_bytes else []),
-             *(["--fetch-wait-ms", str(args.fetch_wait_ms)]
-               if args.fetch_wait_ms is not None else []), "--kafka-client", args.kafka_client]
+    fetch = ["--fetch-min-bytes", str(args.fetch_min_bytes), "--fetch-wait-ms",
+             str(args.fetch_wait_ms), "--kafka-client", args.kafka_client]
     count = int(args.rate * args.seconds)
     with workbench(configs=BROKER_TIME) as (scratch, model, topic):
         group = scratch.group()

@@ -1,7 +1,7 @@
 """Scale-out: CPU per reading with 1, 2 and 4 replicas in one group, partition spread, rebalances.
 
     .venv/bin/python -m bench.performance.scale [--rate 10000] [--seconds 20] [--replicas 1,2,4]
-        [--repeats 2] [--devices 100] [--fetch-min-bytes N] [--fetch-wait-ms MS]
+        [--repeats 2] [--devices 100] [--fetch-min-bytes 1] [--fetch-wait-ms 500]
         [--kafka-client kafka-python|confluent]
 
 On this 2-core machine, shared with the broker, more replicas cannot read faster than one, so a
@@ -21,8 +21,7 @@ every 0.2 s), the baseline of what the client itself costs. The bench reports:
   advance (sampled every 50 ms) after each, against the longest before either.
 
 `--fetch-min-bytes` and `--fetch-wait-ms` are given to both groups (`detector serve`'s options of
-those names; by default serve's default for the client: 1 and 500 on kafka-python, 12000 and 40 on
-librdkafka): fewer, larger polls. `--kafka-client confluent` runs both groups on librdkafka
+those names): fewer, larger polls. `--kafka-client confluent` runs both groups on librdkafka
 (the bare members: bench/performance/bare_confluent.py). Goal: 4 replicas use at most 1.1x the
 CPU per reading of one (1.3x on librdkafka, issue 29); partitions evenly spread.
 """
@@ -43,8 +42,6 @@ from pathlib import Path
 
 from bench.common import table
 from bench.performance.harness import BOOTSTRAP, Scratch, serve, workbench, written
-from detector.stream.serve_settings import FETCH_DEFAULTS
-from shared.kafka_confluent import KafkaClient
 from tests.helpers import REPO
 from tests.helpers.observability import eventually
 from tests.helpers.processes import DetectorProcess, cpu_seconds, producer_command
@@ -209,14 +206,11 @@ def main() -> None:
     parser.add_argument("--replicas", default="1,2,4")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--devices", type=int, default=100)
-    parser.add_argument("--fetch-min-bytes", type=int)
-    parser.add_argument("--fetch-wait-ms", type=int)
+    parser.add_argument("--fetch-min-bytes", type=int, default=1)
+    parser.add_argument("--fetch-wait-ms", type=int, default=500)
     parser.add_argument("--kafka-client", choices=("kafka-python", "confluent"),
                         default="kafka-python")
     args = parser.parse_args()
-    least, wait = FETCH_DEFAULTS[KafkaClient(args.kafka_client)]  # serve's own, when not given
-    args.fetch_min_bytes = least if args.fetch_min_bytes is None else args.fetch_min_bytes
-    args.fetch_wait_ms = wait if args.fetch_wait_ms is None else args.fetch_wait_ms
     args.fetch = ["--fetch-min-bytes", str(args.fetch_min_bytes),
                   "--fetch-wait-ms", str(args.fetch_wait_ms), "--kafka-client", args.kafka_client]
     counts = [int(x) for x in args.replicas.split(",")]

@@ -43,10 +43,8 @@ from detector.cli.serve import collect_rarely, consumer_settings
 from detector.stream.daemon import Daemon
 from detector.stream.metrics import Metrics
 from detector.stream.reloader import load_model
-from detector.stream.serve_settings import FETCH_DEFAULTS
 from detector.stream.settings import Options, Topics
 from shared.kafka_client import Connection
-from shared.kafka_confluent import KafkaClient
 from tests.helpers import REPO
 from tests.helpers.bundles import train_bundles
 from tests.helpers.processes import producer_command
@@ -98,7 +96,7 @@ def daemon_on(topic: str, scratch: Scratch, model: Path, client: str,
               max_records: int = Options.max_records, fetch: tuple[int, int] | None = None
               ) -> Daemon:
     """A serve loop on `topic` with `client`'s source and sink, serve's fetch settings (`fetch`:
-    (fetch_min_bytes, fetch_wait_ms); by default serve's for the client)."""
+    (fetch_min_bytes, fetch_wait_ms) instead of serve's default)."""
     if client == "confluent":
         from detector.brokers.confluent_clients import open_sink, open_source
     else:
@@ -109,8 +107,7 @@ def daemon_on(topic: str, scratch: Scratch, model: Path, client: str,
     topics = Topics(topic, scratch.name("anomalies"), scratch.name("dlq"))
     ensure_topics(connection, "", {topics.anomalies: 1, topics.dlq: 1}, 1)
     source = open_source(connection, "", scratch.group(), "stages", "earliest",
-                         consumer_settings(max_records, *(fetch or FETCH_DEFAULTS[KafkaClient(
-                             client)])), 300_000)
+                         consumer_settings(max_records, *(fetch or ())), 300_000)
     return Daemon(source, open_sink(connection, "", "stages"), load_model(model),
                   Metrics(CollectorRegistry()), topics, Options(max_records=max_records))
 
@@ -211,8 +208,7 @@ def main() -> None:
                         help="offer the readings at this rate while the loop runs (0: fill first)")
     parser.add_argument("--partitions", type=int, default=1)
     parser.add_argument("--fetch", type=lambda v: tuple(int(x) for x in v.split(",")),
-                        help="MIN_BYTES,WAIT_MS of the loop's consumer (default: serve's for the "
-                        "client)")
+                        help="MIN_BYTES,WAIT_MS of the loop's consumer (default: serve's)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of the loop here "
                         "(without the stage timers)")
     args = parser.parse_args()

@@ -20,7 +20,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from detector.stream.serve_settings import FETCH_DEFAULTS, LogLevel, ServeSettings
+from detector.stream.serve_settings import LogLevel, ServeSettings
 from shared.kafka_client import Connection, connection_from, security_options
 from shared.kafka_confluent import KafkaClient
 from shared.settings_options import with_settings
@@ -60,17 +60,13 @@ def kafka_connection(opts: dict[str, Any]) -> Connection:
     return connection_from(opts, "DETECTOR", bootstrap, default=DEFAULT_BOOTSTRAP)
 
 
-LOWEST_LAG = FETCH_DEFAULTS[KafkaClient.KAFKA_PYTHON]  # (fetch_min_bytes, fetch_wait_ms)
-
-
-def consumer_settings(batch_size: int, fetch_min_bytes: int = LOWEST_LAG[0],
-                      fetch_wait_ms: int = LOWEST_LAG[1]) -> dict[str, Any]:
+def consumer_settings(batch_size: int, fetch_min_bytes: int = ServeSettings.fetch_min_bytes,
+                      fetch_wait_ms: int = ServeSettings.fetch_wait_ms) -> dict[str, Any]:
     """The consumer's fetch settings (the benchmarks give their bare consumers the same).
 
-    With these defaults (kafka-python's) the broker answers a fetch as soon as it has one
-    record, the lowest lag; a larger `fetch_min_bytes` holds a fetch up to `fetch_wait_ms` so
-    that fewer, larger polls carry the same readings (less CPU per reading at low rates, more
-    lag: docs/performance.md; serve's librdkafka default, serve_settings.FETCH_DEFAULTS).
+    With the defaults the broker answers a fetch as soon as it has one record, the lowest lag;
+    a larger `fetch_min_bytes` holds a fetch up to `fetch_wait_ms` so that fewer, larger polls
+    carry the same readings (less CPU per reading at low rates, more lag: docs/performance.md).
     """
     return {"max_poll_records": batch_size, "max_partition_fetch_bytes": 8 * MIB,
             "fetch_min_bytes": fetch_min_bytes, "fetch_max_wait_ms": fetch_wait_ms}
@@ -203,7 +199,8 @@ def open_clients(settings: ServeSettings, connection: Connection) -> tuple[Any, 
         ensure_model_topic(connection, BROKER_HINT, settings.model_topic,
                            settings.replication_factor)
     client_id = f"detector-{socket.gethostname()}-{os.getpid()}"
-    fetch = consumer_settings(settings.batch_size, *settings.fetch())
+    fetch = consumer_settings(settings.batch_size, settings.fetch_min_bytes,
+                              settings.fetch_wait_ms)
     consumer = open_source(connection, BROKER_HINT, settings.group, client_id,
                            settings.offset_reset, fetch, settings.max_poll_interval_ms)
     return consumer, open_sink(connection, BROKER_HINT, client_id)

@@ -20,12 +20,6 @@ from shared.settings import Meta, Settings, setting
 Count = Annotated[int, Meta(ge=1)]
 Port = Annotated[int, Meta(ge=0, le=65535)]
 MIN_SESSION_TIMEOUT_MS = 6000  # the broker's group.min.session.timeout.ms, by default
-# --fetch-min-bytes and --fetch-wait-ms when not given, per client. kafka-python: Kafka's lowest
-# lag, an answer as soon as one record is there. librdkafka: the broker holds a fetch until 12 kB
-# (about 90 readings) are there or 40 ms went by, so a replica at a moderate rate wakes for fewer,
-# larger batches (a batch's fixed cost is most of a small one's; the client's own threads wake
-# less too) for some ms more lag (docs/performance.md#scale-out-on-librdkafka).
-FETCH_DEFAULTS = {KafkaClient.KAFKA_PYTHON: (1, 500), KafkaClient.CONFLUENT: (12000, 40)}
 
 
 class LogLevel(StrEnum):
@@ -73,13 +67,11 @@ class ServeSettings(Settings):
     metrics_host: str = http_host()
     batch_size: Count = setting(
         Options.max_records, help="Most records per poll, scored in one model call.")
-    fetch_min_bytes: Count | None = setting(
-        None, show_default=False, help="Bytes the broker gathers before it answers a fetch (at "
-        "most --fetch-wait-ms): above 1, fewer and larger polls, less CPU per reading at low "
-        "rates, more lag. Default: 1 on kafka-python (the lowest lag), 12000 on confluent.")
-    fetch_wait_ms: Annotated[int, Meta(ge=0, le=30_000)] | None = setting(
-        None, show_default=False, help="Longest time the broker holds a fetch waiting for "
-        "--fetch-min-bytes. Default: 500 on kafka-python, 40 on confluent.")
+    fetch_min_bytes: Count = setting(
+        1, help="Bytes the broker gathers before it answers a fetch (at most --fetch-wait-ms): "
+        "above 1, fewer and larger polls, less CPU per reading at low rates, more lag.")
+    fetch_wait_ms: Annotated[int, Meta(ge=0, le=30_000)] = setting(
+        500, help="Longest time the broker holds a fetch waiting for --fetch-min-bytes.")
     send_attempts: Count = setting(
         Options.send_attempts,
         help="Attempts to publish a batch's events before exiting with status 3.")
@@ -118,12 +110,6 @@ class ServeSettings(Settings):
         if self.max_devices < self.batch_size:
             raise ConfigError(f"--max-devices ({self.max_devices}) must be at least --batch-size "
                               f"({self.batch_size}): a batch may hold that many devices")
-
-    def fetch(self) -> tuple[int, int]:
-        """(fetch_min_bytes, fetch_wait_ms): as given, else the client's (FETCH_DEFAULTS)."""
-        least, wait = FETCH_DEFAULTS[self.kafka_client]
-        return (least if self.fetch_min_bytes is None else self.fetch_min_bytes,
-                wait if self.fetch_wait_ms is None else self.fetch_wait_ms)
 
     @property
     def channel_list(self) -> list[str] | None:

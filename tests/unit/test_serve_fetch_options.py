@@ -7,10 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kafka import KafkaConsumer
 
-from detector.brokers.confluent_clients import fetch_config
 from detector.cli import main
-from detector.cli.serve import consumer_settings, serve
-from detector.stream.serve_settings import ServeSettings
+from detector.cli.serve import consumer_settings
 
 
 def test_the_defaults_are_kafkas_lowest_lag_fetch():
@@ -24,29 +22,6 @@ def test_the_fetch_options_reach_the_consumer_settings():
     fetch = consumer_settings(100, fetch_min_bytes=65536, fetch_wait_ms=50)
     assert (fetch["fetch_min_bytes"], fetch["fetch_max_wait_ms"]) == (65536, 50)
     assert set(fetch) <= set(KafkaConsumer.DEFAULT_CONFIG), "a key the consumer does not take"
-
-
-def fetch_of(*args: str) -> tuple[int, int]:
-    """(fetch_min_bytes, fetch_wait_ms) serve gives its consumer for these options."""
-    return ServeSettings.from_click(**serve.make_context("serve", ["--model", "m", *args]).params
-                                    ).fetch()
-
-
-def test_librdkafka_holds_a_fetch_for_some_readings_by_default_kafka_python_does_not():
-    assert fetch_of() == (1, 500)  # kafka-python: an answer as soon as one record is there
-    held = fetch_of("--kafka-client", "confluent")
-    assert held == (12000, 40)
-    assert fetch_config(consumer_settings(5000, *held)) == {
-        "max.partition.fetch.bytes": 8 * 1024 * 1024, "fetch.min.bytes": 12000,
-        "fetch.wait.max.ms": 40}
-
-
-def test_a_fetch_setting_given_wins_over_the_client_s_default(monkeypatch):
-    monkeypatch.setenv("DETECTOR_KAFKA_CLIENT", "confluent")
-    assert fetch_of("--fetch-min-bytes", "1") == (1, 40)
-    assert fetch_of("--fetch-wait-ms", "0") == (12000, 0)
-    monkeypatch.setenv("DETECTOR_FETCH_WAIT_MS", "500")
-    assert fetch_of("--fetch-min-bytes", "1") == (1, 500)
 
 
 @settings(max_examples=25, deadline=None)
