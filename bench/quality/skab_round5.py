@@ -25,41 +25,45 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import table
-from bench.quality.rebase import rebased_thresholds
+from bench.quality.rebase import LAG, ROWS, rebased_thresholds
 from bench.quality.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS
 from bench.quality.skab_select import BUDGET, RULE, WINDOW, datasets, fig
 from detector.core.alarm import parse_persistence, persist
 from detector.core.calibration import calibrate
 from detector.offline.evaluate import Quality, quality
 
-CANDIDATES = {  # name: (the model's cache, re-based threshold)
-    "incumbent": ("inc", False),
-    "A: re-based threshold": ("inc", True),
-    "B: chronological early stopping": ("tail", False),
-    "C: A on B's model": ("tail", True),
+Variant = tuple[int, float] | None  # a re-based threshold's (lag, quantile); None: fixed
+REBASED: Variant = (LAG, 0.5)  # round 5's A: the median of rows t - 499 ... t - 300
+CANDIDATES: dict[str, tuple[str, Variant]] = {  # name: (the model's cache, threshold)
+    "incumbent": ("inc", None),
+    "A: re-based threshold": ("inc", REBASED),
+    "B: chronological early stopping": ("tail", None),
+    "C: A on B's model": ("tail", REBASED),
 }
 TAIL_ARGS = DEFAULT_TRAIN_ARGS.replace("--validation random", "--validation tail")
 F1_SLACK, POINTS_SLACK, NORMAL_GAIN = 0.005, 0.25, 1.0  # the protocol's tolerance
 FOLDERS = ("valve1", "valve2")
 
 
-def flags(f: dict, rebase: bool) -> np.ndarray:
-    """The test rows' flags: the AE's error above its threshold (fixed, or re-based), then
-    persistence 5/10."""
+def flags(f: dict, variant: Variant) -> np.ndarray:
+    """The test rows' flags: the AE's error above its threshold (fixed, or re-based by the
+    variant's lag and quantile), then persistence 5/10."""
     calibration = calibrate(f["held"], "pot", BUDGET, 1.0, WINDOW, f["fit"], gap_power=1.0)
     threshold: float | np.ndarray = calibration.threshold
-    if rebase:
+    if variant is not None:
+        lag, q = variant
         threshold = rebased_thresholds(f["error"], calibration.details["calibrated_threshold"],
-                                       calibration.details["gap"], float(np.median(f["held"])))
+                                       calibration.details["gap"],
+                                       float(np.quantile(f["held"], q)), lag, ROWS, q)
     above = np.nan_to_num(f["error"], nan=0.0) > threshold
     return persist(above, parse_persistence(RULE))[TRAIN_ROWS:]
 
 
-def totals(stored: dict[str, dict], rebase: bool) -> dict[str, Quality]:
+def totals(stored: dict[str, dict], variant: Variant) -> dict[str, Quality]:
     """Counts per folder (valve1, valve2, anomaly-free) and over the 20 files."""
     out: dict[str, Quality] = {}
     for name, f in stored.items():
-        q = quality(f["truth"][TRAIN_ROWS:], flags(f, rebase))
+        q = quality(f["truth"][TRAIN_ROWS:], flags(f, variant))
         group = name.split("/")[0]
         out[group] = out.get(group, Quality(0, 0, 0, 0)) + q
         if group != "anomaly-free":
@@ -112,22 +116,33 @@ def cached(path: Path, folder: Path, train_args: str) -> dict[str, dict]:
     return stored
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """The rounds' command line (FOLDER, --cache-dir, --seeds); the cache folder made."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/q5"))
     parser.add_argument("--seeds", default="0,1")
     args = parser.parse_args()
     args.cache_dir.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def rows_of(results: dict[str, dict[str, Quality]], seed: int) -> list[tuple[str, ...]]:
+    """One table row per candidate of a seed: each folder's figures, all 20, anomaly-free FAR."""
+    return [(f"{name}, seed {seed}", *(fig(r[g]) for g in (*FOLDERS, "all 20")),
+             f"{r['anomaly-free'].far:.2f}") for name, r in results.items()]
+
+
+def main() -> None:
+    args = arguments(__doc__)
     results, rows = {}, []
     for seed in (int(s) for s in args.seeds.split(",")):
         models = {kind: cached(args.cache_dir / f"{kind}_seed{seed}.npz", args.folder,
                                f"{setting} --seed {seed}")
                   for kind, setting in (("inc", DEFAULT_TRAIN_ARGS), ("tail", TAIL_ARGS))}
-        results[seed] = {name: totals(models[kind], rebase)
-                         for name, (kind, rebase) in CANDIDATES.items()}
-        rows += [(f"{name}, seed {seed}", *(fig(r[g]) for g in (*FOLDERS, "all 20")),
-                  f"{r['anomaly-free'].far:.2f}") for name, r in results[seed].items()]
+        results[seed] = {name: totals(models[kind], variant)
+                         for name, (kind, variant) in CANDIDATES.items()}
+        rows += rows_of(results[seed], seed)
     print(f"\n{DEFAULT_TRAIN_ARGS} (B, C: --validation tail); POT {BUDGET:g} x gap (A, C: "
           f"re-based), persistence {RULE}\n")
     print(table(rows, ("candidate", *FOLDERS, "all 20", "anomaly-free FAR, %")))
