@@ -56,9 +56,7 @@ def run_retrain(settings: RetrainSettings, connection: Connection) -> None:
         retrainer = holder.get("retrainer")
         if retrainer is None:
             return False, {"state": "starting"}
-        return True, {"held": retrainer.held.held(), "flagged": len(retrainer.served),
-                      "cycles": retrainer.cycles,
-                      "training": retrainer.running is not None}
+        return True, retrainer.health()
 
     server = HealthServer(registry, readiness, settings.metrics_host, settings.metrics_port)
     server.start()

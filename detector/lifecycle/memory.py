@@ -40,6 +40,10 @@ class Memory:
     def __len__(self) -> int:
         return sum(len(s) for own in self.stretches.values() for s in own)
 
+    def devices(self) -> int:
+        """How many devices have at least one row remembered."""
+        return sum(1 for own in self.stretches.values() if any(len(s) for s in own))
+
     def add(self, values: np.ndarray, keep: np.ndarray, arrival: np.ndarray,
             devices: np.ndarray | None = None) -> None:
         """Remember the kept rows among `values` (in arrival order; `arrival` numbers them, one

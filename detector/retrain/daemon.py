@@ -199,8 +199,9 @@ class Retrainer:
         self.cycles += 1
         out = self.work / f"challenger-{self.cycles}"
         log.info("retrain cycle %d: %d readings of %d device(s) held, %d labelled anomalous, "
-                 "%d flagged by the serving replicas", self.cycles, len(snap),
-                 len(self.held.rings), int(anomalous.sum()), int(snap.served.sum()))
+                 "%d flagged by the serving replicas; memory: %d rows of %d device(s)",
+                 self.cycles, len(snap), len(self.held.rings), int(anomalous.sum()),
+                 int(snap.served.sum()), len(self.memory), self.memory.devices())
         self.since = 0
         self.started = time.monotonic()
         rows, segments = self.memory.rows(self.held.width)
@@ -240,6 +241,13 @@ class Retrainer:
         self.memory.add(snap.values[rows], result.leaving_kept, snap.arrival[rows],
                         snap.devices[rows])
         self.memory.forget_except(set(self.held.rings))
+        self.metrics.memory.set(len(self.memory))
+
+    def health(self) -> dict[str, object]:
+        """What /healthz says: the window held, the flags known, the memory, the cycles."""
+        return {"held": self.held.held(), "flagged": len(self.served),
+                "memory_rows": len(self.memory), "memory_devices": self.memory.devices(),
+                "cycles": self.cycles, "training": self.running is not None}
 
     def report(self, result: Result) -> None:
         """One log line per cycle, and the count."""

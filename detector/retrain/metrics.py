@@ -25,6 +25,11 @@ class RetrainMetrics:
         self.held = Gauge(
             "detector_retrain_window_records",
             "Readings held for the next retrain cycle, all devices together.", registry=registry)
+        self.memory = Gauge(
+            "detector_retrain_memory_records",
+            "Rows the cleaning kept that left the window, remembered for the next retrain "
+            "cycles' training (--retrain-memory per device), all devices together.",
+            registry=registry)
         for outcome in OUTCOMES:
             self.retrains.labels(outcome=outcome)
 

@@ -51,6 +51,18 @@ def test_each_device_has_its_own_bound_and_devices_are_forgotten():
     assert memory.rows(1)[0][:, 0].tolist() == [7, 9, 11]
 
 
+def test_only_devices_with_a_row_remembered_count():
+    memory = Memory(10)
+    assert memory.devices() == 0
+    values = np.arange(6, dtype=float).reshape(-1, 1)
+    devices = np.array(["a", "b", "c"] * 2, dtype=object)
+    keep = np.array([1, 0, 1, 1, 0, 0], dtype=bool)  # "b" kept nothing
+    memory.add(values, keep, np.arange(6), devices)
+    assert (len(memory), memory.devices()) == (3, 2)
+    memory.forget_except({"a", "b"})
+    assert (len(memory), memory.devices()) == (2, 1)
+
+
 def test_a_memory_of_no_rows_remembers_nothing():
     memory = Memory(0)
     memory.add(np.ones((5, 2)), np.ones(5, bool), np.arange(5))

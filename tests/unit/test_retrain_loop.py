@@ -2,6 +2,7 @@
 readings per device (never two at once), every outcome counted, a promotion installed and
 published, a failed child or store never stopping the loop."""
 
+import logging
 from concurrent.futures import Future
 
 import numpy as np
@@ -24,7 +25,8 @@ class Harness:
 
     def __init__(self, tmp_path, every: int = 10, memory: int = 0) -> None:
         self.broker = InMemoryBroker({"readings": 1})
-        self.metrics = RetrainMetrics(CollectorRegistry())
+        self.registry = CollectorRegistry()
+        self.metrics = RetrainMetrics(self.registry)
         self.jobs: list[tuple[Job, Future]] = []
         self.promoted: list[tuple[str, str]] = []
         self.published: list = []
@@ -154,12 +156,14 @@ def test_the_readings_the_replicas_flagged_reach_the_cycle(tmp_path):
     assert h.retrainer.events.consumer.commits[-1] == {0: 4}
 
 
-def test_the_kept_readings_leaving_the_window_reach_the_next_cycles_training(tmp_path):
+def test_the_kept_readings_leaving_the_window_reach_the_next_cycles_training(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="detector.retrain.daemon")
     h = Harness(tmp_path, every=10, memory=100)
     h.send(50)
     h.retrainer.step(0)
     [(job, future)] = h.jobs
     assert job.every == 10 and job.memory is None
+    assert "; memory: 0 rows of 0 device(s)" in caplog.text
     kept = np.array([True] * 3 + [False] * 2 + [True] * 5)  # the child kept all but 3 and 4
     future.set_result(Result("rejected", "not-better", "old", "new", leaving=np.arange(10),
                              leaving_kept=kept))
@@ -170,3 +174,25 @@ def test_the_kept_readings_leaving_the_window_reach_the_next_cycles_training(tmp
     assert job.memory is not None and job.memory_segments is not None
     assert job.memory[:, 0].tolist() == [0, 1, 2, 5, 6, 7, 8, 9]  # col_1 is the sequence
     assert job.memory_segments.tolist() == [0, 0, 0, 1, 1, 1, 1, 1]  # the hole splits them
+
+
+def test_the_memory_is_reported_in_the_cycle_log_health_and_metrics(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="detector.retrain.daemon")
+    h = Harness(tmp_path, every=10, memory=100)
+    memory = h.retrainer.health
+    assert h.registry.get_sample_value("detector_retrain_memory_records") == 0
+    assert (memory()["memory_rows"], memory()["memory_devices"]) == (0, 0)
+    h.send(25, devices=("a", "b"))
+    h.retrainer.step(0)
+    [(_, future)] = h.jobs
+    kept = np.arange(20) % 4 != 0  # 10 rows leave per device (a, b in turn): a keeps 5, b 10
+    future.set_result(Result("rejected", "not-better", "old", "new", leaving=np.arange(20),
+                             leaving_kept=kept))
+    h.send(10, devices=("a", "b"))
+    h.retrainer.step(0)
+    assert h.registry.get_sample_value("detector_retrain_memory_records") == 15
+    assert (memory()["memory_rows"], memory()["memory_devices"]) == (15, 2)
+    h.retrainer.step(0)
+    assert len(h.jobs) == 2
+    assert "retrain cycle 2: " in caplog.text
+    assert "; memory: 15 rows of 2 device(s)" in caplog.text.split("retrain cycle 2: ")[1]
