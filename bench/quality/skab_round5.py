@@ -27,7 +27,8 @@ if not __package__:
 from bench.common import table
 from bench.quality.rebase import LAG, ROWS, rebased_thresholds
 from bench.quality.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS
-from bench.quality.skab_select import BUDGET, RULE, WINDOW, datasets, fig
+from bench.quality.skab_select import BUDGET, RULE, WINDOW, datasets, fig, step_columns
+from bench.quality.subspace import threshold as score_threshold
 from detector.core.alarm import parse_persistence, persist
 from detector.core.calibration import calibrate
 from detector.offline.evaluate import Quality, quality
@@ -45,10 +46,14 @@ F1_SLACK, POINTS_SLACK, NORMAL_GAIN = 0.005, 0.25, 1.0  # the protocol's toleran
 FOLDERS = ("valve1", "valve2")
 
 
-def flags(f: dict, variant: Variant) -> np.ndarray:
+def flags(f: dict, variant: Variant, budget: float = BUDGET,
+          parts: tuple[str, ...] = ()) -> np.ndarray:
     """The test rows' flags: the AE's error above its threshold (fixed, or re-based by the
-    variant's lag and quantile), then persistence 5/10."""
-    calibration = calibrate(f["held"], "pot", BUDGET, 1.0, WINDOW, f["fit"], gap_power=1.0)
+    variant's lag and quantile) or any of round 3's `parts` scores above its own fixed one (POT
+    at budget / k × its gap, k the scores the file has: round 7), then persistence 5/10."""
+    extra = step_columns(f, parts)
+    k = 1 + len(extra)
+    calibration = calibrate(f["held"], "pot", budget / k, 1.0, WINDOW, f["fit"], gap_power=1.0)
     threshold: float | np.ndarray = calibration.threshold
     if variant is not None:
         lag, q = variant
@@ -56,14 +61,23 @@ def flags(f: dict, variant: Variant) -> np.ndarray:
                                        calibration.details["gap"],
                                        float(np.quantile(f["held"], q)), lag, ROWS, q)
     above = np.nan_to_num(f["error"], nan=0.0) > threshold
+    for fit, held, column in extra:
+        above |= np.nan_to_num(column, nan=0.0) > score_threshold(fit, held, budget / k, WINDOW)
     return persist(above, parse_persistence(RULE))[TRAIN_ROWS:]
 
 
-def totals(stored: dict[str, dict], variant: Variant) -> dict[str, Quality]:
+def each_file(stored: dict[str, dict], variant: Variant, budget: float = BUDGET,
+              parts: tuple[str, ...] = ()) -> dict[str, Quality]:
+    """Counts per file and anomaly-free piece (`flags`' options)."""
+    return {name: quality(f["truth"][TRAIN_ROWS:], flags(f, variant, budget, parts))
+            for name, f in stored.items()}
+
+
+def totals(stored: dict[str, dict], variant: Variant, budget: float = BUDGET,
+           parts: tuple[str, ...] = ()) -> dict[str, Quality]:
     """Counts per folder (valve1, valve2, anomaly-free) and over the 20 files."""
     out: dict[str, Quality] = {}
-    for name, f in stored.items():
-        q = quality(f["truth"][TRAIN_ROWS:], flags(f, variant))
+    for name, q in each_file(stored, variant, budget, parts).items():
         group = name.split("/")[0]
         out[group] = out.get(group, Quality(0, 0, 0, 0)) + q
         if group != "anomaly-free":
@@ -116,12 +130,15 @@ def cached(path: Path, folder: Path, train_args: str) -> dict[str, dict]:
     return stored
 
 
-def arguments(doc: str) -> argparse.Namespace:
-    """The rounds' command line (FOLDER, --cache-dir, --seeds); the cache folder made."""
+def arguments(doc: str, switches: dict[str, str] | None = None) -> argparse.Namespace:
+    """The rounds' command line (FOLDER, --cache-dir, --seeds, and a round's on/off `switches`:
+    option: help); the cache folder made."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/q5"))
     parser.add_argument("--seeds", default="0,1")
+    for option, text in (switches or {}).items():
+        parser.add_argument(option, action="store_true", help=text)
     args = parser.parse_args()
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     return args
