@@ -222,6 +222,7 @@ def info(bundle: str, as_json: bool) -> None:
         f"centred      {', '.join(meta.get('centred', [])) or 'none'} (slow channels: the model "
         "sees each window of them centred on its own mean)",
         f"persistence  {persistence_of(meta)} (alarm when k of a device's last n are above)",
+        follow_line(meta.get("threshold_follow")),
         "held-out     " + ", ".join(f"q{k}={v:.4g}" for k, v in cal.get("quantiles", {}).items()),
         f"training     {summary.get('source')}: {summary.get('epochs_run')} epochs, "
         f"val_loss {rounded(summary.get('val_loss'))} (standard units), "
@@ -231,6 +232,16 @@ def info(bundle: str, as_json: bool) -> None:
                            "not recorded (trained before bundles recorded them)"),
     ]
     click.echo("\n".join(lines))
+
+
+def follow_line(follow: dict | None) -> str:
+    """`info`'s line on the threshold that follows the usual error (off when none)."""
+    if not follow or not follow.get("rows"):
+        return "follow       off (a fixed threshold)"
+    return (f"follow       {follow['lag']}/{follow['rows']} (the threshold is at least "
+            f"{follow['calibrated_threshold']:.4g} x the median of the device's errors "
+            f"{follow['lag']} to {follow['lag'] + follow['rows'] - 1} readings back, over "
+            f"{follow['median']:.4g})")
 
 
 def rounded(value: object) -> str:

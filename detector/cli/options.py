@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from detector.core.alarm import Persistence, parse_persistence
+from detector.core.follow import ThresholdFollow, parse_follow
 from detector.core.quiet import show_logs
 from detector.core.training_settings import MAX_LAYER_SIZE, MAX_LAYERS, TrainingSettings
 from detector.errors import DataError
@@ -33,6 +34,20 @@ class PersistenceRule(click.ParamType):
             return parse_persistence(value)
         except DataError as exc:
             self.fail(str(exc).removeprefix("--persistence "), param, ctx)
+
+
+class FollowOption(click.ParamType):
+    """`off` or `LAG/ROWS` with LAG + ROWS <= 10,000, as a ThresholdFollow."""
+
+    name = "LAG/ROWS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, ThresholdFollow):
+            return value
+        try:
+            return parse_follow(value)
+        except DataError as exc:
+            self.fail(str(exc).removeprefix("--threshold-follow "), param, ctx)
 
 
 class LayerSizes(click.ParamType):
@@ -92,7 +107,8 @@ def scoring_options(command: Callable) -> Callable:
 
 def training_options(command: Callable) -> Callable:
     """The options of `train`: its data, then every `TrainingSettings` field (one `settings`)."""
-    types = {"hidden": LayerSizes(), "persistence": PersistenceRule()}
+    types = {"hidden": LayerSizes(), "persistence": PersistenceRule(),
+             "threshold_follow": FollowOption()}
     command = with_settings(TrainingSettings, types=types)(log_level(command))
     options = [
         click.option(

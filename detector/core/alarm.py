@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from detector.core.follow import FollowRule, follow_of, lagged_medians_by_device
 from detector.core.windows import MAX_DEVICES
 from detector.errors import DataError
 
@@ -79,23 +80,32 @@ def above_threshold(score: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class AlarmRule:
-    """What flags a reading: its score above the threshold, then the persistence rule."""
+    """What flags a reading: its score above the threshold (and, with a follow rule, its error
+    above T₀ times its device's lagged usual ratio: detector.core.follow), then persistence."""
 
     persistence: Persistence = Persistence()
+    follow: FollowRule | None = None
 
     @classmethod
     def of(cls, meta: dict[str, Any], persistence: Persistence | None = None) -> AlarmRule:
         """The rule a bundle records, or `persistence` in place of its own."""
-        return cls(persistence or persistence_of(meta))
+        return cls(persistence or persistence_of(meta), follow_of(meta))
 
     above = staticmethod(above_threshold)
 
-    def flag_rows(self, score: np.ndarray, scored: np.ndarray, devices: np.ndarray | None = None
-                  ) -> np.ndarray:
+    def flag_rows(self, score: np.ndarray, scored: np.ndarray, devices: np.ndarray | None = None,
+                  error: np.ndarray | None = None) -> np.ndarray:
         """Flags of every row of a table; `scored` marks the rows with a score (a full window),
-        the others count as below the threshold but take their place among the last n."""
+        the others count as below the threshold but take their place among the last n (and
+        in a follow rule's history, without a ratio). A follow rule needs each row's `error`."""
         above = np.zeros(len(scored), dtype=bool)
         above[scored] = self.above(np.asarray(score)[scored])
+        if self.follow is not None:
+            if error is None:
+                raise ValueError("a follow rule needs each row's error")
+            ratios = self.follow.ratios(error, scored)
+            medians = lagged_medians_by_device(ratios, self.follow.follow, devices)
+            above = self.follow.above(above, error, medians)
         return persist_by_device(above, self.persistence, devices)
 
 

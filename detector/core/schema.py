@@ -18,6 +18,7 @@ import msgspec
 
 from detector.core.alarm import MAX_N
 from detector.core.choices import Activation, Combine, Kind, Method, Residual
+from detector.core.follow import MAX_SPAN, ThresholdFollow
 from detector.core.training_settings import TrainingSettings
 from detector.errors import BundleError, DataError
 
@@ -77,6 +78,23 @@ class Persistence(msgspec.Struct):
             raise ValueError(f"persistence needs 1 <= k <= n, got {self.k}/{self.n}")
 
 
+class Follow(msgspec.Struct):
+    """The threshold that follows the usual error: LAG/ROWS, m and T₀ (detector.core.follow)."""
+
+    lag: Annotated[int, msgspec.Meta(ge=0, le=MAX_SPAN)]
+    rows: Annotated[int, msgspec.Meta(ge=0, le=MAX_SPAN)]
+    median: Annotated[float, msgspec.Meta(gt=0)]
+    calibrated_threshold: Annotated[float, msgspec.Meta(gt=0)]
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.median) and math.isfinite(self.calibrated_threshold)):
+            raise ValueError("the follow rule's median and threshold must be finite")
+        try:
+            ThresholdFollow(self.lag, self.rows)
+        except DataError as exc:
+            raise ValueError(str(exc).removeprefix("--threshold-follow ")) from exc
+
+
 class Meta(msgspec.Struct):
     """bundle.json."""
 
@@ -93,6 +111,7 @@ class Meta(msgspec.Struct):
     combine: Combine = Combine.MEAN  # absent: mean
     training: dict[str, Any] = {}
     training_settings: TrainingSettings | None = None  # absent in older bundles
+    threshold_follow: Follow | None = None  # absent: a fixed threshold
 
 
 def parse_meta(raw: Any, source: str) -> Meta:

@@ -25,6 +25,7 @@ from detector.core.choices import (
     SlowChannels,
     Validation,
 )
+from detector.core.follow import MAX_SPAN, ThresholdFollow
 from detector.errors import DataError
 from shared.settings import Meta, Settings, setting
 
@@ -94,6 +95,12 @@ class TrainingSettings(Settings):
     persistence: Persistence = setting(
         factory=Persistence, help="Alarm when K of a device's last N windows are above the "
         f"threshold (1 <= K <= N <= {MAX_N}).")
+    threshold_follow: ThresholdFollow = setting(
+        factory=ThresholdFollow, help="LAG/ROWS (e.g. 300/200): at each reading the threshold is "
+        "at least T0 x the median of the device's errors on readings LAG to LAG + ROWS - 1 "
+        "before it, over the held-out median (T0: the threshold before headroom), so it follows "
+        "a plant that drifts; a fault longer than about LAG + ROWS/2 is absorbed "
+        f"(LAG + ROWS <= {MAX_SPAN}; off: the fixed threshold).")
     validation: Validation = setting(
         Validation.TAIL, help="Windows early stopping watches: the newest fifth of the fitting "
         "data, or a random fifth.")

@@ -105,8 +105,10 @@ def scored(scorer: Scorer, rule: AlarmRule, values: np.ndarray, start: int, end:
            devices: np.ndarray | None = None, window: int | None = None) -> Block:
     """A model's results for rows [start, end) (with `window`: each device's newest `window`
     rows before `end`), in row order, each device's windows and persistence reaching back into
-    its rows before them (as many as exist); `devices` None: one device."""
-    back = (scorer.window - 1) + (rule.persistence.n - 1)
+    its rows before them (as many as exist), and so does a follow rule's history, re-scored by
+    this model (as the daemon's warmup replays it); `devices` None: one device."""
+    kept = rule.follow.follow.kept if rule.follow is not None else 0
+    back = (scorer.window - 1) + (rule.persistence.n - 1) + kept
     rows, inside = rows_of(devices, start, end, back, window)
     own = None if devices is None else np.asarray(devices)[rows]
     windows, ends = windows_by_device(values[rows], scorer.window, own)
@@ -118,7 +120,7 @@ def scored(scorer: Scorer, rule: AlarmRule, values: np.ndarray, start: int, end:
         result = scorer.score(windows)
         error[ends], score[ends], have[ends] = result.error, result.score, True
         top[ends] = np.asarray(scorer.channels, dtype=object)[result.top_channel]
-    flags = rule.flag_rows(score, have, own)
+    flags = rule.flag_rows(score, have, own, error)
     return Block(error[inside], score[inside], flags[inside], top[inside], rows[inside])
 
 

@@ -25,7 +25,8 @@ def score_table(
 
     With a windowed model, the first window − 1 rows of each device have no full window: their
     error and score are left empty and they count as below the threshold. `is_anomaly` is the
-    alarm rule applied to each device's rows in order. With `reconstruction`,
+    alarm rule applied to each device's rows in order (the rows before count as a follow rule's
+    history, `--history` ones too). With `reconstruction`,
     the model's reconstruction of each channel follows as `rec_<channel>`.
     """
     require_channels(scorer.channels, list(table.frame.columns), source)
@@ -40,7 +41,7 @@ def score_table(
     error[rows] = scores.error
     score[rows] = scores.score
     scored[rows] = True
-    flagged = rule.flag_rows(score, scored, table.devices).astype(np.int8)
+    flagged = rule.flag_rows(score, scored, table.devices, error).astype(np.int8)
     top[rows] = np.asarray(scorer.channels, dtype=object)[scores.top_channel]
     columns = {"error": error, "score": score, "is_anomaly": flagged, "top_channel": top}
     if reconstruction:

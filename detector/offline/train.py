@@ -23,6 +23,7 @@ import numpy as np
 from detector.core.bundle import Bundle, save_bundle
 from detector.core.calibration import Calibration, calibrate, drift_headroom, growth_exponent
 from detector.core.choices import RESIDUAL_POWER, Combine, Headroom, Kind, Outliers, SlowChannels
+from detector.core.follow import rule_for
 from detector.core.inference import KerasEngine, dense_arrays, scaling_arrays
 from detector.core.levels import centred, slow_channels
 from detector.core.model import train
@@ -135,13 +136,17 @@ def train_bundle(
         f"{calibration.target_far:g}, margin {settings.margin:g}, gap power "
         f"{settings.gap_power:g}, headroom {settings.headroom} "
         f"x{calibration.details.get('headroom', 1.0):.3g}, {calibration.holdout_size} "
-        f"{calibrated_on} windows), persistence {settings.persistence}"
+        f"{calibrated_on} windows), persistence {settings.persistence}, threshold follow "
+        f"{settings.threshold_follow}"
     )
     raw_mse = float(np.mean((split.fit[:, -1, :] - fit_errors.reconstruction) ** 2))
     meta["calibration"] = calibration.to_dict()
     if settings.in_sample:
         meta["calibration"]["details"]["in_sample"] = 1.0
     meta["persistence"] = settings.persistence.to_dict()
+    follow = rule_for(settings.threshold_follow, meta["calibration"])
+    if follow is not None:  # m and T0 beside LAG/ROWS: scoring needs nothing else
+        meta["threshold_follow"] = follow.to_meta()
     meta["training"] = summary(job, split, curves, raw_mse)
     meta["training_settings"] = settings.to_dict()
     return save_bundle(out, model, meta, arrays)

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from detector.core.alarm import MAX_N, Persistence, parse_persistence
+from detector.core.follow import MAX_SPAN, parse_follow
 from detector.core.schema import parse_meta
 from detector.errors import BundleError, DataError
 from detector.offline.evaluate import truth_of
@@ -138,6 +139,19 @@ def test_persistence_rules_parse_within_bounds_or_say_what_to_write(text):
     assert isinstance(rule, Persistence) and 1 <= rule.k <= rule.n <= MAX_N
 
 
+@FEW
+@given(text=st.one_of(st.text(max_size=12), rules, st.just("off")))
+def test_threshold_follows_parse_within_bounds_or_say_what_to_write(text):
+    try:
+        follow = parse_follow(text)
+    except DataError as exc:
+        assert str(exc).startswith("--threshold-follow ") and "\n" not in str(exc)
+        assert "LAG/ROWS" in str(exc) or "ROWS >= 1" in str(exc) or "LAG + ROWS" in str(exc)
+        return
+    assert not follow.active or (follow.lag >= 0 and follow.rows >= 1
+                                 and follow.lag + follow.rows <= MAX_SPAN)
+
+
 GOOD_META = {
     "format": 1,
     "version": "0123456789ab",
@@ -148,11 +162,13 @@ GOOD_META = {
     "calibration": {"method": "pot", "target_far": 0.001, "threshold": 0.5},
     "persistence": {"k": 1, "n": 2},
     "training": {"rows": 10},
+    "threshold_follow": {"lag": 3, "rows": 2, "median": 0.1, "calibrated_threshold": 0.4},
 }
 FIELDS = [("format",), ("version",), ("channels",), ("window",), ("architecture", "window"),
           ("architecture", "activation"), ("architecture", "hidden"), ("scale", "std"),
           ("scale", "mean"), ("calibration", "threshold"), ("calibration", "method"),
-          ("persistence",), ("persistence", "n"), ("channels", 0), ("scale", "std", 1)]
+          ("persistence",), ("persistence", "n"), ("channels", 0), ("scale", "std", 1),
+          ("threshold_follow",), ("threshold_follow", "rows"), ("threshold_follow", "median")]
 odd_values = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=8),
     st.lists(st.integers(-3, 3), max_size=3), st.dictionaries(st.text(max_size=3),
@@ -181,6 +197,9 @@ def test_every_field_of_bundle_json_is_checked_in_one_place(field, value, drop):
     assert all(isinstance(c, str) and c for c in typed.channels)
     assert np.isfinite(typed.calibration.threshold) and typed.calibration.threshold > 0
     assert 1 <= typed.persistence.k <= typed.persistence.n <= MAX_N
+    follow = typed.threshold_follow
+    assert follow is None or (follow.lag + follow.rows <= MAX_SPAN and follow.median > 0
+                              and np.isfinite(follow.median) and follow.calibrated_threshold > 0)
 
 
 def test_the_good_metadata_passes():
