@@ -149,7 +149,11 @@ def kafka_sink(connection: Connection, topic: str, metrics_port: int,
     registry = CollectorRegistry()
     counter = records_counter(registry)
     if metrics_port:
-        start_http_server(metrics_port, registry=registry)
+        try:
+            start_http_server(metrics_port, registry=registry)
+        except OSError as exc:
+            fail(f"cannot serve metrics on port {metrics_port} ({exc.strerror or exc}): pass "
+                 "another --metrics-port (0 = none) or stop what uses it")
     if client == KafkaClient.CONFLUENT:
         return ConfluentSink(confluent_producer(connection), topic), counter
     return KafkaSink(kafka_producer(connection), topic), counter
