@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -12,6 +13,7 @@ from kafka import KafkaAdminClient
 
 from shared.wire import LABELS
 from tests.helpers import REPO
+from tests.helpers.broker import committed, end_offsets
 
 EVENT_FIELDS = {"event_id", "device", "seq", "ts", "values", "reconstruction", "error",
                 "threshold", "score", "channel_errors", "top_channel", "model_version",
@@ -117,3 +119,17 @@ def test_missing_topics_are_created_with_the_partitions_asked_for(
     finally:
         admin.delete_topics([topics.readings, topics.anomalies, topics.dlq], raise_errors=False)
         admin.close()
+
+
+def test_ctrl_c_is_a_clean_stop_with_every_scored_reading_committed(
+    start_detector, serve_topics, simulate, kafka_bootstrap, kafka_admin
+):
+    topics = serve_topics(partitions=2)
+    detector = start_detector(topics)
+    detector.wait_ready()
+    simulate(topics.readings, 600, seed=3)
+    detector.wait_records(600)
+    assert detector.stop(signal.SIGINT) == 0, detector.state()
+    assert "SIGINT: finishing the batch, committing, closing" in detector.log
+    assert committed(kafka_admin, topics.group, topics.readings) == end_offsets(
+        kafka_bootstrap, topics.readings)
