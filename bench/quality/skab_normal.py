@@ -48,11 +48,18 @@ def normal_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def piece_frames(frame: pd.DataFrame, count: int | None = None) -> list[pd.DataFrame]:
+    """The first `count` (by default every whole) pieces of PIECE_ROWS rows of the normal run,
+    each indexed from 0 with an `anomaly` column of zeros."""
+    whole = len(frame) // PIECE_ROWS
+    return [frame.iloc[i * PIECE_ROWS:(i + 1) * PIECE_ROWS].reset_index(drop=True)
+            .assign(anomaly=0.0) for i in range(whole if count is None else min(count, whole))]
+
+
 def pieces(source: Path, work: Path, count: int) -> list[Path]:
     """The first `count` pieces of PIECE_ROWS rows of the normal run, as CSVs in `work`."""
-    frame = read_csv(source)
-    return [normal_csv(frame.iloc[i * PIECE_ROWS:(i + 1) * PIECE_ROWS], work / f"{i}.csv")
-            for i in range(min(count, len(frame) // PIECE_ROWS))]
+    return [normal_csv(piece, work / f"{i}.csv")
+            for i, piece in enumerate(piece_frames(read_csv(source), count))]
 
 
 def long_training(source: Path, rows: int, env: dict[str, str]) -> list[float]:

@@ -33,7 +33,7 @@ from bench.common import table
 from bench.quality.cusum import fit_cusum
 from bench.quality.similarity import nearest_state
 from bench.quality.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS, labelled_files
-from bench.quality.skab_normal import PIECE_ROWS
+from bench.quality.skab_normal import piece_frames
 from bench.quality.steps import spread_scores, step_scores
 from bench.quality.subspace import fit_subspace, threshold
 from detector.core.alarm import parse_persistence, persist
@@ -60,14 +60,13 @@ ROUNDS = {  # the candidates of each round of the protocol (bench/RESULTS.md, is
 }
 
 
-def ae_errors(frame, train_args: list[str], tmp: Path) -> dict[str, np.ndarray]:
-    """The incumbent AE trained on the first rows by `detector train` in this process: its errors
-    on the fitting, held-out and every window (NaN before the first), and its slow channels."""
+def train_bundle(frame, train_args: list[str], tmp: Path):
+    """The AE trained on the frame's first rows by `detector train` in this process (its
+    bundle in `tmp`), loaded."""
     from click.testing import CliRunner
 
     from detector.cli import main
     from detector.core.bundle import load_bundle
-    from detector.core.scoring import Scorer
 
     channels = [c for c in frame.columns if c not in LABELS]
     train = tmp / "train.csv"
@@ -75,7 +74,21 @@ def ae_errors(frame, train_args: list[str], tmp: Path) -> dict[str, np.ndarray]:
     done = CliRunner().invoke(main, ["train", str(train), "--out", str(tmp / "b"), *train_args])
     if done.exit_code:
         sys.exit(done.output)
-    bundle = load_bundle(tmp / "b")
+    return load_bundle(tmp / "b")
+
+
+def ae_errors(frame, train_args: list[str], tmp: Path) -> dict[str, np.ndarray]:
+    """The incumbent AE trained on the first rows by `detector train` in this process: its errors
+    on the fitting, held-out and every window (NaN before the first), and its slow channels."""
+    return window_errors(train_bundle(frame, train_args, tmp), frame)
+
+
+def window_errors(bundle, frame) -> dict[str, np.ndarray]:
+    """A trained bundle's errors on the frame's fitting, held-out and every window (NaN before
+    the first), with the frame's values and the bundle's slow channels."""
+    from detector.core.scoring import Scorer
+
+    channels = [c for c in frame.columns if c not in LABELS]
     scorer = Scorer(bundle)
     values = frame[channels].to_numpy(dtype=float)
     cut = split_rows(TRAIN_ROWS, 0.3)
@@ -92,9 +105,8 @@ def datasets(folder: Path, train_args: list[str]) -> dict[str, dict]:
     """Every labelled file and every anomaly-free piece: its truth and the AE's errors."""
     frames = {str(p.relative_to(folder)): read_csv(p) for p in labelled_files(folder)}
     normal = read_csv(folder / "anomaly-free" / "anomaly-free.csv")
-    for i in range(len(normal) // PIECE_ROWS):
-        piece = normal.iloc[i * PIECE_ROWS:(i + 1) * PIECE_ROWS].reset_index(drop=True)
-        frames[f"anomaly-free/{i}"] = piece.assign(anomaly=0.0)
+    for i, piece in enumerate(piece_frames(normal)):
+        frames[f"anomaly-free/{i}"] = piece
     stored = {}
     for name, frame in frames.items():
         with tempfile.TemporaryDirectory(prefix="skab-select-") as tmp:
