@@ -4,6 +4,7 @@ correct output, or with exit 2, one `error:` line and nothing written; never a t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from detector.core.bundle import content_version, content_weights, load_arrays
 from detector.stream.decode import Decoder
-from shared.tables import read_csv
+from shared.tables import LABEL_COLUMNS, read_csv
 from shared.wire import label_truth
 from tests.helpers.bundles import TINY, confusion_counts, run_cli
 from tests.helpers.csv_cases import CHANNELS, CsvCase, csv_cases
@@ -128,6 +129,32 @@ def test_evaluate_counts_every_row_or_names_the_labels_it_refuses(small, case, p
         assert counts["tp"] + counts["fn"] == truth
         if plots:
             assert only(folder, "errors.png", "timeline.png", "loss.png")
+
+
+def unlabelled(case: CsvCase) -> CsvCase:
+    """The case without its label columns."""
+    keep = [i for i, name in enumerate(case.header) if name.strip() not in LABEL_COLUMNS]
+    return dataclasses.replace(case, header=[case.header[i] for i in keep],
+                               rows=[[row[i] for i in keep if i < len(row)] for row in case.rows])
+
+
+@SOME
+@given(case=csv_cases().map(unlabelled), plots=st.booleans())
+def test_evaluate_needs_a_label_column_where_score_flags_the_rows(small, case, plots):
+    reason = case.refusal(CHANNELS)
+    event(reason or "no label column")
+    with tempfile.TemporaryDirectory() as tmp:
+        data, folder = Path(tmp) / "data.csv", Path(tmp) / "plots"
+        data.write_bytes(case.data())
+        where = ["--plots", str(folder)] if plots else ["--no-plots"]
+        result = run_cli("evaluate", str(small), str(data), *where)
+        assert refused(result), (result.output, case)
+        assert only(Path(tmp), "data.csv")
+        if reason is None:
+            assert "no label column (looked for" in result.stderr, result.stderr
+            scored = run_cli("score", str(small), str(data), "--out", str(Path(tmp) / "s.csv"))
+            assert scored.exit_code == 0, scored.output
+            check_scores(case, Path(tmp) / "s.csv", json.loads((small / "bundle.json").read_text()))
 
 
 FIELDS = ["format", "version", "channels", "window", "architecture.window",
