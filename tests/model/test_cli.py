@@ -53,6 +53,8 @@ def test_info_says_what_the_bundle_holds(bundles):
     meta = json.loads((bundles["pot"] / "bundle.json").read_text())
     assert meta["version"] in result.output and "col_1, col_2" in result.output
     assert "pot" in result.output
+    whole = run_cli("info", str(bundles["pot"]), "--json")
+    assert whole.exit_code == 0 and json.loads(whole.stdout) == meta
 
 
 def bad_csv(tmp_path, kind):
