@@ -120,16 +120,21 @@ def test_each_daemon_option_is_also_read_from_detector_option(name):
     assert not wrong, wrong
 
 
-def kafka_commands() -> Iterator[pytest.param]:
-    """Every command with a --bootstrap option: those that talk to Kafka."""
+def every_command() -> Iterator[pytest.param]:
+    """Every command of both programs, with its words."""
     def walk(group: click.Group, words: list[str]) -> Iterator[pytest.param]:
         for name, cmd in group.commands.items():
             if isinstance(cmd, click.Group):
                 yield from walk(cmd, [*words, name])
-            elif "--bootstrap" in options_of(cmd):
+            else:
                 yield pytest.param(cmd, id=" ".join([*words, name]))
     for program, group in PROGRAMS.items():
         yield from walk(group, [program])
+
+
+def kafka_commands() -> list[pytest.param]:
+    """Every command with a --bootstrap option: those that talk to Kafka."""
+    return [p for p in every_command() if "--bootstrap" in options_of(p.values[0])]
 
 
 @pytest.mark.parametrize("cmd", kafka_commands())
@@ -199,3 +204,12 @@ def test_each_reference_table_row_is_an_option_with_its_variable_and_default(
         value = stated.strip("`").split()[0].strip("`")
         if "default:" in shown and stated not in ("required", "the bundle's"):
             assert same(value, shown), f"{option}: the page says {stated}, --help {shown!r}"
+
+
+@pytest.mark.parametrize("cmd", every_command())
+def test_help_shows_the_default_of_every_option_that_has_one(cmd):
+    assert "`--help` on each lists its options with their defaults" in " ".join(README.split())
+    hidden = [p.opts[0] for p in cmd.params if isinstance(p, click.Option) and not p.hidden
+              and not p.is_flag and p.default is not None and "UNSET" not in repr(p.default)
+              and "default:" not in shown_default(cmd, p)]
+    assert hidden == []
