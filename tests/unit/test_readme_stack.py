@@ -9,6 +9,7 @@ import csv
 import importlib.util
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 
 from detector.core.training_settings import TrainingSettings
 from producer.cli import main as producer
-from tests.helpers import REPO
+from tests.helpers import REPO, unavailable
 
 README = " ".join((REPO / "README.md").read_text().split())
 UP = (REPO / "deploy" / "local" / "up").read_text()
@@ -104,12 +105,16 @@ def test_the_python_versions_are_pyproject_s():
     assert "Python 3.11 to 3.13" in README
 
 
-def test_make_has_the_targets_the_readme_names():
-    targets = dict(re.findall(r"^([a-z-]+):.*## (.*)$", (REPO / "Makefile").read_text(), re.M))
+def test_make_help_lists_the_targets_the_readme_names():
+    if shutil.which("make") is None:
+        unavailable("no make on PATH")
+    shown = subprocess.run(["make", "-s", "-C", str(REPO), "help"], capture_output=True,
+                           text=True, check=True, timeout=60).stdout
+    targets = dict(line.split("\t", 1) for line in shown.splitlines())
     for target in ("up", "test", "install", "down", "help"):
         assert f"make {target}" in README and target in targets, target
     assert "make test # everything: lint, config checks, unit, model, integration and e2e" \
-        in README and targets["test"].startswith("everything: lint, config checks, unit, model")
+        in README and targets["test"].strip().startswith("everything: lint, config checks, unit")
 
 
 def test_the_quick_start_simulates_four_devices_with_labelled_anomalies(tmp_path: Path):
