@@ -1,7 +1,8 @@
 """The README's command table and map read against the code a user runs: every option the table
 names is one the command takes, with the default its `--help` shows; serve's and retrain's
 options each also read DETECTOR_<OPTION>; every command that talks to Kafka takes the TLS and
-SASL settings and no password on the command line; the map names each module of each package."""
+SASL settings and no password on the command line; the map names each module of each package;
+every command line written in the README and docs/ uses options the command takes."""
 
 from __future__ import annotations
 
@@ -213,3 +214,36 @@ def test_help_shows_the_default_of_every_option_that_has_one(cmd):
               and not p.is_flag and p.default is not None and "UNSET" not in repr(p.default)
               and "default:" not in shown_default(cmd, p)]
     assert hidden == []
+
+
+def written_commands(text: str) -> Iterator[tuple[str, list[str]]]:
+    """(command words, option names) of each `detector …` or `producer …` command line in a
+    page's code spans and code blocks, comments left out."""
+    spans = re.findall(r"`([^`\n]+)`", text)
+    blocks = [line for block in re.findall(r"^```[a-z]*\n(.*?)^```", text, re.S | re.M)
+              for line in block.splitlines()]
+    for piece in spans + blocks:
+        for part in re.split(r"&&|\||;", piece.split(" #")[0]):
+            words = [w.removeprefix(".venv/bin/") for w in part.split()]
+            while words and words[0] not in PROGRAMS:
+                words = words[1:]
+            if len(words) < 2:
+                continue
+            found, i = PROGRAMS[words[0]], 1
+            while isinstance(found, click.Group) and i < len(words) and words[i] in found.commands:
+                found, i = found.commands[words[i]], i + 1
+            if not isinstance(found, click.Group):
+                options = [w.split("=")[0].rstrip(").,") for w in words[i:] if w.startswith("--")]
+                yield " ".join(words[:i]), options
+
+
+@pytest.mark.parametrize("page", [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))],
+                         ids=lambda p: p.name)
+def test_every_command_line_in_the_docs_uses_options_the_command_takes(page):
+    wrong, seen = [], 0
+    for words, options in written_commands(page.read_text()):
+        cmd = command(words.split())
+        taken = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)}
+        wrong += [f"{words} {o}" for o in options if o not in taken | {"--help", "--version"}]
+        seen += 1
+    assert seen and not wrong, wrong
