@@ -96,10 +96,12 @@ def counts(clean: np.ndarray, flagged: np.ndarray) -> np.ndarray:
                      (~span & flagged).sum(), (~span).sum(), (~span & clean).sum()])
 
 
-def tally(models: dict[str, list[dict[str, dict]]]) -> dict[str, dict[str, np.ndarray]]:
-    """Per candidate and injected copy: counts() summed over the pieces."""
+def tally(models: dict[str, list[dict[str, dict]]], candidates: dict[str, tuple[str, tuple]]
+          | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Per candidate (name: model, `round5.flags`' options; round 7's by default) and injected
+    copy: counts() summed over the pieces."""
     out: dict[str, dict[str, np.ndarray]] = {}
-    for name, (model, spec) in CANDIDATES.items():
+    for name, (model, spec) in (candidates or CANDIDATES).items():
         out[name] = {}
         for piece in models[model]:
             clean = round5.flags(piece["clean"], *spec)

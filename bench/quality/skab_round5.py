@@ -28,7 +28,6 @@ from bench.common import table
 from bench.quality.rebase import LAG, ROWS, rebased_thresholds
 from bench.quality.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS
 from bench.quality.skab_select import BUDGET, RULE, WINDOW, datasets, fig, step_columns
-from bench.quality.subspace import threshold as score_threshold
 from detector.core.alarm import parse_persistence, persist
 from detector.core.calibration import calibrate
 from detector.offline.evaluate import Quality, quality
@@ -46,38 +45,47 @@ F1_SLACK, POINTS_SLACK, NORMAL_GAIN = 0.005, 0.25, 1.0  # the protocol's toleran
 FOLDERS = ("valve1", "valve2")
 
 
-def flags(f: dict, variant: Variant, budget: float = BUDGET,
-          parts: tuple[str, ...] = ()) -> np.ndarray:
+def threshold_of(fit: np.ndarray, held: np.ndarray, every: np.ndarray, target: float,
+                 variant: Variant) -> float | np.ndarray:
+    """A score's threshold: POT at `target` on its held-out windows × its gap (at least 1),
+    fixed, or re-based on `every` row's score by the variant's lag and quantile (round 5's A)."""
+    calibration = calibrate(held, "pot", target, 1.0, WINDOW, fit, gap_power=1.0)
+    if variant is None:
+        return calibration.threshold
+    lag, q = variant
+    return rebased_thresholds(every, calibration.details["calibrated_threshold"],
+                              calibration.details["gap"], float(np.quantile(held, q)), lag,
+                              ROWS, q)
+
+
+def flags(f: dict, variant: Variant, budget: float = BUDGET, parts: tuple[str, ...] = (),
+          follow: Variant = None) -> np.ndarray:
     """The test rows' flags: the AE's error above its threshold (fixed, or re-based by the
-    variant's lag and quantile) or any of round 3's `parts` scores above its own fixed one (POT
-    at budget / k × its gap, k the scores the file has: round 7), then persistence 5/10."""
+    variant's lag and quantile) or any of round 3's `parts` scores (or round 1's, `q`, `t2`)
+    above its own (POT at budget / k × its gap, k the scores the file has: round 7; fixed, or
+    re-based by `follow`: round 8), then persistence 5/10."""
     extra = step_columns(f, parts)
     k = 1 + len(extra)
-    calibration = calibrate(f["held"], "pot", budget / k, 1.0, WINDOW, f["fit"], gap_power=1.0)
-    threshold: float | np.ndarray = calibration.threshold
-    if variant is not None:
-        lag, q = variant
-        threshold = rebased_thresholds(f["error"], calibration.details["calibrated_threshold"],
-                                       calibration.details["gap"],
-                                       float(np.quantile(f["held"], q)), lag, ROWS, q)
-    above = np.nan_to_num(f["error"], nan=0.0) > threshold
+    above = np.nan_to_num(f["error"], nan=0.0) > threshold_of(f["fit"], f["held"], f["error"],
+                                                              budget / k, variant)
     for fit, held, column in extra:
-        above |= np.nan_to_num(column, nan=0.0) > score_threshold(fit, held, budget / k, WINDOW)
+        above |= np.nan_to_num(column, nan=0.0) > threshold_of(fit, held, column, budget / k,
+                                                               follow)
     return persist(above, parse_persistence(RULE))[TRAIN_ROWS:]
 
 
 def each_file(stored: dict[str, dict], variant: Variant, budget: float = BUDGET,
-              parts: tuple[str, ...] = ()) -> dict[str, Quality]:
+              parts: tuple[str, ...] = (), follow: Variant = None) -> dict[str, Quality]:
     """Counts per file and anomaly-free piece (`flags`' options)."""
-    return {name: quality(f["truth"][TRAIN_ROWS:], flags(f, variant, budget, parts))
+    return {name: quality(f["truth"][TRAIN_ROWS:], flags(f, variant, budget, parts, follow))
             for name, f in stored.items()}
 
 
 def totals(stored: dict[str, dict], variant: Variant, budget: float = BUDGET,
-           parts: tuple[str, ...] = ()) -> dict[str, Quality]:
+           parts: tuple[str, ...] = (), follow: Variant = None) -> dict[str, Quality]:
     """Counts per folder (valve1, valve2, anomaly-free) and over the 20 files."""
     out: dict[str, Quality] = {}
-    for name, q in each_file(stored, variant, budget, parts).items():
+    for name, q in each_file(stored, variant, budget, parts, follow).items():
         group = name.split("/")[0]
         out[group] = out.get(group, Quality(0, 0, 0, 0)) + q
         if group != "anomaly-free":
@@ -91,23 +99,39 @@ def no_worse(x: Quality, incumbent: Quality) -> bool:
             and x.mar <= incumbent.mar + POINTS_SLACK)
 
 
+def directions(first: dict[str, dict[str, Quality]], incumbent: str = "incumbent",
+               order: str = "far") -> tuple[list[str], set[str]]:
+    """Each direction on the first seed: among the candidates no worse than the incumbent on one
+    folder, the one of lowest `order` (far, then mar; or mar, then far) there (the incumbent if
+    none), and how it fares on the other folder."""
+    lines, chosen = [], set()
+    for choose, judge in (FOLDERS, FOLDERS[::-1]):
+        fine = [n for n in first if n != incumbent
+                and no_worse(first[n][choose], first[incumbent][choose])]
+        figures = {n: (first[n][choose].far, first[n][choose].mar) for n in fine}
+        pick = min(fine, key=lambda n: figures[n][:: 1 if order == "far" else -1],
+                   default=incumbent)
+        chosen.add(pick)
+        holds = no_worse(first[pick][judge], first[incumbent][judge])
+        lines.append(f"chosen on {choose}: {pick}; on {judge} {fig(first[pick][judge])} against "
+                     f"{fig(first[incumbent][judge])}: {'holds' if holds else 'loses'}")
+    return lines, chosen
+
+
+def worse_on(results: dict[int, dict[str, dict[str, Quality]]], name: str,
+             incumbent: str = "incumbent") -> list[str]:
+    """The folders and seeds on which `name` is not no worse than the incumbent."""
+    return [f"{f} seed {s}" for s, r in results.items() for f in FOLDERS
+            if not no_worse(r[name][f], r[incumbent][f])]
+
+
 def verdict(results: dict[int, dict[str, dict[str, Quality]]]) -> list[str]:
     """The two directions' choices on seed 0, each candidate's conditions, and the verdict."""
     first = results[min(results)]
-    lines, chosen = [], set()
-    for choose, judge in (FOLDERS, FOLDERS[::-1]):
-        fine = [n for n in first if n != "incumbent"
-                and no_worse(first[n][choose], first["incumbent"][choose])]
-        pick = min(fine, key=lambda n: (first[n][choose].far, first[n][choose].mar),
-                   default="incumbent")
-        chosen.add(pick)
-        holds = no_worse(first[pick][judge], first["incumbent"][judge])
-        lines.append(f"chosen on {choose}: {pick}; on {judge} {fig(first[pick][judge])} against "
-                     f"{fig(first['incumbent'][judge])}: {'holds' if holds else 'loses'}")
+    lines, chosen = directions(first)
     passing = []
     for name in [n for n in first if n != "incumbent"]:
-        worse = [f"{f} seed {s}" for s, r in results.items() for f in FOLDERS
-                 if not no_worse(r[name][f], r["incumbent"][f])]
+        worse = worse_on(results, name)
         gains = [r["incumbent"]["anomaly-free"].far - r[name]["anomaly-free"].far
                  for r in results.values()]
         normal = all(g >= NORMAL_GAIN for g in gains)
@@ -130,15 +154,18 @@ def cached(path: Path, folder: Path, train_args: str) -> dict[str, dict]:
     return stored
 
 
-def arguments(doc: str, switches: dict[str, str] | None = None) -> argparse.Namespace:
-    """The rounds' command line (FOLDER, --cache-dir, --seeds, and a round's on/off `switches`:
-    option: help); the cache folder made."""
+def arguments(doc: str, switches: dict[str, str] | None = None,
+              paths: dict[str, Path] | None = None) -> argparse.Namespace:
+    """The rounds' command line (FOLDER, --cache-dir, --seeds, a round's on/off `switches`:
+    option: help, and its other cache folders, `paths`: option: default); the cache folder made."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
     parser.add_argument("--cache-dir", type=Path, default=Path("/tmp/q5"))
     parser.add_argument("--seeds", default="0,1")
     for option, text in (switches or {}).items():
         parser.add_argument(option, action="store_true", help=text)
+    for option, default in (paths or {}).items():
+        parser.add_argument(option, type=Path, default=default, help=f"default {default}")
     args = parser.parse_args()
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     return args

@@ -59,21 +59,24 @@ def checks(stored: dict[str, dict], seed: int) -> str:
     return table(rows, ("check", *round5.FOLDERS, "all 20", "anomaly-free FAR, %"))
 
 
-def per_file(stored: dict[str, dict], seed: int) -> str:
+def per_file(stored: dict[str, dict], seed: int, candidates: dict[str, tuple] | None = None,
+             incumbent: str = "incumbent") -> str:
     """Per file: the incumbent's missed and falsely flagged test rows, and each candidate's
-    change of both (rows where every candidate matches the incumbent left out), then sums."""
-    counts = {name: round5.each_file(stored, *spec) for name, spec in CANDIDATES.items()}
-    others = [n for n in CANDIDATES if n != "incumbent"]
+    change of both (rows where every candidate matches the incumbent left out), then sums;
+    `candidates` (name: `round5.each_file`'s options) round 7's by default."""
+    candidates = candidates or CANDIDATES
+    counts = {name: round5.each_file(stored, *spec) for name, spec in candidates.items()}
+    others = [n for n in candidates if n != incumbent]
     rows = []
     for group in (*stored, *round5.FOLDERS, "anomaly-free"):
         got = {n: sum((q for f, q in c.items() if f == group or f.split("/")[0] == group),
                       Quality(0, 0, 0, 0)) for n, c in counts.items()}
-        base = got["incumbent"]
+        base = got[incumbent]
         if group in stored and all((got[n].fn, got[n].fp) == (base.fn, base.fp) for n in others):
             continue
         rows.append((group, f"{base.fn} / {base.fp}",
                      *(f"{got[n].fn - base.fn:+d} / {got[n].fp - base.fp:+d}" for n in others)))
-    return table(rows, (f"file, seed {seed}", "incumbent: missed / false rows",
+    return table(rows, (f"file, seed {seed}", f"{incumbent}: missed / false rows",
                         *(f"{n}: change" for n in others)))
 
 

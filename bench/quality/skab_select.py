@@ -22,6 +22,7 @@ import argparse
 import shlex
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ from bench.quality.similarity import nearest_state
 from bench.quality.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS, labelled_files
 from bench.quality.skab_normal import piece_frames
 from bench.quality.steps import spread_scores, step_scores
-from bench.quality.subspace import fit_subspace, threshold
+from bench.quality.subspace import fit_subspace, level_scores, threshold
 from detector.core.alarm import parse_persistence, persist
 from detector.core.calibration import calibrate
 from detector.core.windows import windows_by_device
@@ -118,8 +119,8 @@ def datasets(folder: Path, train_args: list[str]) -> dict[str, dict]:
 
 
 def step_columns(f: dict, parts: tuple[str, ...]) -> list[tuple[np.ndarray, ...]]:
-    """Round 3's scores a file has (a step over no slow channel is absent): each score's fitting,
-    held-out and every-row values (NaN before its first row)."""
+    """Round 3's scores a file has (a step over no slow channel is absent), or round 1's `q` and
+    `t2` (round 8): each score's fitting, held-out and every-row values (NaN before its first)."""
     cut, n = split_rows(TRAIN_ROWS, 0.3), len(f["values"])
     out = []
     for part in parts:
@@ -128,7 +129,8 @@ def step_columns(f: dict, parts: tuple[str, ...]) -> list[tuple[np.ndarray, ...]
         values = f["values"][:, mask]
         if not mask.any():
             continue
-        score = step_scores if stat == "step" else spread_scores
+        score = {"step": step_scores, "spread": spread_scores}.get(stat) or partial(level_scores,
+                                                                                   stat)
         got = score(values[:cut], WINDOW, values[cut:TRAIN_ROWS], values)
         if got is None:
             continue

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detector.core.calibration import calibrate
+from detector.core.windows import windows_by_device
 
 VARIANCE = 0.9  # the share of the fitting windows' variance the subspace keeps
 STATISTICS = ("q", "t2")
@@ -52,6 +53,14 @@ def fit_subspace(levels: np.ndarray, variance: float = VARIANCE) -> Subspace:
     explained = np.cumsum(eigenvalues) / eigenvalues.sum()
     k = int(np.clip(np.searchsorted(explained, variance) + 1, 1, max(1, z.shape[1] - 1)))
     return Subspace(mean, std, vectors[:, :k], eigenvalues[:k])
+
+
+def level_scores(stat: str, fit: np.ndarray, window: int, *others: np.ndarray) -> list[np.ndarray]:
+    """Q or T² (`stat`) of the fitting rows' window means on their subspace, then of each of
+    `others`' (each windowed on its own rows only), as skab_select's round 1 scores them."""
+    levels = [windows_by_device(v, window)[0].mean(axis=1) for v in (fit, *others)]
+    space = fit_subspace(levels[0])
+    return [space.statistics(x)[stat] for x in levels]
 
 
 def threshold(fit: np.ndarray, held: np.ndarray, target_far: float, window: int) -> float:
