@@ -227,7 +227,8 @@ class Daemon:
                                    [len(p) for p in parts])[readings.index]
         windows, rows = self.memory.windows(readings.device, partitions, readings.values)
         scores = model.scorer.score(windows)
-        flagged = self.memory.flags(readings.device, rows, model.rule.above(scores.score))
+        flagged = self.memory.flags(readings.device, rows, model.rule.above(scores.score),
+                                    scores.error)
         scored = readings if len(rows) == len(readings) else readings.take(rows)
         now = time.time()
         topics = self.topics
@@ -292,6 +293,6 @@ class Daemon:
 
 
 def memory_for(model: Model, max_devices: int) -> DeviceMemory:
-    """A fresh per-device memory for a model's window and persistence rule."""
+    """A fresh per-device memory for a model's window, persistence and follow rule."""
     return DeviceMemory(model.scorer.window, len(model.channels), model.rule.persistence,
-                        max_devices)
+                        max_devices, model.rule.follow)

@@ -1,7 +1,8 @@
 """What the serve loop remembers of each device between batches, bounded in number of devices.
 
 A windowed model needs each device's last window − 1 readings (`WindowHistory`); a persistence
-rule needs its last n above-threshold bits (`PersistenceState`). Both are kept here with the
+rule needs its last n above-threshold bits (`PersistenceState`); a threshold that follows the
+usual error its last LAG + ROWS − 1 error ratios (`FollowState`). All are kept here with the
 partition each device arrived on, so that the devices of revoked partitions can be dropped. A
 point-wise model without persistence keeps nothing and costs nothing. Pure: no Kafka.
 """
@@ -13,6 +14,7 @@ from collections.abc import Collection, Hashable, Sequence
 import numpy as np
 
 from detector.core.alarm import Persistence, PersistenceState
+from detector.core.follow import FollowRule, FollowState
 from detector.core.windows import MAX_DEVICES, WindowHistory
 
 
@@ -20,12 +22,20 @@ class DeviceMemory:
     """Per-device windows and persistence for one model; a new model starts a new memory."""
 
     def __init__(self, window: int, channels: int, rule: Persistence,
-                 max_devices: int = MAX_DEVICES) -> None:
+                 max_devices: int = MAX_DEVICES, follow: FollowRule | None = None) -> None:
         self.history = WindowHistory(window, channels, max_devices)
         self.persistence = PersistenceState(rule, max_devices)
+        self.follow = follow
+        self.following = None if follow is None else FollowState(follow.follow, max_devices)
         self.max_devices = max_devices
         self.partition_of: dict[Hashable, int] = {}  # least recently seen first
-        self.active = window > 1 or rule.active
+        self.active = window > 1 or rule.active or follow is not None
+
+    @property
+    def keeps_flags(self) -> bool:
+        """Whether a reading's flag depends on the device's earlier readings (the warmup replays
+        them through `flags`)."""
+        return self.persistence.rule.active or self.following is not None
 
     def windows(self, devices: Sequence[Hashable], partitions: np.ndarray | None,
                 values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,12 +50,21 @@ class DeviceMemory:
             self.note_partitions(devices, partitions)
         return self.history.windows(devices, values)
 
-    def flags(self, devices: Sequence[Hashable], rows: np.ndarray, above: np.ndarray) -> np.ndarray:
+    def flags(self, devices: Sequence[Hashable], rows: np.ndarray, above: np.ndarray,
+              error: np.ndarray | None = None) -> np.ndarray:
         """Flags of the scored rows, the persistence rule run over every reading of the batch.
 
         `above[i]` says whether the window ending at `rows[i]` scored above the threshold; the
-        readings without a window count as below it but take their place among the last n.
+        readings without a window count as below it but take their place among the last n (and,
+        with a follow rule, in its history without a ratio). A follow rule needs the `error`s.
         """
+        if self.following is not None and self.follow is not None:
+            if error is None:
+                raise ValueError("a follow rule needs each scored reading's error")
+            ratios = np.full(len(devices), np.nan)
+            ratios[rows] = self.follow.ratios(error)
+            medians = self.following.update_batch(devices, ratios)[rows]
+            above = self.follow.above(above, error, medians)
         rule = self.persistence.rule
         if not rule.active:
             return above
@@ -70,6 +89,8 @@ class DeviceMemory:
             del self.partition_of[device]
         self.history.forget(gone)
         self.persistence.forget(gone)
+        if self.following is not None:
+            self.following.forget(gone)
         return len(gone)
 
     def __len__(self) -> int:

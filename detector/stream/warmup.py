@@ -1,6 +1,6 @@
-"""Warm-up: rebuild each device's windows and persistence bits from the partition itself.
+"""Warm-up: rebuild each device's windows, persistence bits and follow history from the partition.
 
-A windowed model, or a persistence rule, needs each device's recent readings. Whoever consumes a
+A windowed model, a persistence rule or a threshold that follows the usual error needs each
 partition next (after a rebalance, a restart, a crash, a replica joining or leaving) would start
 every device empty and leave its next window − 1 readings unscored. So on every new assignment,
 and after a hot reload, the serve loop seeks each partition back at most `bound` records before
@@ -154,14 +154,14 @@ class Warmup:
 
     def replay(self, batch: Batch, model: Model, memory: DeviceMemory) -> None:
         """Rebuild `memory` from records read before, with the served `model`: windows, and
-        persistence bits where a rule needs them; nothing else."""
+        persistence bits and a follow rule's history where a rule needs them; nothing else."""
         for tp, part in batch.items():
             readings = model.decoder.decode(part.values())
             partitions = np.full(len(readings), tp.partition)
             windows, rows = memory.windows(readings.device, partitions, readings.values)
-            if memory.persistence.rule.active:
-                memory.flags(readings.device, rows, model.rule.above(model.scorer.score(windows)
-                                                                     .score))
+            if memory.keeps_flags:
+                scores = model.scorer.score(windows)
+                memory.flags(readings.device, rows, model.rule.above(scores.score), scores.error)
             state = self.warming[tp]
             if state.cut:
                 state.devices.update(readings.device)

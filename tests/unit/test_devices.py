@@ -1,11 +1,13 @@
-"""Per-device memory of the serve loop: streamed windows and persistence equal the offline ones."""
+"""Per-device memory of the serve loop: streamed windows, persistence and follow rule equal the
+offline ones."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from detector.core.alarm import Persistence, persist_by_device
+from detector.core.alarm import AlarmRule, Persistence, persist_by_device
+from detector.core.follow import FollowRule, ThresholdFollow
 from detector.core.windows import WindowHistory, windows_by_device
 from detector.errors import DataError
 from detector.stream.memory import DeviceMemory
@@ -121,3 +123,38 @@ def test_a_point_wise_model_without_persistence_remembers_nothing():
     assert windows.shape == (2, 1, 2) and rows.tolist() == [0, 1]
     assert memory.flags(["a", "b"], rows, above) is above
     assert len(memory) == 0 and len(memory.history) == 0
+
+
+@pytest.mark.parametrize(("seed", "size"), [(0, 1), (1, 7), (2, 37), (3, 500)])
+def test_streamed_follow_and_persistence_flag_what_the_offline_rule_flags(seed, size):
+    rng = np.random.default_rng(seed)
+    devices = rng.choice(["a", "b", "c"], size=500).tolist()
+    drift = np.linspace(1.0, 4.0, 500)[:, None]  # the usual error grows past the headroom
+    values = rng.normal(size=(500, 2)) * drift
+    follow = FollowRule(ThresholdFollow(20, 15), median=0.5, calibrated=1.5)
+    rule = AlarmRule(Persistence(2, 3), follow)
+    windows, ends = windows_by_device(values, 3, np.array(devices))
+    error, scored = np.full(500, np.nan), np.zeros(500, dtype=bool)
+    error[ends], scored[ends] = (windows ** 2).mean(axis=(1, 2)), True
+    expected = rule.flag_rows(error / 3.0, scored, np.array(devices), error)[ends]
+
+    memory, flags = DeviceMemory(3, 2, rule.persistence, follow=follow), []
+    for start in range(0, 500, size):
+        batch, chunk = devices[start:start + size], values[start:start + size]
+        w, rows = memory.windows(batch, np.zeros(len(batch), dtype=int), chunk)
+        e = (w ** 2).mean(axis=(1, 2))
+        flags.append(memory.flags(batch, rows, rule.above(e / 3.0), e))
+
+    np.testing.assert_array_equal(np.concatenate(flags), expected)
+    fixed = AlarmRule(Persistence(2, 3)).flag_rows(error / 3.0, scored, np.array(devices))[ends]
+    assert 10 < expected.sum() < fixed.sum() / 2
+    assert memory.forget_partitions({0}) == 3 and memory.following is not None
+    assert len(memory.following) == 0
+
+
+def test_a_follow_rule_makes_the_memory_active_and_needs_the_errors():
+    memory = DeviceMemory(1, 2, Persistence(), follow=FollowRule(ThresholdFollow(1, 1), 1.0, 1.0))
+    assert memory.active and memory.keeps_flags
+    _, rows = memory.windows(["a"], np.array([0]), np.ones((1, 2)))
+    with pytest.raises(ValueError, match="error"):
+        memory.flags(["a"], rows, np.array([True]))
