@@ -6,13 +6,16 @@ median error, b_t the median error of the `rows` rows that end `lag` rows before
 window left out). While the recent usual error stays within the headroom g the training rows
 gave, the threshold is T; once the plant has drifted so far that its typical error has grown
 past it, the threshold follows, `lag` rows late. A fault shorter than lag + rows / 2 never enters
-its own baseline's majority, so it never raises its own threshold.
+its own baseline's majority, so it never raises its own threshold. The lagged median is the
+product's (`detector train --threshold-follow LAG/ROWS`, which keeps the history as ratios
+error / m: the same threshold up to rounding).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+
+from detector.core.follow import lagged_medians
 
 LAG, ROWS = 300, 200  # the baseline: rows t − 499 … t − 300 (bench/RESULTS.md, round 5)
 
@@ -20,14 +23,9 @@ LAG, ROWS = 300, 200  # the baseline: rows t − 499 … t − 300 (bench/RESULT
 def lagged_median(errors: np.ndarray, lag: int = LAG, rows: int = ROWS,
                   quantile: float = 0.5) -> np.ndarray:
     """At each row t: the quantile (the median by default) of the non-NaN errors of rows
-    t − lag − rows + 1 … t − lag (those of them that exist), NaN where there is none."""
-    errors = np.asarray(errors, dtype=float)
-    padded = np.concatenate([np.full(lag + rows - 1, np.nan), errors])
-    spans = sliding_window_view(padded, rows)[: len(errors)]  # span t ends at row t − lag
-    out = np.full(len(errors), np.nan)
-    some = ~np.all(np.isnan(spans), axis=1)
-    out[some] = np.nanquantile(spans[some], quantile, axis=1)
-    return out
+    t − lag − rows + 1 … t − lag (those of them that exist), NaN where there is none: the
+    product's own (`detector train --threshold-follow`, detector.core.follow)."""
+    return lagged_medians(np.asarray(errors, dtype=float), lag, rows, quantile)
 
 
 def rebased_thresholds(errors: np.ndarray, calibrated: float, gap: float, median: float,
