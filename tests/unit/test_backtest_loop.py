@@ -10,9 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
+from detector.core.alarm import AlarmRule
+from detector.core.bundle import Bundle
+from detector.core.scoring import Scorer
+from detector.errors import DataError
 from detector.lifecycle.backtest import Policy, backtest, cycle
 from detector.lifecycle.rows import grouped, newest_rows, rows_of
-from tests.helpers.lifecycle import HISTORY, MeanTrainer, mean_model, readings
+from tests.helpers.lifecycle import HISTORY, THRESHOLD, MeanTrainer, mean_model, readings
 
 
 def run(values: np.ndarray, trainer: MeanTrainer, tmp_path: Path, labels=None):
@@ -136,3 +140,26 @@ def test_interleaved_devices_retrain_every_n_rows_of_each_device(tmp_path):
     assert [c.row - 2 * HISTORY for c in result.cycles] == [200, 400, 600, 800, 1000]
     assert all(len(c.cleaning.keep) == 600 for c in result.cycles)  # 300 rows of each device
     assert len(result.flags) == 1200 and np.isfinite(result.score).all()
+
+
+def refuse(values: np.ndarray, segments: np.ndarray, out: Path):
+    """A trainer that never trains: the champion serves every block."""
+    raise DataError("no challenger in this test")
+
+
+def test_a_follow_rule_s_history_reaches_back_across_blocks_as_over_the_whole_rows(tmp_path):
+    champion = mean_model(np.zeros(2), np.ones(2), "v0")
+    meta = {**champion.meta, "persistence": {"k": 2, "n": 3}, "threshold_follow": {
+        "lag": 60, "rows": 40, "median": 1.4, "calibrated_threshold": 4.0}}
+    champion = Bundle(champion.path, meta, champion.arrays)
+    values = readings(1500, seed=4) * np.linspace(1.0, 3.0, HISTORY + 1500)[:, None]
+    devices = np.array(["a", "b", "c"])[np.arange(len(values)) % 3]
+    result = backtest(champion, values, HISTORY, Policy(every=100, window=300), refuse, tmp_path,
+                      need=1, devices=devices)
+    error = Scorer(champion).score(values).error
+    rule = AlarmRule.of(champion.meta)
+    whole = rule.flag_rows(error / THRESHOLD, np.ones(len(values), bool), devices, error)
+    assert np.array_equal(result.flags, whole[HISTORY:])
+    fixed = AlarmRule(rule.persistence).flag_rows(error / THRESHOLD, np.ones(len(values), bool),
+                                                  devices)
+    assert 0 < result.flags.sum() < fixed[HISTORY:].sum() / 2  # the drift: fewer alarms
