@@ -104,7 +104,7 @@ class AlarmRule:
             if error is None:
                 raise ValueError("a follow rule needs each row's error")
             ratios = self.follow.ratios(error, scored)
-            medians = lagged_medians_by_device(ratios, self.follow.follow, devices)
+            medians = lagged_medians_by_device(ratios, self.follow.follow, devices, above)
             above = self.follow.above(above, error, medians)
         return persist_by_device(above, self.persistence, devices)
 

@@ -138,9 +138,15 @@ def rule_for(follow: ThresholdFollow, calibration: dict[str, Any]) -> FollowRule
 
 
 def span_medians(spans: np.ndarray, quantile: float = 0.5) -> np.ndarray:
-    """Per row of `spans`: the quantile of its non-NaN values (the median), NaN if none."""
+    """Per row of `spans`: the quantile of its non-NaN values (the median), NaN if none. Rows
+    without NaN take NumPy's vectorised quantile (what nanquantile computes for them, 4 x
+    faster); the others nanquantile's."""
     out = np.full(len(spans), np.nan)
-    some = ~np.all(np.isnan(spans), axis=1)
+    gaps = np.isnan(spans)
+    full = ~gaps.any(axis=1)
+    if full.any():
+        out[full] = np.quantile(spans[full], quantile, axis=1)
+    some = ~full & ~gaps.all(axis=1)
     if some.any():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -160,24 +166,34 @@ def spans_of(before: np.ndarray, values: np.ndarray, lag: int, rows: int) -> np.
     return sliding_window_view(padded, rows)[: len(values)]
 
 
-def lagged_medians(values: np.ndarray, lag: int, rows: int, quantile: float = 0.5) -> np.ndarray:
+def lagged_medians(values: np.ndarray, lag: int, rows: int, quantile: float = 0.5,
+                   needed: np.ndarray | None = None) -> np.ndarray:
     """At each reading t of one device: the quantile (the median) of the non-NaN values of
-    readings t − lag − rows + 1 … t − lag (those that exist), NaN where there is none."""
+    readings t − lag − rows + 1 … t − lag (those that exist), NaN where there is none (and, with
+    `needed`, where it is False: not computed)."""
     values = np.asarray(values, dtype=np.float64)
-    return span_medians(spans_of(values[:0], values, lag, rows), quantile)
+    spans = spans_of(values[:0], values, lag, rows)
+    if needed is None:
+        return span_medians(spans, quantile)
+    out = np.full(len(values), np.nan)
+    out[needed] = span_medians(spans[needed], quantile)
+    return out
 
 
 def lagged_medians_by_device(values: np.ndarray, follow: ThresholdFollow,
-                             devices: np.ndarray | None = None) -> np.ndarray:
-    """lagged_medians over each device's readings, in row order (`devices` None: one device)."""
+                             devices: np.ndarray | None = None,
+                             needed: np.ndarray | None = None) -> np.ndarray:
+    """lagged_medians over each device's readings, in row order (`devices` None: one device);
+    only where `needed` (a reading whose score is not above 1 needs none: T_t >= T)."""
     values = np.asarray(values, dtype=np.float64)
+    needed = np.ones(len(values), dtype=bool) if needed is None else np.asarray(needed, bool)
     if devices is None:
-        return lagged_medians(values, follow.lag, follow.rows)
+        return lagged_medians(values, follow.lag, follow.rows, needed=needed)
     out = np.full(len(values), np.nan)
     devices = np.asarray(devices)
-    for device in dict.fromkeys(devices.tolist()):
+    for device in dict.fromkeys(devices[needed].tolist()):
         index = np.flatnonzero(devices == device)
-        out[index] = lagged_medians(values[index], follow.lag, follow.rows)
+        out[index] = lagged_medians(values[index], follow.lag, follow.rows, needed=needed[index])
     return out
 
 
@@ -192,13 +208,15 @@ class FollowState:
         self.max_devices = max_devices
         self._recent: dict[Hashable, np.ndarray] = {}  # least recently seen first
 
-    def update_batch(self, devices: Iterable[Hashable], ratios: Iterable[float]) -> np.ndarray:
+    def update_batch(self, devices: Iterable[Hashable], ratios: Iterable[float],
+                     needed: np.ndarray | None = None) -> np.ndarray:
         """Record a batch of readings' ratios (NaN: left out) in order; each one's lagged median
-        (as `lagged_medians` gives over the device's whole stream)."""
+        (as `lagged_medians` gives over the device's whole stream), only where `needed`."""
         devices = list(devices)
         ratios = np.asarray(ratios, dtype=np.float64).reshape(-1)
         if len(devices) != len(ratios):
             raise ValueError(f"{len(devices)} devices for {len(ratios)} ratios")
+        needed = np.ones(len(ratios), bool) if needed is None else np.asarray(needed, bool)
         follow, kept = self.follow, self.follow.kept
         groups: dict[Hashable, list[int]] = {}
         for i, device in enumerate(devices):
@@ -210,9 +228,10 @@ class FollowState:
                 before = ratios[:0]
                 while len(self._recent) >= self.max_devices:
                     del self._recent[next(iter(self._recent))]
-            new = ratios[index]
-            spans.append(spans_of(before, new, follow.lag, follow.rows))
-            order.extend(index)
+            new, want = ratios[index], needed[index]
+            if want.any():
+                spans.append(spans_of(before, new, follow.lag, follow.rows)[want])
+                order.extend(np.asarray(index)[want].tolist())
             both = np.concatenate([before, new])
             self._recent[device] = both[max(len(both) - kept, 0):].copy() if kept else both[:0]
         out = np.full(len(devices), np.nan)

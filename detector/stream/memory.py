@@ -61,9 +61,9 @@ class DeviceMemory:
         if self.following is not None and self.follow is not None:
             if error is None:
                 raise ValueError("a follow rule needs each scored reading's error")
-            ratios = np.full(len(devices), np.nan)
-            ratios[rows] = self.follow.ratios(error)
-            medians = self.following.update_batch(devices, ratios)[rows]
+            ratios, needed = np.full(len(devices), np.nan), np.zeros(len(devices), bool)
+            ratios[rows], needed[rows] = self.follow.ratios(error), above
+            medians = self.following.update_batch(devices, ratios, needed)[rows]
             above = self.follow.above(above, error, medians)
         rule = self.persistence.rule
         if not rule.active:

@@ -67,19 +67,23 @@ def test_the_offline_medians_are_the_rule_as_written(values, lag, rows):
 @given(values=values_with_gaps, devices=st.lists(st.sampled_from("abc"), min_size=60,
                                                   max_size=60),
        cuts=st.lists(st.integers(0, 60), max_size=6), lag=st.integers(0, 6),
-       rows=st.integers(1, 6))
+       rows=st.integers(1, 6), wanted=st.lists(st.booleans(), min_size=60, max_size=60))
 def test_streamed_in_any_batches_the_medians_are_the_offline_ones(values, devices, cuts, lag,
-                                                                   rows):
+                                                                   rows, wanted):
     follow = ThresholdFollow(lag, rows)
     values, devices = np.array(values, dtype=float), np.array(devices[: len(values)])
-    offline = lagged_medians_by_device(values, follow, devices)
+    needed = np.array(wanted[: len(values)], dtype=bool)
+    offline = lagged_medians_by_device(values, follow, devices, needed)
     state, online = FollowState(follow), []
     edges = [0, *sorted(cuts), len(values)]
     for start, end in itertools.pairwise(edges):
         if end > start:
-            online.extend(state.update_batch(devices[start:end].tolist(), values[start:end]))
+            online.extend(state.update_batch(devices[start:end].tolist(), values[start:end],
+                                             needed[start:end]))
     assert np.array_equal(np.array(online, dtype=float), offline, equal_nan=True)
-    assert len(state) <= 3
+    every = lagged_medians_by_device(values, follow, devices)  # the same where computed
+    assert np.array_equal(offline[needed], every[needed], equal_nan=True)
+    assert np.isnan(offline[~needed]).all() and len(state) <= 3
 
 
 def test_a_device_keeps_lag_plus_rows_minus_one_ratios_and_the_least_recent_is_forgotten():
