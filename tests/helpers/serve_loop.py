@@ -8,6 +8,7 @@ import orjson
 from prometheus_client import CollectorRegistry
 
 from detector.brokers.inmemory import InMemoryBroker, InMemoryConsumer, InMemoryProducer
+from detector.core.bundle import Bundle
 from detector.stream.daemon import Daemon
 from detector.stream.metrics import Metrics
 from detector.stream.reloader import Model
@@ -52,14 +53,19 @@ class Loop:
 
 
 def loop(partitions: int = 1, window: int = 1, options: Options = FAST,
-         persistence: dict | None = None, broker: InMemoryBroker | None = None) -> Loop:
+         persistence: dict | None = None, broker: InMemoryBroker | None = None,
+         follow: dict | None = None) -> Loop:
     """A joined daemon on a fresh registry, and a fresh broker unless one is given (a restart:
-    the new member of the same group resumes from its commits)."""
+    the new member of the same group resumes from its commits); `follow`: the bundle's
+    `threshold_follow`."""
     if broker is None:
         broker = InMemoryBroker({"readings": partitions, "anomalies": 1, "readings.dlq": 1})
     consumer, producer = InMemoryConsumer(broker), InMemoryProducer(broker)
     registry = CollectorRegistry()
-    model = Model.of(dense_bundle(window, persistence, version="v1"))
+    bundle = dense_bundle(window, persistence, version="v1")
+    if follow is not None:
+        bundle = Bundle(bundle.path, {**bundle.meta, "threshold_follow": follow}, bundle.arrays)
+    model = Model.of(bundle)
     daemon = Daemon(consumer, producer, model, Metrics(registry), options=options)
     daemon.join()
     return Loop(broker, consumer, producer, registry, daemon)
