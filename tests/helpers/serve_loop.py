@@ -84,3 +84,25 @@ class Offer:
 
     def stop(self) -> None:
         self.stopped = True
+
+
+def drain(t: Loop, steps: int = 200) -> None:
+    """Step until the loop has read and committed everything there is."""
+    for _ in range(steps):
+        t.daemon.step()
+        ends = {p: len(log) for p, log in enumerate(t.broker.topics["readings"])}
+        if t.committed() == {p: n for p, n in ends.items() if n} and not t.daemon.warmup.warming:
+            return
+    raise AssertionError(f"not drained: committed {t.committed()}")
+
+
+def events(t: Loop) -> dict[str, float]:
+    """event_id -> score of every event on the anomalies topic (duplicates collapse)."""
+    return {e["event_id"]: e["score"] for e in map(orjson.loads, (
+        r.value for r in t.broker.records("anomalies")))}
+
+
+def copy(records: list, t: Loop) -> None:
+    """Append these records to the loop's readings topic, as they are."""
+    for r in records:
+        t.broker.append("readings", r.value, r.key, r.headers, r.partition)

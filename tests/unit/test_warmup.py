@@ -15,7 +15,7 @@ import orjson
 from detector.stream.ports import BrokerUnavailable, Partition
 from detector.stream.reloader import Model
 from tests.helpers.dense import dense_bundle
-from tests.helpers.serve_loop import FAST, HIGH, NORMAL, Loop, Offer, loop
+from tests.helpers.serve_loop import FAST, HIGH, NORMAL, Loop, Offer, copy, drain, events, loop
 
 WINDOW, RULE, DEVICES = 3, {"k": 2, "n": 3}, ("pump-a", "pump-b", "pump-c")
 SLOW = replace(FAST, max_records=7)  # small batches: a warm-up takes several steps
@@ -27,22 +27,6 @@ def stream(t: Loop, count: int, seed: int = 0, partitions: int = 1) -> None:
     for _ in range(count):
         i = int(rng.integers(len(DEVICES)))
         t.read(DEVICES[i], HIGH if rng.random() < 0.15 else NORMAL, partition=i % partitions)
-
-
-def drain(t: Loop, steps: int = 200) -> None:
-    """Step until the loop has read and committed everything there is."""
-    for _ in range(steps):
-        t.daemon.step()
-        ends = {p: len(log) for p, log in enumerate(t.broker.topics["readings"])}
-        if t.committed() == {p: n for p, n in ends.items() if n} and not t.daemon.warmup.warming:
-            return
-    raise AssertionError(f"not drained: committed {t.committed()}")
-
-
-def events(t: Loop) -> dict[str, float]:
-    """event_id -> score of every event on the anomalies topic (duplicates collapse)."""
-    return {e["event_id"]: e["score"] for e in map(orjson.loads, (
-        r.value for r in t.broker.records("anomalies")))}
 
 
 def reference(count: int, partitions: int = 1) -> dict[str, float]:
@@ -81,12 +65,6 @@ def restart() -> tuple[Loop, Loop]:
     drain(first)
     copy(records[60:], first)
     return whole, loop(1, WINDOW, SLOW, RULE, broker=first.broker)
-
-
-def copy(records: list, t: Loop) -> None:
-    """Append these records to the loop's readings topic, as they are."""
-    for r in records:
-        t.broker.append("readings", r.value, r.key, r.headers, r.partition)
 
 
 def test_a_partition_taken_away_and_given_back_is_warmed_up_again():

@@ -9,8 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from tests.helpers.serve_loop import FAST, Loop, loop
-from tests.unit.test_warmup import copy, drain, events
+from tests.helpers.serve_loop import FAST, Loop, copy, drain, events, loop
 
 WINDOW, RULE, DEVICES = 3, {"k": 1, "n": 2}, ("pump-a", "pump-b", "pump-c")
 FOLLOW = {"lag": 20, "rows": 10, "median": 0.25, "calibrated_threshold": 0.5}  # T = 2 T0
