@@ -175,9 +175,11 @@ def evaluate(
     result = evaluation(frame, scored, label_column, data)
     used = threshold or loaded.threshold
     rule = persistence or persistence_of(loaded.meta)
-    click.echo("\n".join(evaluation_lines(result, used, threshold is not None,
-                                           loaded.meta["calibration"], rule,
-                                           persistence is not None)))
+    lines = evaluation_lines(result, used, threshold is not None, loaded.meta["calibration"],
+                             rule, persistence is not None)
+    if loaded.meta.get("threshold_follow"):
+        lines.insert(1, f"threshold follow: {follow_text(loaded.meta['threshold_follow'])}")
+    click.echo("\n".join(lines))
     if result.unscored:
         echo_err(f"note: {result.unscored} rows have no full window of {loaded.window} readings "
                  "(each device's first) and are not counted: pass --history to count them")
@@ -222,7 +224,7 @@ def info(bundle: str, as_json: bool) -> None:
         f"centred      {', '.join(meta.get('centred', [])) or 'none'} (slow channels: the model "
         "sees each window of them centred on its own mean)",
         f"persistence  {persistence_of(meta)} (alarm when k of a device's last n are above)",
-        follow_line(meta.get("threshold_follow")),
+        f"follow       {follow_text(meta.get('threshold_follow'))}",
         "held-out     " + ", ".join(f"q{k}={v:.4g}" for k, v in cal.get("quantiles", {}).items()),
         f"training     {summary.get('source')}: {summary.get('epochs_run')} epochs, "
         f"val_loss {rounded(summary.get('val_loss'))} (standard units), "
@@ -234,11 +236,11 @@ def info(bundle: str, as_json: bool) -> None:
     click.echo("\n".join(lines))
 
 
-def follow_line(follow: dict | None) -> str:
-    """`info`'s line on the threshold that follows the usual error (off when none)."""
+def follow_text(follow: dict | None) -> str:
+    """The threshold that follows the usual error, in words (off when none)."""
     if not follow or not follow.get("rows"):
-        return "follow       off (a fixed threshold)"
-    return (f"follow       {follow['lag']}/{follow['rows']} (the threshold is at least "
+        return "off (a fixed threshold)"
+    return (f"{follow['lag']}/{follow['rows']} (the threshold is at least "
             f"{follow['calibrated_threshold']:.4g} x the median of the device's errors "
             f"{follow['lag']} to {follow['lag'] + follow['rows'] - 1} readings back, over "
             f"{follow['median']:.4g})")

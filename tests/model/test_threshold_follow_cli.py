@@ -3,6 +3,7 @@ score` flags a drifting plant far less than the fixed threshold does, still flag
 the drift, and counts `--history` rows as history."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,20 @@ def test_a_drift_flags_far_fewer_readings_and_the_step_fault_after_it_is_still_f
     assert not (following & ~fixed).any()  # never a lower threshold
     assert fixed[:-60].sum() > 1000 and following[:-60].sum() < fixed[:-60].sum() / 5
     assert following[-60:].all()
+
+
+def test_evaluate_says_the_threshold_follows_and_counts_its_flags(bundle, tmp_path):
+    data = drifting_csv(tmp_path / "d.csv")
+    frame = pd.read_csv(data)
+    frame["anomaly"] = (np.arange(len(frame)) >= len(frame) - 60).astype(int)
+    frame.to_csv(data, index=False)
+    result = run_cli("evaluate", str(bundle), str(data), "--no-plots")
+    assert result.exit_code == 0, result.output
+    assert "threshold follow: 200/100 (the threshold is at least" in result.output
+    flagged = scored(bundle, data, tmp_path / "s.csv")["is_anomaly"].to_numpy() == 1
+    truth = frame["anomaly"].to_numpy() == 1
+    for name, count in (("tp", flagged & truth), ("fp", flagged & ~truth)):
+        assert re.search(rf"^{name}\s+{int(count.sum())}\s", result.output, re.MULTILINE), name
 
 
 def test_history_rows_count_as_the_follow_rule_s_history(bundle, tmp_path):
