@@ -6,10 +6,10 @@ The protocol is written in bench/RESULTS.md ("faults of the `other` families inj
 families, channels, shapes and magnitudes are bench/quality/injection.py's table (ten families,
 m = 2 and 6 training σ, scored rows 170–569 of each piece). Information for the outside
 measurement, no say in round 7's decision. The anomaly-free run is cut into skab_normal's six
-pieces; per piece, the incumbent AE (`bench.quality.skab`'s default, seed 0) and a reference
-with `--slow-channels keep` are each trained once on the 400 untouched training rows in this
-process (skab_select's training) and score the clean piece and its twenty injected copies
-(cached in DIR/errors.npz). Round 7's candidates and the incumbent (`skab_round7.CANDIDATES`,
+pieces; per piece, the incumbent AE (`bench.quality.skab`'s default until round 7, seed 0)
+and a reference with `--slow-channels keep` are each trained once on the 400 untouched training
+rows in this process (skab_select's training) and score the clean piece and its twenty injected
+copies (cached in DIR/errors.npz). Round 7's candidates and the incumbent (`skab_round7.CANDIDATES`,
 flagged by `skab_round5.flags`), and the incumbent's rule on the reference, flag each copy; per
 family and magnitude, summed over the pieces: MAR, quiet MAR (of the fault rows a candidate
 leaves unflagged on the clean piece, the share still unflagged) and FAR of the normal scored
@@ -36,14 +36,14 @@ from bench.quality import skab_round5 as round5
 from bench.quality import skab_round7 as round7
 from bench.quality import skab_select
 from bench.quality.injection import FAULTS, LENGTH, MAGNITUDES, START, inject
-from bench.quality.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS
+from bench.quality.skab import CENTRED_TRAIN_ARGS, DEFAULT_FOLDER, TRAIN_ROWS
 from bench.quality.skab_normal import piece_frames
 from bench.quality.skab_select import BUDGET, LABELS, RULE
 from shared.tables import read_csv
 
 SETTINGS = {  # the model each candidate flags with: its train arguments (seed 0)
-    "inc": f"{DEFAULT_TRAIN_ARGS} --seed 0",
-    "keep": DEFAULT_TRAIN_ARGS.replace("--slow-channels centre", "--slow-channels keep")
+    "inc": f"{CENTRED_TRAIN_ARGS} --seed 0",
+    "keep": CENTRED_TRAIN_ARGS.replace("--slow-channels centre", "--slow-channels keep")
     + " --seed 0",
 }
 CANDIDATES: dict[str, tuple[str, round7.Spec]] = {  # name: (model, round 7's spec)
@@ -155,7 +155,7 @@ def main() -> None:
     started = time.monotonic()
     models = all_errors(args.folder, args.cache_dir / "errors.npz")
     print(check(models))
-    print(f"\n{DEFAULT_TRAIN_ARGS} --seed 0; round 7's candidates (POT {BUDGET:g} / k x gap, "
+    print(f"\n{CENTRED_TRAIN_ARGS} --seed 0; round 7's candidates (POT {BUDGET:g} / k x gap, "
           f"A: re-based), persistence {RULE}; fault at scored rows {START}–{START + LENGTH - 1}")
     print(tables(tally(models)))
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()

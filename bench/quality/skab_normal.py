@@ -1,6 +1,7 @@
 """False alarms on SKAB's anomaly-free run, which no setting was chosen on: each setting's FAR.
 
     .venv/bin/python -m bench.quality.skab_normal [--pieces 6] [--jobs 2] [--settings default,...]
+        [--long-train N]
 
 `anomaly-free/anomaly-free.csv` (9,405 rows of normal operation) is cut into pieces of 1,400 rows:
 400 to train on and 1,000 to score, as a SKAB file (whose test parts hold 600–1,000 rows). Each
@@ -81,7 +82,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--long-train", type=int, default=0, metavar="N",
                         help="also train the default on the first N rows and score the rest")
-    parser.add_argument("--settings", default="default,drift-headroom,gap2-label-chosen",
+    parser.add_argument("--settings", default="default,centred,drift-headroom,gap2-label-chosen",
                         help=f"comma-separated, of: {', '.join(SETTINGS)}")
     args = parser.parse_args()
     chosen = [name.strip() for name in args.settings.split(",") if name.strip()]

@@ -4,9 +4,10 @@
         [--seeds 0,1]
 
 The protocol is written in bench/RESULTS.md ("issue 28, round 5"). Per seed S, the incumbent's
-errors (`bench.quality.skab`'s default with `--seed S`, trained in this process as
-`bench.quality.skab_select` does) are cached in DIR/inc_seedS.npz and those of the same setting with
-`--validation tail` (candidate B) in DIR/tail_seedS.npz; a missing cache is computed first.
+errors (`bench.quality.skab.CENTRED_TRAIN_ARGS`, its default then, with `--seed S`, trained in
+this process as `bench.quality.skab_select` does) are cached in DIR/inc_seedS.npz and those of
+the same setting with `--validation tail` (candidate B) in DIR/tail_seedS.npz; a missing cache is
+computed first.
 Candidates: the incumbent, A (the threshold re-based on the lagged usual error,
 bench/quality/rebase.py), B (chronological early stopping), C (A on B's model); persistence 5/10
 after each. Prints every candidate per folder and seed, the two directions' choices and the verdict.
@@ -26,7 +27,7 @@ if not __package__:
 
 from bench.common import table
 from bench.quality.rebase import LAG, ROWS, rebased_thresholds
-from bench.quality.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS
+from bench.quality.skab import CENTRED_TRAIN_ARGS, DEFAULT_FOLDER, TRAIN_ROWS
 from bench.quality.skab_select import BUDGET, RULE, WINDOW, datasets, fig, step_columns
 from detector.core.alarm import parse_persistence, persist
 from detector.core.calibration import calibrate
@@ -40,7 +41,7 @@ CANDIDATES: dict[str, tuple[str, Variant]] = {  # name: (the model's cache, thre
     "B: chronological early stopping": ("tail", None),
     "C: A on B's model": ("tail", REBASED),
 }
-TAIL_ARGS = DEFAULT_TRAIN_ARGS.replace("--validation random", "--validation tail")
+TAIL_ARGS = CENTRED_TRAIN_ARGS.replace("--validation random", "--validation tail")
 F1_SLACK, POINTS_SLACK, NORMAL_GAIN = 0.005, 0.25, 1.0  # the protocol's tolerance
 FOLDERS = ("valve1", "valve2")
 
@@ -183,11 +184,11 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         models = {kind: cached(args.cache_dir / f"{kind}_seed{seed}.npz", args.folder,
                                f"{setting} --seed {seed}")
-                  for kind, setting in (("inc", DEFAULT_TRAIN_ARGS), ("tail", TAIL_ARGS))}
+                  for kind, setting in (("inc", CENTRED_TRAIN_ARGS), ("tail", TAIL_ARGS))}
         results[seed] = {name: totals(models[kind], variant)
                          for name, (kind, variant) in CANDIDATES.items()}
         rows += rows_of(results[seed], seed)
-    print(f"\n{DEFAULT_TRAIN_ARGS} (B, C: --validation tail); POT {BUDGET:g} x gap (A, C: "
+    print(f"\n{CENTRED_TRAIN_ARGS} (B, C: --validation tail); POT {BUDGET:g} x gap (A, C: "
           f"re-based), persistence {RULE}\n")
     print(table(rows, ("candidate", *FOLDERS, "all 20", "anomaly-free FAR, %")))
     print("\n" + "\n".join(verdict(results)))

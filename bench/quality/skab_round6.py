@@ -21,7 +21,7 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import table
-from bench.quality.skab import DEFAULT_TRAIN_ARGS
+from bench.quality.skab import CENTRED_TRAIN_ARGS
 from bench.quality.skab_round5 import FOLDERS, Variant, arguments, cached, rows_of, totals, verdict
 from bench.quality.skab_select import BUDGET, RULE
 
@@ -37,10 +37,10 @@ def main() -> None:
     results, rows = {}, []
     for seed in (int(s) for s in args.seeds.split(",")):
         stored = cached(args.cache_dir / f"inc_seed{seed}.npz", args.folder,
-                        f"{DEFAULT_TRAIN_ARGS} --seed {seed}")
+                        f"{CENTRED_TRAIN_ARGS} --seed {seed}")
         results[seed] = {name: totals(stored, v) for name, v in VARIANTS.items()}
         rows += rows_of(results[seed], seed)
-    print(f"\n{DEFAULT_TRAIN_ARGS}; POT {BUDGET:g} x gap (A6: re-based), persistence {RULE}\n")
+    print(f"\n{CENTRED_TRAIN_ARGS}; POT {BUDGET:g} x gap (A6: re-based), persistence {RULE}\n")
     print(table(rows, ("variant", *FOLDERS, "all 20", "anomaly-free FAR, %")))
     print("\n" + "\n".join(verdict(results)))
     print(f"\ncommand: nice -n 19 .venv/bin/python -m bench.quality.skab_round6 "

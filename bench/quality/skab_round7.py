@@ -27,7 +27,7 @@ if not __package__:
 
 from bench.common import table
 from bench.quality import skab_round5 as round5
-from bench.quality.skab import DEFAULT_TRAIN_ARGS
+from bench.quality.skab import CENTRED_TRAIN_ARGS
 from bench.quality.skab_select import BUDGET, RULE
 from detector.offline.evaluate import Quality
 
@@ -84,13 +84,13 @@ def main() -> None:
     args = round5.arguments(__doc__, SWITCHES)
     seeds = [int(s) for s in args.seeds.split(",")]
     stored = {seed: round5.cached(args.cache_dir / f"inc_seed{seed}.npz", args.folder,
-                                  f"{DEFAULT_TRAIN_ARGS} --seed {seed}") for seed in seeds}
+                                  f"{CENTRED_TRAIN_ARGS} --seed {seed}") for seed in seeds}
     if args.check:
         print(f"\nchecks, seed {seeds[0]}:\n\n{checks(stored[seeds[0]], seeds[0])}")
         return
     results = {seed: {name: round5.totals(stored[seed], *spec)
                       for name, spec in CANDIDATES.items()} for seed in seeds}
-    print(f"\n{DEFAULT_TRAIN_ARGS}; the AE: POT {BUDGET:g} / k x gap, re-based (all but the "
+    print(f"\n{CENTRED_TRAIN_ARGS}; the AE: POT {BUDGET:g} / k x gap, re-based (all but the "
           f"incumbent; A·2: POT {2 * BUDGET:g}); step, spread: POT {BUDGET:g} / k x gap, fixed; "
           f"any above, persistence {RULE}\n")
     print(table([row for seed in seeds for row in round5.rows_of(results[seed], seed)],

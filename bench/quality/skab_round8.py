@@ -33,7 +33,7 @@ from bench.quality import injected as bench_injected
 from bench.quality import skab_round5 as round5
 from bench.quality import skab_round7 as round7
 from bench.quality.injection import FAULTS, MAGNITUDES
-from bench.quality.skab import DEFAULT_TRAIN_ARGS
+from bench.quality.skab import CENTRED_TRAIN_ARGS
 from bench.quality.skab_select import BUDGET, RULE
 from detector.offline.evaluate import Quality
 
@@ -114,11 +114,11 @@ def main() -> None:
     args = round5.arguments(__doc__, SWITCHES, {"--injected-dir": Path("/tmp/injected")})
     seeds = [int(s) for s in args.seeds.split(",")]
     stored = {seed: round5.cached(args.cache_dir / f"inc_seed{seed}.npz", args.folder,
-                                  f"{DEFAULT_TRAIN_ARGS} --seed {seed}") for seed in seeds}
+                                  f"{CENTRED_TRAIN_ARGS} --seed {seed}") for seed in seeds}
     specs = CHECKS if args.check else CANDIDATES
     results = {seed: {name: round5.totals(stored[seed], *spec) for name, spec in specs.items()}
                for seed in seeds}
-    print(f"\n{DEFAULT_TRAIN_ARGS}; the AE: POT {A2:g} / k x gap, re-based as round 5's A; Q, "
+    print(f"\n{CENTRED_TRAIN_ARGS}; the AE: POT {A2:g} / k x gap, re-based as round 5's A; Q, "
           f"T², spread: POT {A2:g} / k x gap, re-based the same on their own score; any above, "
           f"persistence {RULE}" + ("; checks: round 7's and round 1's rules" * args.check) + "\n")
     print(table([row for seed in seeds for row in round5.rows_of(results[seed], seed)],

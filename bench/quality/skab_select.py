@@ -5,15 +5,15 @@
 
 The protocol is written in bench/RESULTS.md ("issue 28, the selection protocol"). Per file (and
 per protocol-shaped piece of the anomaly-free run): the incumbent AE (`bench.quality.skab`'s
-default) is trained on the first 400 rows in this process, so TensorFlow loads once; its errors
-on the fitting, held-out and all windows are kept (`--cache` stores them), and the subspace
-statistics of bench/quality/subspace.py are computed on the same windows. Each candidate flags
-a row when any of its scores exceeds its own threshold (each at the budget / k), then
-persistence 5/10. Round 4 adds no score: it flags the AE's own error by a CUSUM
-(bench/quality/cusum.py) in place of persistence, and averages the errors of the models whose
-caches `--ensemble` names (each cache written by this command with `--train-args "… --seed N"`).
-Prints every candidate per folder and on the anomaly-free run, the two directions' choices and
-the verdict.
+`CENTRED_TRAIN_ARGS`, its default until round 7) is trained on the first 400 rows in this
+process, so TensorFlow loads once; its errors on the fitting, held-out and all windows are kept
+(`--cache` stores them), and the subspace statistics of bench/quality/subspace.py are computed
+on the same windows. Each candidate flags a row when any of its scores exceeds its own
+threshold (each at the budget / k), then persistence 5/10. Round 4 adds no score: it flags the
+AE's own error by a CUSUM (bench/quality/cusum.py) in place of persistence, and averages the
+errors of the models whose caches `--ensemble` names (each cache written by this command with
+`--train-args "… --seed N"`). Prints every candidate per folder and on the anomaly-free run, the
+two directions' choices and the verdict.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ if not __package__:
 from bench.common import table
 from bench.quality.cusum import fit_cusum
 from bench.quality.similarity import nearest_state
-from bench.quality.skab import DEFAULT_FOLDER, DEFAULT_TRAIN_ARGS, TRAIN_ROWS, labelled_files
+from bench.quality.skab import CENTRED_TRAIN_ARGS, DEFAULT_FOLDER, TRAIN_ROWS, labelled_files
 from bench.quality.skab_normal import piece_frames
 from bench.quality.steps import spread_scores, step_scores
 from bench.quality.subspace import fit_subspace, level_scores, threshold
@@ -253,7 +253,7 @@ def fig(q: Quality) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_FOLDER)
-    parser.add_argument("--train-args", default=DEFAULT_TRAIN_ARGS)
+    parser.add_argument("--train-args", default=CENTRED_TRAIN_ARGS)
     parser.add_argument("--cache", type=Path, help="store the AE's errors here, or read them")
     parser.add_argument("--round", type=int, choices=sorted(ROUNDS), default=1)
     parser.add_argument("--ensemble", help="round 4: caches of the ensemble's models, by commas")

@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.quality.skab import DEFAULT_TRAIN_ARGS
+from bench.quality.skab import CENTRED_TRAIN_ARGS
 from detector.lifecycle.backtest import RETRAIN_EVERY
 from detector.retrain.metrics import OUTCOMES
 from tests.helpers import REPO, unavailable
@@ -55,8 +55,8 @@ EPOCHS = ("--epochs", "30")  # bench's setting, shorter training (the challenger
 
 @pytest.fixture(scope="module")
 def skab_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(a bundle trained on the run's first 400 rows as bench/quality/skab.py trains (fewer
-    epochs), the next
+    """(a bundle trained on the run's first 400 rows as bench/quality/skab.py trained until
+    round 7's A·2 (a fixed threshold; fewer epochs), the next
     LIVE_ROWS rows as a CSV), or a skip where ../shared/data is absent (never under CI)."""
     if not FREE.is_file():
         unavailable(f"no SKAB data at {FREE} (CI must provide ../shared/data)")
@@ -65,7 +65,7 @@ def skab_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     frame.iloc[:TRAIN_ROWS].to_csv(root / "train.csv", sep=";", index=False)
     frame.iloc[TRAIN_ROWS:TRAIN_ROWS + LIVE_ROWS].to_csv(root / "live.csv", sep=";", index=False)
     bundle = train_bundle(root / "bundle", str(root / "train.csv"),
-                          *shlex.split(DEFAULT_TRAIN_ARGS), *EPOCHS)
+                          *shlex.split(CENTRED_TRAIN_ARGS), *EPOCHS)
     return bundle, root / "live.csv"
 
 
