@@ -166,6 +166,7 @@ def evaluate(
     if not no_plots:
         check_folder(plots, "--plots")
     from detector.core.alarm import persistence_of
+    from detector.core.follow import follow_of
     from detector.offline.evaluate import evaluation
     from detector.offline.report import evaluation_lines
     from detector.offline.score import score_csv
@@ -177,8 +178,10 @@ def evaluate(
     rule = persistence or persistence_of(loaded.meta)
     lines = evaluation_lines(result, used, threshold is not None, loaded.meta["calibration"],
                              rule, persistence is not None)
-    if loaded.meta.get("threshold_follow"):
-        lines.insert(1, f"threshold follow: {follow_text(loaded.meta['threshold_follow'])}")
+    follow = follow_of(loaded.meta, threshold)
+    if follow is not None:
+        moved = " (moved with --threshold by the same factor)" if threshold is not None else ""
+        lines.insert(1, f"threshold follow: {follow_text(follow.to_meta())}{moved}")
     click.echo("\n".join(lines))
     if result.unscored:
         echo_err(f"note: {result.unscored} rows have no full window of {loaded.window} readings "

@@ -87,9 +87,11 @@ class AlarmRule:
     follow: FollowRule | None = None
 
     @classmethod
-    def of(cls, meta: dict[str, Any], persistence: Persistence | None = None) -> AlarmRule:
-        """The rule a bundle records, or `persistence` in place of its own."""
-        return cls(persistence or persistence_of(meta), follow_of(meta))
+    def of(cls, meta: dict[str, Any], persistence: Persistence | None = None,
+           threshold: float | None = None) -> AlarmRule:
+        """The rule a bundle records, or `persistence` in place of its own; with `threshold` in
+        place of the bundle's, a follow rule's T₀ moves alike (follow_of)."""
+        return cls(persistence or persistence_of(meta), follow_of(meta, threshold))
 
     above = staticmethod(above_threshold)
 

@@ -118,13 +118,20 @@ class FollowRule:
                 "calibrated_threshold": self.calibrated}
 
 
-def follow_of(meta: dict[str, Any]) -> FollowRule | None:
-    """The follow rule a bundle's metadata records (None: off, as in bundles without one)."""
+def follow_of(meta: dict[str, Any], threshold: float | None = None) -> FollowRule | None:
+    """The follow rule a bundle's metadata records (None: off, as in bundles without one).
+
+    `threshold` (`--threshold`) in place of the bundle's T moves T₀ alike, to T₀ · threshold / T:
+    the whole threshold T_t = max(T, T₀ · median(r)) then moves by threshold / T at every reading.
+    """
     stored = meta.get("threshold_follow") or {}
     follow = ThresholdFollow(int(stored.get("lag", 0)), int(stored.get("rows", 0)))
     if not follow.active:
         return None
-    return FollowRule(follow, float(stored["median"]), float(stored["calibrated_threshold"]))
+    calibrated = float(stored["calibrated_threshold"])
+    if threshold is not None:
+        calibrated *= threshold / float(meta["calibration"]["threshold"])
+    return FollowRule(follow, float(stored["median"]), calibrated)
 
 
 def rule_for(follow: ThresholdFollow, calibration: dict[str, Any]) -> FollowRule | None:

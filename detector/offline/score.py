@@ -63,7 +63,8 @@ def score_csv(
 
     `history` is a CSV of the readings just before (the same devices): they give the first rows
     their windows and their place in the persistence rule, and are not part of the result.
-    `threshold` and `persistence` (`K/N`) replace the bundle's own. A CSV with no rows, or none
+    `threshold` and `persistence` (`K/N`) replace the bundle's own (a threshold that follows the
+    usual error moves alike: detector.core.follow.follow_of). A CSV with no rows, or none
     with a full window, is refused (a result of empty scores would look like "all normal").
     """
     if threshold is not None and not (math.isfinite(threshold) and threshold > 0):
@@ -79,7 +80,8 @@ def score_csv(
         before = read_csv(history)
         both, skip = joined(before, frame, bundle.channels, history, data), len(before)
     table = Table(both, bundle.channels, np.empty(0), None)
-    scored = score_table(scorer, AlarmRule.of(bundle.meta, rule), table, str(data), reconstruction)
+    alarm = AlarmRule.of(bundle.meta, rule, threshold)
+    scored = score_table(scorer, alarm, table, str(data), reconstruction)
     scored = scored.iloc[skip:].reset_index(drop=True)
     if scored["error"].isna().all():
         raise DataError(

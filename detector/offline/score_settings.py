@@ -20,7 +20,8 @@ class ScoreSettings(Settings):
         None, help="A CSV of the readings just before DATA: history for the first windows and "
         "the persistence rule; not scored into the output.")
     threshold: Annotated[float, Meta(gt=0)] | None = setting(
-        None, help="Use this threshold (a number > 0), not the bundle's.")
+        None, help="Use this threshold (a number > 0), not the bundle's. A threshold that "
+        "follows the usual error moves alike: T0 by the same factor (docs/model.md).")
     persistence: Persistence | None = setting(
         None, help=f"Use this K/N rule (1 <= K <= N <= {MAX_N}), not the bundle's.")
 

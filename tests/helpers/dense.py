@@ -1,13 +1,15 @@
-"""Model bundles built from arrays, for unit tests: no TensorFlow, no training, no files."""
+"""Model bundles built from arrays, for unit tests: no TensorFlow, no training, no files (but
+for `write_dense`, which writes one as a bundle folder)."""
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from detector.core.bundle import Bundle
+from detector.core.bundle import Bundle, save_bundle
 
 
 def dense_bundle(window: int, persistence: dict | None = None, threshold: float = 1.0,
@@ -55,3 +57,29 @@ def random_dense(window: int, channels: int, activation: str = "linear", seed: i
     arrays = {"mean": rng.normal(0, 50, channels), "std": std,
               **{k: v.astype(np.float32) for k, v in layers.items()}}
     return Bundle(base.path, meta, arrays)
+
+
+class ArraysModel:
+    """Stands in for a Keras model where only its weights and a saved archive matter."""
+
+    def __init__(self, weights: list[np.ndarray]) -> None:
+        self.weights = weights
+
+    def get_weights(self) -> list[np.ndarray]:
+        return self.weights
+
+    def save(self, path: Path) -> None:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("config.json", "{}")
+
+
+def write_dense(out: Path, bundle: Bundle) -> Path:
+    """`bundle` (from `dense_bundle`: one dense layer) written as a whole, valid bundle folder that
+    `detector score` and `evaluate` load and run with NumPy (no TensorFlow)."""
+    arrays = {k: np.asarray(v, np.float32) if k.startswith(("kernel", "bias")) else v
+              for k, v in bundle.arrays.items()}
+    meta = {k: v for k, v in bundle.meta.items() if k != "version"}
+    meta["architecture"] = {**meta["architecture"], "hidden": [], "window": meta["window"]}
+    meta["scale"] = {"mean": [0.0] * len(meta["channels"]), **meta["scale"]}
+    save_bundle(out, ArraysModel([arrays["kernel_0"], arrays["bias_0"]]), meta, arrays)
+    return out

@@ -152,3 +152,22 @@ def test_training_settings_record_the_follow_and_old_ones_read_back_as_off():
     assert TrainingSettings.from_dict(old).threshold_follow == ThresholdFollow()
     with pytest.raises(DataError, match="LAG"):
         TrainingSettings.from_dict({**old, "threshold_follow": {"lag": 5, "rows": 0}})
+
+
+@FEW
+@given(error=st.lists(st.integers(0, 240).map(lambda i: i / 4), min_size=1, max_size=80),
+       threshold=st.sampled_from([1.5, 3.0, 12.0, 24.0]))
+def test_another_threshold_moves_the_whole_threshold_by_its_ratio_at_every_reading(error,
+                                                                                   threshold):
+    """`--threshold X` on a bundle whose threshold T follows: T_t becomes X / T times the
+    bundle's max(T, T0 · median(r)), not max(X, T0 · median(r)) (T0 left behind). (Figures
+    exact in binary: no rounding at the boundaries.)"""
+    meta = {"calibration": {"threshold": 6.0},
+            "threshold_follow": {"lag": 3, "rows": 4, "median": 2.0, "calibrated_threshold": 3.0}}
+    error = np.array(error)
+    rule = AlarmRule.of(meta, threshold=threshold)
+    assert rule.follow == FollowRule(ThresholdFollow(3, 4), 2.0, 3.0 * threshold / 6.0)
+    limit = threshold / 6.0 * np.fmax(6.0, 3.0 * by_definition(error / 2.0, 3, 4))
+    assert (rule.flag_rows(error / threshold, np.ones(len(error), bool), None, error).tolist()
+            == (error > limit).tolist())
+    assert AlarmRule.of(meta).follow == follow_of(meta) == AlarmRule.of(meta, threshold=6.0).follow

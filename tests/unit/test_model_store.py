@@ -3,7 +3,6 @@ history, as a serving replica and an operator see them (real bundle files, no Te
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -12,20 +11,7 @@ import pytest
 from detector.core.bundle import load_bundle, save_bundle
 from detector.lifecycle.store import HISTORY, ModelStore
 from tests.helpers.bundles import run_cli
-
-
-class ArraysModel:
-    """Stands in for a Keras model where only its weights and a saved archive matter."""
-
-    def __init__(self, weights: list[np.ndarray]) -> None:
-        self.weights = weights
-
-    def get_weights(self) -> list[np.ndarray]:
-        return self.weights
-
-    def save(self, path: Path) -> None:
-        with zipfile.ZipFile(path, "w") as archive:
-            archive.writestr("config.json", "{}")
+from tests.helpers.dense import ArraysModel
 
 
 def bundle_at(out: Path, seed: int) -> Path:
