@@ -1,6 +1,6 @@
 """SKAB, the benchmark's own protocol, through the project's command line.
 
-    .venv/bin/python -m bench.quality.skab [FOLDER] [--jobs 2] [--train-args "..."]
+    .venv/bin/python -m bench.quality.skab [FOLDER] [--jobs 2] [--train-args "..."] [--seed N]
 
 For each labelled CSV under FOLDER (default ../shared/data/skab-dev): `detector train` on its first
 400 rows (scaler, model and threshold come from those rows alone), then `detector score` on the
@@ -195,9 +195,12 @@ def main() -> None:
                         "(replaces --train-args): conv-ae is the benchmark's Conv-AE; centred "
                         "the default before round 7's A·2; gap2-label-chosen the one before it")
     parser.add_argument("--lookahead", action="store_true", help="also the notebook's alignment")
+    parser.add_argument("--seed", type=int, help="detector train --seed (default: train's own, 0)")
     args = parser.parse_args()
     if args.preset:
         args.train_args = PRESETS[args.preset]
+    if args.seed is not None:
+        args.train_args = f"{args.train_args} --seed {args.seed}"
     files = labelled_files(args.folder)
     if not files:
         sys.exit(f"no labelled SKAB CSVs (with an `anomaly` column) under {args.folder}")
