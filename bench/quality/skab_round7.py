@@ -60,12 +60,14 @@ def checks(stored: dict[str, dict], seed: int) -> str:
 
 
 def per_file(stored: dict[str, dict], seed: int, candidates: dict[str, tuple] | None = None,
-             incumbent: str = "incumbent") -> str:
+             incumbent: str = "incumbent", models: dict[str, dict] | None = None) -> str:
     """Per file: the incumbent's missed and falsely flagged test rows, and each candidate's
     change of both (rows where every candidate matches the incumbent left out), then sums;
-    `candidates` (name: `round5.each_file`'s options) round 7's by default."""
+    `candidates` (name: `round5.each_file`'s options) round 7's by default, each scored on
+    `stored` or on its own errors in `models` (name: errors; round 9)."""
     candidates = candidates or CANDIDATES
-    counts = {name: round5.each_file(stored, *spec) for name, spec in candidates.items()}
+    counts = {name: round5.each_file((models or {}).get(name, stored), *spec)
+              for name, spec in candidates.items()}
     others = [n for n in candidates if n != incumbent]
     rows = []
     for group in (*stored, *round5.FOLDERS, "anomaly-free"):

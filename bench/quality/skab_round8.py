@@ -19,6 +19,7 @@ rows against A·2's (information, no say in the verdict).
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import subprocess
 import sys
@@ -109,6 +110,19 @@ def injected_counts(folder: Path, cache_dir: Path, candidates: dict[str, Spec]) 
     return bench_injected.tally(models, {n: ("inc", spec) for n, spec in candidates.items()})
 
 
+def footer(module: str, args: argparse.Namespace, started: float, paths: tuple[str, ...],
+           switches: dict[str, str]) -> str:
+    """The run's wall time and load, and the command that repeats it (its `paths` options and
+    the `switches` it was given; rounds 8 and 9)."""
+    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    given = {o: getattr(args, o[2:].replace("-", "_")) for o in (*paths, *switches)}
+    return (f"\n{time.monotonic() - started:.0f} s wall; {load}\ncommand: nice -n 19 "
+            f".venv/bin/python -m bench.quality.{module} {shlex.quote(str(args.folder))} "
+            f"--cache-dir {args.cache_dir} --seeds {args.seeds}"
+            + "".join(f" {o} {given[o]}" for o in paths)
+            + "".join(f" {o}" for o in switches if given[o]))
+
+
 def main() -> None:
     started = time.monotonic()
     args = round5.arguments(__doc__, SWITCHES, {"--injected-dir": Path("/tmp/injected")})
@@ -132,12 +146,7 @@ def main() -> None:
         print("\n" + "\n".join(verdict(results, quiet)))
     for seed in seeds if args.per_file and not args.check else ():
         print(f"\n{round7.per_file(stored[seed], seed, CANDIDATES, INCUMBENT)}")
-    load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    print(f"\n{time.monotonic() - started:.0f} s wall; {load}")
-    print(f"command: nice -n 19 .venv/bin/python -m bench.quality.skab_round8 "
-          f"{shlex.quote(str(args.folder))} --cache-dir {args.cache_dir} --seeds {args.seeds} "
-          f"--injected-dir {args.injected_dir}"
-          + "".join(f" {o}" for o in SWITCHES if getattr(args, o[2:].replace("-", "_"))))
+    print(footer("skab_round8", args, started, ("--injected-dir",), SWITCHES))
 
 
 if __name__ == "__main__":
