@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from tests.helpers.serve_loop import FAST, Loop, copy, drain, events, loop
 
 WINDOW, RULE, DEVICES = 3, {"k": 1, "n": 2}, ("pump-a", "pump-b", "pump-c")
+NO_PERSISTENCE = {"k": 1, "n": 1}  # the follow history alone needs the replay
 FOLLOW = {"lag": 20, "rows": 10, "median": 0.25, "calibrated_threshold": 0.5}  # T = 2 T0
 SLOW = replace(FAST, max_records=7)
 
@@ -24,25 +26,26 @@ def drifting(t: Loop, count: int = 600) -> None:
         t.read(DEVICES[i % 3], [level, -level])
 
 
-def served(options=SLOW, follow: dict | None = FOLLOW) -> tuple[dict, dict]:
+def served(options=SLOW, follow: dict | None = FOLLOW, rule: dict = RULE) -> tuple[dict, dict]:
     """(the events of one replica reading the stream at once, those of a second member that
     took over after the first scored and committed half of it and was killed)."""
-    whole = loop(1, WINDOW, options, RULE, follow=follow)
+    whole = loop(1, WINDOW, options, rule, follow=follow)
     drifting(whole)
     drain(whole)
     records = whole.broker.topics["readings"][0]
-    first = loop(1, WINDOW, options, RULE, follow=follow)
+    first = loop(1, WINDOW, options, rule, follow=follow)
     copy(records[:300], first)
     drain(first)
     copy(records[300:], first)
-    second = loop(1, WINDOW, options, RULE, broker=first.broker, follow=follow)
+    second = loop(1, WINDOW, options, rule, broker=first.broker, follow=follow)
     drain(second)
     return events(whole), events(second)
 
 
-def test_a_restarted_replica_follows_as_one_that_never_stopped():
-    whole, restarted = served()
-    fixed, _ = served(follow=None)
+@pytest.mark.parametrize("rule", [RULE, NO_PERSISTENCE])
+def test_a_restarted_replica_follows_as_one_that_never_stopped(rule: dict):
+    whole, restarted = served(rule=rule)
+    fixed, _ = served(follow=None, rule=rule)
     assert restarted == whole
     assert 0 < len(whole) < len(fixed) / 3  # the drift: far fewer alarms than a fixed threshold
 
