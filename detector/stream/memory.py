@@ -2,7 +2,8 @@
 
 A windowed model needs each device's last window − 1 readings (`WindowHistory`); a persistence
 rule needs its last n above-threshold bits (`PersistenceState`); a threshold that follows the
-usual error its last LAG + ROWS − 1 error ratios (`FollowState`). All are kept here with the
+usual error its last LAG + ROWS − 1 error ratios (`Following`: a `FollowState` holding its
+rule). All are kept here with the
 partition each device arrived on, so that the devices of revoked partitions can be dropped. A
 point-wise model without persistence keeps nothing and costs nothing. Pure: no Kafka.
 """
@@ -18,6 +19,23 @@ from detector.core.follow import FollowRule, FollowState
 from detector.core.windows import MAX_DEVICES, WindowHistory
 
 
+class Following(FollowState):
+    """A follow rule's per-device history, together with the rule that reads it."""
+
+    def __init__(self, rule: FollowRule, max_devices: int) -> None:
+        super().__init__(rule.follow, max_devices)
+        self.rule = rule
+
+    def above(self, devices: Sequence[Hashable], rows: np.ndarray, above: np.ndarray,
+              error: np.ndarray) -> np.ndarray:
+        """`above` of the scored rows under the rule; every reading of the batch enters the
+        history in order, those without a window (not in `rows`) without a ratio."""
+        ratios, needed = np.full(len(devices), np.nan), np.zeros(len(devices), bool)
+        ratios[rows], needed[rows] = self.rule.ratios(error), above
+        medians = self.update_batch(devices, ratios, needed)[rows]
+        return self.rule.above(above, error, medians)
+
+
 class DeviceMemory:
     """Per-device windows and persistence for one model; a new model starts a new memory."""
 
@@ -25,8 +43,7 @@ class DeviceMemory:
                  max_devices: int = MAX_DEVICES, follow: FollowRule | None = None) -> None:
         self.history = WindowHistory(window, channels, max_devices)
         self.persistence = PersistenceState(rule, max_devices)
-        self.follow = follow
-        self.following = None if follow is None else FollowState(follow.follow, max_devices)
+        self.following = None if follow is None else Following(follow, max_devices)
         self.max_devices = max_devices
         self.partition_of: dict[Hashable, int] = {}  # least recently seen first
         self.active = window > 1 or rule.active or follow is not None
@@ -58,13 +75,10 @@ class DeviceMemory:
         readings without a window count as below it but take their place among the last n (and,
         with a follow rule, in its history without a ratio). A follow rule needs the `error`s.
         """
-        if self.following is not None and self.follow is not None:
+        if self.following is not None:
             if error is None:
                 raise ValueError("a follow rule needs each scored reading's error")
-            ratios, needed = np.full(len(devices), np.nan), np.zeros(len(devices), bool)
-            ratios[rows], needed[rows] = self.follow.ratios(error), above
-            medians = self.following.update_batch(devices, ratios, needed)[rows]
-            above = self.follow.above(above, error, medians)
+            above = self.following.above(devices, rows, above, error)
         rule = self.persistence.rule
         if not rule.active:
             return above
