@@ -1,16 +1,17 @@
 """The model lifecycle on SKAB: `detector backtest` against the same bundle without retraining.
 
     nice -n 15 .venv/bin/python -m bench.quality.lifecycle [--part normal,valves] [--jobs 1]
-        [--labels hidden,given] [--backtest-args "..."] [--cycles DIR]
+        [--labels hidden,given] [--backtest-args "..."] [--cycles DIR] [--seed N]
 
 Per file, bench/quality/skab.py's protocol: `detector train` on the first 400 rows with its
-default setting; then, in the same run, `detector score` on the rest (`--history` the 400 rows:
-no retraining, the baseline) and `detector backtest` on the rest (the default policy, or
-`--backtest-args`). `normal`: the anomaly-free run (9,005 rows after training): the false-alarm
-rate of both, for the whole run and each 1,000 rows, and the backtest's wall time. `valves`: the
-20 files of valve1 and valve2, F1 / FAR / MAR summed over files, per folder: with the label
-columns removed before the backtest (`hidden`: only the cleaning rule's own judgement keeps the
-fault out of training) and as given (`given`: labelled rows are never trained on).
+default setting (and `--seed N`, which the challengers inherit); then, in the same run, `detector
+score` on the rest (`--history` the 400 rows: no retraining, the baseline) and `detector
+backtest` on the rest (the default policy, or `--backtest-args`). `normal`: the anomaly-free run
+(9,005 rows after training): the false-alarm rate of both, for the whole run and each 1,000
+rows, and the backtest's wall time. `valves`: the 20 files of valve1 and valve2, F1 / FAR / MAR
+summed over files, per folder: with the label columns removed before the backtest (`hidden`:
+only the cleaning rule's own judgement keeps the fault out of training) and as given (`given`:
+labelled rows are never trained on).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bench.quality.skab import (
     labelled_files,
     one_thread_each,
     split_file,
+    with_seed,
 )
 from detector.offline.evaluate import Quality, quality
 from shared.tables import read_csv
@@ -70,15 +72,20 @@ def backtest(bundle: Path, test: Path, train: Path, out: Path, args: list[str],
     return read_csv(out), time.monotonic() - started, summary
 
 
+def train_options(seed: int | None = None) -> str:
+    """The default setting's `detector train` options, with `--seed` when one is given."""
+    return with_seed(DEFAULT_TRAIN_ARGS, seed)
+
+
 def one_file(path: Path, args: list[str], labels: list[str], env: dict[str, str],
-             cycles: Path | None = None) -> dict:
+             cycles: Path | None = None, options: str = DEFAULT_TRAIN_ARGS) -> dict:
     """Train on the first 400 rows; the flags without retraining and with each label mode (with
     `cycles`, each backtest's cycle lines in a file there)."""
     with tempfile.TemporaryDirectory(prefix="lifecycle-") as tmp:
         work = Path(tmp)
         train, test = split_file(path, work, TRAIN_ROWS)
         bundle = work / "bundle"
-        detector("train", str(train), "--out", str(bundle), *shlex.split(DEFAULT_TRAIN_ARGS),
+        detector("train", str(train), "--out", str(bundle), *shlex.split(options),
                  env=env)
         detector("score", str(bundle), str(test), "--history", str(train), "--out",
                  str(work / "plain.csv"), env=env)
@@ -111,12 +118,12 @@ def summed(results: list[dict], key: str) -> Quality:
 
 
 def normal_part(source: Path, args: list[str], env: dict[str, str],
-                cycles: Path | None = None) -> None:
+                cycles: Path | None = None, options: str = DEFAULT_TRAIN_ARGS) -> None:
     """The anomaly-free run: FAR without and with the lifecycle, per 1,000 rows, wall time."""
     with tempfile.TemporaryDirectory(prefix="lifecycle-normal-") as tmp:
         run = Path(tmp) / "anomaly-free.csv"
         run.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
-        r = one_file(run, args, ["hidden"], env, cycles)
+        r = one_file(run, args, ["hidden"], env, cycles, options)
     rows = [(name, f"{100 * r[key].mean():.2f}",
              ", ".join(f"{100 * r[key][i:i + 1000].mean():.1f}"
                        for i in range(0, len(r[key]), 1000)))
@@ -128,11 +135,12 @@ def normal_part(source: Path, args: list[str], env: dict[str, str],
 
 
 def valves_part(folder: Path, args: list[str], labels: list[str], jobs: int,
-                env: dict[str, str], cycles: Path | None = None) -> None:
+                env: dict[str, str], cycles: Path | None = None,
+                options: str = DEFAULT_TRAIN_ARGS) -> None:
     """The 20 valve files: F1 / FAR / MAR without retraining and with the lifecycle."""
     files = [f for f in labelled_files(folder) if f.parent.name in ("valve1", "valve2")]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(lambda f: one_file(f, args, labels, env, cycles), files))
+        results = list(pool.map(lambda f: one_file(f, args, labels, env, cycles, options), files))
     rows = []
     for name, key in (("without retraining", "plain"),
                       *((f"detector backtest, labels {m}", m) for m in labels)):
@@ -158,17 +166,21 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--backtest-args", default="", help="detector backtest options")
     parser.add_argument("--cycles", type=Path, help="a folder for each backtest's cycle lines")
+    parser.add_argument("--seed", type=int, help="detector train --seed (default: train's own, 0)")
     args = parser.parse_args()
     env, extra = one_thread_each(), shlex.split(args.backtest_args)
-    parts = args.part.split(",")
-    print(f"train: {DEFAULT_TRAIN_ARGS}; backtest: {args.backtest_args or 'the default policy'}",
+    parts, options = args.part.split(","), train_options(args.seed)
+    print(f"train: {options}; backtest: {args.backtest_args or 'the default policy'}",
           flush=True)
     if "normal" in parts:
-        normal_part(args.folder / "anomaly-free" / "anomaly-free.csv", extra, env, args.cycles)
+        normal_part(args.folder / "anomaly-free" / "anomaly-free.csv", extra, env, args.cycles,
+                    options)
     if "valves" in parts:
-        valves_part(args.folder, extra, args.labels.split(","), args.jobs, env, args.cycles)
+        valves_part(args.folder, extra, args.labels.split(","), args.jobs, env, args.cycles,
+                    options)
     print(f"command: nice -n 15 .venv/bin/python -m bench.quality.lifecycle --part {args.part} "
           f"--labels {args.labels} --jobs {args.jobs}"
+          + ("" if args.seed is None else f" --seed {args.seed}")
           + (f" --backtest-args {shlex.quote(args.backtest_args)}" if args.backtest_args else ""))
 
 

@@ -127,6 +127,11 @@ def one_thread_each() -> dict[str, str]:
             "OMP_NUM_THREADS": "1"}
 
 
+def with_seed(train_args: str, seed: int | None) -> str:
+    """The train options with `--seed` when one is given (else `detector train`'s own, 0)."""
+    return train_args if seed is None else f"{train_args} --seed {seed}"
+
+
 def run_file(path: Path, folder: Path, train_args: list[str], env: dict[str, str],
              lookahead: bool = False, train_rows: int = TRAIN_ROWS) -> FileResult:
     """Train on the file's first `train_rows` rows and score the rest, through the CLI (and the
@@ -199,8 +204,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.preset:
         args.train_args = PRESETS[args.preset]
-    if args.seed is not None:
-        args.train_args = f"{args.train_args} --seed {args.seed}"
+    args.train_args = with_seed(args.train_args, args.seed)
     files = labelled_files(args.folder)
     if not files:
         sys.exit(f"no labelled SKAB CSVs (with an `anomaly` column) under {args.folder}")

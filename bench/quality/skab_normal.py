@@ -1,7 +1,7 @@
 """False alarms on SKAB's anomaly-free run, which no setting was chosen on: each setting's FAR.
 
     .venv/bin/python -m bench.quality.skab_normal [--pieces 6] [--jobs 2] [--settings default,...]
-        [--long-train N]
+        [--long-train N] [--seed N]
 
 `anomaly-free/anomaly-free.csv` (9,405 rows of normal operation) is cut into pieces of 1,400 rows:
 400 to train on and 1,000 to score, as a SKAB file (whose test parts hold 600–1,000 rows). Each
@@ -35,6 +35,7 @@ from bench.quality.skab import (
     TRAIN_ROWS,
     one_thread_each,
     run_file,
+    with_seed,
 )
 from detector.offline.evaluate import quality
 from shared.tables import read_csv
@@ -63,13 +64,19 @@ def pieces(source: Path, work: Path, count: int) -> list[Path]:
             for i, piece in enumerate(piece_frames(read_csv(source), count))]
 
 
-def long_training(source: Path, rows: int, env: dict[str, str]) -> list[float]:
+def setting_args(name: str, seed: int | None) -> list[str]:
+    """A setting's `detector train` options, with `--seed` when one is given."""
+    return shlex.split(with_seed(SETTINGS[name], seed))
+
+
+def long_training(source: Path, rows: int, env: dict[str, str],
+                  seed: int | None = None) -> list[float]:
     """The default setting trained on the run's first `rows` rows (skab.py's protocol with
     a longer training): the share of each 1,000 later rows it flags, in percent."""
     with tempfile.TemporaryDirectory(prefix="skab-long-") as tmp:
         work = Path(tmp)
         run = normal_csv(read_csv(source), work / "run.csv")
-        flagged = run_file(run, work, shlex.split(DEFAULT_TRAIN_ARGS), env,
+        flagged = run_file(run, work, setting_args("default", seed), env,
                            train_rows=rows).flagged
     return [100 * float(flagged[i:i + 1000].mean()) for i in range(0, len(flagged), 1000)]
 
@@ -84,6 +91,7 @@ def main() -> None:
                         help="also train the default on the first N rows and score the rest")
     parser.add_argument("--settings", default="default,centred,drift-headroom,gap2-label-chosen",
                         help=f"comma-separated, of: {', '.join(SETTINGS)}")
+    parser.add_argument("--seed", type=int, help="detector train --seed (default: train's own, 0)")
     args = parser.parse_args()
     chosen = [name.strip() for name in args.settings.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in SETTINGS]
@@ -95,7 +103,7 @@ def main() -> None:
         work = Path(tmp)
         files = pieces(args.source, work, args.pieces)
         for name in chosen:
-            train_args = shlex.split(SETTINGS[name])
+            train_args = setting_args(name, args.seed)
             with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
                 results = list(pool.map(lambda f, a=train_args: run_file(f, work, a, env), files))
             each = [quality(r.truth, r.flagged).far for r in results]
@@ -105,10 +113,11 @@ def main() -> None:
             print(f"{name}: FAR {rows[-1][1]} % ({rows[-1][2]} over {len(files)} pieces)",
                   flush=True)
     print(f"\n{len(files)} pieces of {PIECE_ROWS} rows of {args.source} (train on the first "
-          f"{TRAIN_ROWS}, score the rest)\n")
+          f"{TRAIN_ROWS}, score the rest)"
+          + ("" if args.seed is None else f", detector train --seed {args.seed}") + "\n")
     print(table(rows, ("setting", "FAR, %", "range over pieces, %")))
     if args.long_train:
-        shares = long_training(args.source, args.long_train, env)
+        shares = long_training(args.source, args.long_train, env, args.seed)
         print(f"\nthe default trained on the first {args.long_train} rows, FAR % of each 1,000 "
               "rows after them: " + ", ".join(f"{share:.1f}" for share in shares))
 
