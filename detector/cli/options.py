@@ -22,32 +22,26 @@ MIN_SIMULATE, MAX_SIMULATE = 100, 5_000_000
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-class PersistenceRule(click.ParamType):
-    """`K/N` with 1 ≤ K ≤ N ≤ 1000, as a Persistence."""
+class CoreParsed(click.ParamType):
+    """A value one of detector.core's parsers reads (`parse`, giving a `kind`); its DataError, less
+    the option's name (click names it), is click's one-line error."""
 
-    name = "K/N"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, Persistence):
-            return value
-        try:
-            return parse_persistence(value)
-        except DataError as exc:
-            self.fail(str(exc).removeprefix("--persistence "), param, ctx)
-
-
-class FollowOption(click.ParamType):
-    """`off` or `LAG/ROWS` with LAG + ROWS <= 10,000, as a ThresholdFollow."""
-
-    name = "LAG/ROWS"
+    def __init__(self, name: str, kind: type, parse: Callable[[str], Any], option: str) -> None:
+        self.name, self.kind, self.parse, self.option = name, kind, parse, option
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, ThresholdFollow):
+        if isinstance(value, self.kind):
             return value
         try:
-            return parse_follow(value)
+            return self.parse(value)
         except DataError as exc:
-            self.fail(str(exc).removeprefix("--threshold-follow "), param, ctx)
+            self.fail(str(exc).removeprefix(f"{self.option} "), param, ctx)
+
+
+# `K/N` with 1 <= K <= N <= 1000, as a Persistence
+PERSISTENCE = CoreParsed("K/N", Persistence, parse_persistence, "--persistence")
+# `off` or `LAG/ROWS` with LAG + ROWS <= 10,000, as a ThresholdFollow
+FOLLOW = CoreParsed("LAG/ROWS", ThresholdFollow, parse_follow, "--threshold-follow")
 
 
 class LayerSizes(click.ParamType):
@@ -101,14 +95,13 @@ def log_level(command: Callable) -> Callable:
 def scoring_options(command: Callable) -> Callable:
     """The options `score` and `evaluate` share, as one `settings` (ScoreSettings): history,
     threshold and persistence overrides."""
-    types = {"history": click.Path(dir_okay=False), "persistence": PersistenceRule()}
+    types = {"history": click.Path(dir_okay=False), "persistence": PERSISTENCE}
     return with_settings(ScoreSettings, types=types)(log_level(command))
 
 
 def training_options(command: Callable) -> Callable:
     """The options of `train`: its data, then every `TrainingSettings` field (one `settings`)."""
-    types = {"hidden": LayerSizes(), "persistence": PersistenceRule(),
-             "threshold_follow": FollowOption()}
+    types = {"hidden": LayerSizes(), "persistence": PERSISTENCE, "threshold_follow": FOLLOW}
     command = with_settings(TrainingSettings, types=types)(log_level(command))
     options = [
         click.option(
