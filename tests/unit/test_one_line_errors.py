@@ -48,30 +48,36 @@ SIXTEEN, SEVENTEEN = ",".join(["3"] * 16), ",".join(["3"] * 17)
 SIZES = "must list 1 to 16 layer sizes, each 1 to 4096, got"
 
 
-@pytest.mark.parametrize(("option", "value", "message"), [
-    ("--hidden", "5,x", "must be comma-separated integers like 5,2, got '5,x'"),
-    ("--hidden", "0", f"{SIZES} '0'"),
-    ("--hidden", "4097", f"{SIZES} '4097'"),
-    ("--hidden", SEVENTEEN, f"{SIZES} '{SEVENTEEN}'"),
-    ("--persistence", "3/2", "persistence needs 1 <= k <= n, got 3/2"),
-    ("--persistence", "x", "must be K/N like 3/5, got 'x'"),
-    ("--threshold-follow", "300", "must be off or LAG/ROWS like 300/200, got '300'"),
-    ("--threshold-follow", "300/0", "needs ROWS >= 1 (or off), got '300/0'"),
-    ("--threshold-follow", "9000/1001",
+ARGS = {"train": ("--simulate", "100", "--out", "b"), "score": ("b", "d", "--out", "s.csv")}
+
+
+@pytest.mark.parametrize(("command", "option", "value", "message"), [
+    ("train", "--hidden", "5,x", "must be comma-separated integers like 5,2, got '5,x'"),
+    ("train", "--hidden", "0", f"{SIZES} '0'"),
+    ("train", "--hidden", "4097", f"{SIZES} '4097'"),
+    ("train", "--hidden", SEVENTEEN, f"{SIZES} '{SEVENTEEN}'"),
+    ("train", "--persistence", "3/2", "persistence needs 1 <= k <= n, got 3/2"),
+    ("train", "--persistence", "x", "must be K/N like 3/5, got 'x'"),
+    ("train", "--threshold-follow", "300", "must be off or LAG/ROWS like 300/200, got '300'"),
+    ("train", "--threshold-follow", "300/0", "needs ROWS >= 1 (or off), got '300/0'"),
+    ("train", "--threshold-follow", "9000/1001",
      "needs LAG >= 0, ROWS >= 1 and LAG + ROWS <= 10000, got 9000/1001"),
-    ("--target-far", "nan", "'nan' is not a finite number."),
-    ("--target-far", "0.9", "0.9 is not in the range 0<x<0.5."),
-    ("--simulate", "99", "99 is not in the range 100<=x<=5000000."),
-    ("--simulate", "5000001", "5000001 is not in the range 100<=x<=5000000."),
+    ("train", "--target-far", "nan", "'nan' is not a finite number."),
+    ("train", "--target-far", "0.9", "0.9 is not in the range 0<x<0.5."),
+    ("train", "--simulate", "99", "99 is not in the range 100<=x<=5000000."),
+    ("train", "--simulate", "5000001", "5000001 is not in the range 100<=x<=5000000."),
+    ("score", "--persistence", "3/2", "persistence needs 1 <= k <= n, got 3/2"),
+    ("score", "--history", ".", "File '.' is a directory."),
 ])
-def test_a_bad_train_option_is_one_line_naming_it_and_train_s_help(
-    tmp_path: Path, option: str, value: str, message: str
+def test_a_bad_option_is_one_line_naming_it_and_its_command_s_help(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, option: str, value: str,
+    message: str
 ) -> None:
-    result = run("train", "--simulate", "100", "--out", str(tmp_path / "b"), option, value)
-    assert result.exit_code == 2
-    assert result.stderr == (f"error: Invalid value for '{option}': {message} "
-                             "(see 'detector train --help')\n")
-    assert not (tmp_path / "b").exists()
+    monkeypatch.chdir(tmp_path)
+    result = run(command, *ARGS[command], option, value)
+    assert (result.exit_code, result.stderr) == (2, (
+        f"error: Invalid value for '{option}': {message} (see 'detector {command} --help')\n"))
+    assert not any(tmp_path.iterdir())  # nothing written
 
 
 @pytest.mark.parametrize("command", ["serve", "retrain"])
@@ -81,18 +87,6 @@ def test_a_daemon_without_its_model_is_one_line_naming_the_option(command: str) 
     assert (result.exit_code, result.stderr) == (2, (
         "error: Missing option '--model' (env var: 'DETECTOR_MODEL'). "
         f"(see 'detector {command} --help')\n"))
-
-
-@pytest.mark.parametrize(("option", "value", "message"), [
-    ("--persistence", "3/2", "persistence needs 1 <= k <= n, got 3/2"),
-    ("--history", ".", "File '.' is a directory."),
-])
-def test_a_bad_score_option_is_one_line_naming_it_and_score_s_help(
-    tmp_path: Path, option: str, value: str, message: str
-) -> None:
-    result = run("score", "b", "d", "--out", str(tmp_path / "s.csv"), option, value)
-    assert (result.exit_code, result.stderr) == (2, (
-        f"error: Invalid value for '{option}': {message} (see 'detector score --help')\n"))
 
 
 def test_train_without_a_folder_to_write_or_onto_a_file_is_one_line(tmp_path: Path) -> None:
