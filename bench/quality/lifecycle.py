@@ -8,10 +8,11 @@ default setting (and `--seed N`, which the challengers inherit); then, in the sa
 score` on the rest (`--history` the 400 rows: no retraining, the baseline) and `detector
 backtest` on the rest (the default policy, or `--backtest-args`). `normal`: the anomaly-free run
 (9,005 rows after training): the false-alarm rate of both, for the whole run and each 1,000
-rows, and the backtest's wall time. `valves`: the 20 files of valve1 and valve2, F1 / FAR / MAR
-summed over files, per folder: with the label columns removed before the backtest (`hidden`:
-only the cleaning rule's own judgement keeps the fault out of training) and as given (`given`:
-labelled rows are never trained on).
+rows, and the backtest's wall time. `valves`: every labelled file under --folder (valve1's 16
+and valve2's 4; on SKAB's full `data/` folder `other`'s 14 too), F1 / FAR / MAR summed over
+files, a column per folder found and one for all: with the label columns removed before the
+backtest (`hidden`: only the cleaning rule's own judgement keeps the fault out of training) and
+as given (`given`: labelled rows are never trained on).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
 from bench.common import table
+from bench.quality.folders import by_folders, listed
 from bench.quality.skab import (
     DEFAULT_FOLDER,
     DEFAULT_TRAIN_ARGS,
@@ -134,21 +136,28 @@ def normal_part(source: Path, args: list[str], env: dict[str, str],
           f"{r['hidden summary']}\n", flush=True)
 
 
-def valves_part(folder: Path, args: list[str], labels: list[str], jobs: int,
-                env: dict[str, str], cycles: Path | None = None,
-                options: str = DEFAULT_TRAIN_ARGS) -> None:
-    """The 20 valve files: F1 / FAR / MAR without retraining and with the lifecycle."""
-    files = [f for f in labelled_files(folder) if f.parent.name in ("valve1", "valve2")]
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(lambda f: one_file(f, args, labels, env, cycles, options), files))
+def labelled_table(results: list[dict], folder: Path, labels: list[str]) -> str:
+    """F1 / FAR / MAR summed over the files of each folder found and over all: a column each."""
+    groups = by_folders(results, lambda r: r["name"].relative_to(folder))
     rows = []
     for name, key in (("without retraining", "plain"),
                       *((f"detector backtest, labels {m}", m) for m in labels)):
-        parts = [cell(summed([r for r in results if r["name"].parent.name == sub], key))
-                 for sub in ("valve1", "valve2")]
-        rows.append((name, *parts, cell(summed(results, key))))
-    print(f"\n{len(files)} files of valve1 and valve2, F1 / FAR % / MAR % summed over files\n")
-    print(table(rows, ("", "valve1 (16)", "valve2 (4)", "all 20")))
+        rows.append((name, *(cell(summed(mine, key)) for mine in groups.values()),
+                     cell(summed(results, key))))
+    header = ("", *(f"{sub} ({len(mine)})" for sub, mine in groups.items()), f"all {len(results)}")
+    return (f"\n{len(results)} files of {listed(list(groups))}, F1 / FAR % / MAR % summed over "
+            f"files\n\n{table(rows, header)}")
+
+
+def labelled_part(folder: Path, args: list[str], labels: list[str], jobs: int,
+                  env: dict[str, str], cycles: Path | None = None,
+                  options: str = DEFAULT_TRAIN_ARGS) -> None:
+    """Every labelled file under folder (valve1, valve2, and other on SKAB's full data): F1 / FAR
+    / MAR without retraining and with the lifecycle, per folder."""
+    files = labelled_files(folder)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(lambda f: one_file(f, args, labels, env, cycles, options), files))
+    print(labelled_table(results, folder, labels))
     for mode in labels:
         promoted = sum(r[f"{mode} versions"] - 1 for r in results)
         seconds = sum(r[f"{mode} seconds"] for r in results)
@@ -176,8 +185,8 @@ def main() -> None:
         normal_part(args.folder / "anomaly-free" / "anomaly-free.csv", extra, env, args.cycles,
                     options)
     if "valves" in parts:
-        valves_part(args.folder, extra, args.labels.split(","), args.jobs, env, args.cycles,
-                    options)
+        labelled_part(args.folder, extra, args.labels.split(","), args.jobs, env, args.cycles,
+                      options)
     print(f"command: nice -n 15 .venv/bin/python -m bench.quality.lifecycle --part {args.part} "
           f"--labels {args.labels} --jobs {args.jobs}"
           + ("" if args.seed is None else f" --seed {args.seed}")

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bench.common import table
+from bench.quality.folders import by_folders
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,8 @@ def notebook_alignment(scored: pd.DataFrame, window: int, train_rows: int) -> Lo
 
 def by_folder(results: list, quality: Callable) -> str:
     """F1 / FAR / MAR per folder and summed: causal, and with the notebook's look-ahead."""
-    folders = [*sorted({Path(r.name).parent.as_posix() for r in results}), "all"]
     rows = []
-    for folder in folders:
-        mine = [r for r in results if folder == "all" or Path(r.name).parent.as_posix() == folder]
+    for folder, mine in {**by_folders(results, lambda r: r.name), "all": results}.items():
         cells = [f"{folder} ({len(mine)} files)", figures(summed(quality, mine, "causal"))]
         if all(r.ahead is not None for r in mine):
             cells += [figures(summed(quality, mine, "ahead-test")),

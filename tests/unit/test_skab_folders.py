@@ -1,12 +1,15 @@
-"""`bench.quality.skab` on SKAB's whole `data/` folder: every labelled CSV found, one row per folder
-(`other` too), the anomaly-free run left out (tiny fabricated CSVs, no training)."""
+"""`bench.quality.skab` and the streaming row (`bench.quality.lifecycle --part valves`) on SKAB's
+whole `data/` folder: every labelled CSV found, one row or column per folder (`other` too), the
+anomaly-free run left out (tiny fabricated CSVs and results, no training)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from bench.quality import lifecycle
 from bench.quality.lookahead import by_folder
 from bench.quality.skab import FileResult, labelled_files
 from detector.offline.evaluate import quality
@@ -57,3 +60,49 @@ def test_the_summary_has_a_row_for_other_beside_the_valves_and_all(tmp_path):
                           "all (6 files)"]
     assert rows["other (2 files)"] == "0.67 / 0.00 / 50.00"  # TP 2, FN 2, TN 4
     assert rows["valve1 (3 files)"] == "1.00 / 0.00 / 0.00"
+
+
+def lifecycle_result(path: Path, truth: list[int], flagged: list[int]) -> dict:
+    """One file's result as lifecycle's `one_file` gives it (labels hidden), without training."""
+    return {"name": path, "truth": np.array(truth, bool), "plain": np.array(flagged, bool),
+            "hidden": np.array(flagged, bool), "hidden versions": 1, "hidden seconds": 0.0,
+            "hidden summary": "0 cycles"}
+
+
+def fake_one_file(path: Path, *args, **kwargs) -> dict:
+    """`other` misses half its faults, the valves none; no false alarm anywhere."""
+    if path.parent.name == "other":
+        return lifecycle_result(path, [1, 1, 0, 0], [1, 0, 0, 0])
+    return lifecycle_result(path, [1, 0], [1, 0])
+
+
+def printed_table(out: str) -> dict[str, list[str]]:
+    """The streaming row's table as printed: its header row and each row by its name."""
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in out.splitlines()
+            if line.startswith("| ")]
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_the_streaming_row_has_an_other_column_and_counts_all_files(tmp_path, monkeypatch,
+                                                                     capsys):
+    data = skab_data(tmp_path)
+    monkeypatch.setattr(lifecycle, "one_file", fake_one_file)
+    monkeypatch.setattr(sys, "argv", ["lifecycle", "--folder", str(data), "--part", "valves",
+                                      "--labels", "hidden"])
+    lifecycle.main()
+    out = capsys.readouterr().out
+    assert "6 files of other, valve1 and valve2, F1 / FAR % / MAR % summed over files" in out
+    rows = printed_table(out)
+    assert rows[""] == ["other (2)", "valve1 (3)", "valve2 (1)", "all 6"]
+    assert rows["without retraining"] == ["0.67 / 0.00 / 50.00", "1.00 / 0.00 / 0.00",
+                                          "1.00 / 0.00 / 0.00", "0.86 / 0.00 / 25.00"]  # TP 6, FN 2
+    assert "other/13.csv: 0 cycles" in out
+
+
+def test_the_streaming_row_on_the_valves_alone_keeps_its_header(tmp_path):
+    data = tmp_path / "skab-dev"
+    results = [lifecycle_result(data / sub / f"{i}.csv", [1, 0], [1, 1])
+               for sub, n in (("valve1", 16), ("valve2", 4)) for i in range(n)]
+    printed = lifecycle.labelled_table(results, data, ["hidden"])
+    assert printed.startswith("\n20 files of valve1 and valve2, F1 / FAR % / MAR % summed over "
+                              "files\n\n|  | valve1 (16) | valve2 (4) | all 20 |\n")
