@@ -189,6 +189,7 @@ def main() -> None:
                       options)
     print(f"command: nice -n 15 .venv/bin/python -m bench.quality.lifecycle --part {args.part} "
           f"--labels {args.labels} --jobs {args.jobs}"
+          + ("" if args.folder == DEFAULT_FOLDER else f" --folder {shlex.quote(str(args.folder))}")
           + ("" if args.seed is None else f" --seed {args.seed}")
           + (f" --backtest-args {shlex.quote(args.backtest_args)}" if args.backtest_args else ""))
 

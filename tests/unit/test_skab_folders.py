@@ -97,6 +97,8 @@ def test_the_streaming_row_has_an_other_column_and_counts_all_files(tmp_path, mo
     assert rows["without retraining"] == ["0.67 / 0.00 / 50.00", "1.00 / 0.00 / 0.00",
                                           "1.00 / 0.00 / 0.00", "0.86 / 0.00 / 25.00"]  # TP 6, FN 2
     assert "other/13.csv: 0 cycles" in out
+    command = out.strip().splitlines()[-1]  # what to run again names the folder it ran on
+    assert command.endswith(f"--labels hidden --jobs 1 --folder {data}")
 
 
 def test_the_streaming_row_on_the_valves_alone_keeps_its_header(tmp_path):
